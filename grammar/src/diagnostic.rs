@@ -1,0 +1,143 @@
+//! Diagnostics: the data (`Diagnostic`, collected by every pass) and its rendering
+//! (human via miette, one-line plain text, or JSON objects with file, line and column).
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+
+use crate::span::{SourceMap, Span};
+
+/// One problem found while loading a pack. Messages are lowercase, without a final period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub message: String,
+    /// Where in a source file; `None` for problems of a whole file or of the pack.
+    pub span: Option<Span>,
+    /// The file concerned when there is no span (for example the manifest).
+    pub path: Option<String>,
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic { message: message.into(), span: Some(span), path: None, label: None, help: None }
+    }
+
+    /// A diagnostic about a whole file (no position inside it).
+    pub fn file(message: impl Into<String>, path: impl Into<String>) -> Diagnostic {
+        Diagnostic { message: message.into(), span: None, path: Some(path.into()), label: None, help: None }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `(file, line, column)`; line and column are 0 when the diagnostic has no span.
+    pub fn position(&self, sources: &SourceMap) -> (String, u32, u32) {
+        if let Some(span) = self.span {
+            if let Some(f) = sources.get(span.file) {
+                let (line, col) = f.line_col(span.start);
+                return (f.path.clone(), line, col);
+            }
+        }
+        (self.path.clone().unwrap_or_default(), 0, 0)
+    }
+
+    /// `file:line:col: message` (or `file: message` without a span).
+    pub fn render_plain(&self, sources: &SourceMap) -> String {
+        let (file, line, col) = self.position(sources);
+        let mut out = if line > 0 {
+            format!("{file}:{line}:{col}: {}", self.message)
+        } else if file.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{file}: {}", self.message)
+        };
+        if let Some(help) = &self.help {
+            out.push_str(&format!(" (help: {help})"));
+        }
+        out
+    }
+
+    /// A miette report: the location line, the source snippet with an underline, and help.
+    pub fn render_human(&self, sources: &SourceMap) -> String {
+        let (file, line, col) = self.position(sources);
+        let header = if line > 0 { format!("{file}:{line}:{col}") } else { file.clone() };
+        let mut diag = MietteDiagnostic::new(self.message.clone());
+        if let Some(help) = &self.help {
+            diag = diag.with_help(help.clone());
+        }
+        let mut out = String::new();
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+        let rendered = match self.span.and_then(|s| sources.get(s.file).map(|f| (s, f))) {
+            Some((span, f)) => {
+                let len = (span.end.saturating_sub(span.start)) as usize;
+                let label = LabeledSpan::new(self.label.clone(), span.start as usize, len);
+                let diag = diag.with_labels(vec![label]);
+                let report = miette::Report::new(diag)
+                    .with_source_code(NamedSource::new(f.path.clone(), f.text.to_string()));
+                handler.render_report(&mut out, report.as_ref())
+            }
+            None => {
+                let report = miette::Report::new(diag);
+                handler.render_report(&mut out, report.as_ref())
+            }
+        };
+        if rendered.is_err() {
+            return self.render_plain(sources);
+        }
+        if header.is_empty() {
+            out
+        } else {
+            format!("{header}: {}\n{out}", self.message)
+        }
+    }
+
+    pub fn to_json(&self, sources: &SourceMap) -> serde_json::Value {
+        let (file, line, column) = self.position(sources);
+        let mut obj = serde_json::json!({
+            "file": file,
+            "line": line,
+            "column": column,
+            "message": self.message,
+        });
+        if let (Some(help), Some(map)) = (&self.help, obj.as_object_mut()) {
+            map.insert("help".into(), serde_json::Value::String(help.clone()));
+        }
+        obj
+    }
+}
+
+/// How the CLI prints diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ErrorFormat {
+    #[default]
+    Human,
+    Plain,
+    Json,
+}
+
+/// Renders a list of diagnostics in the chosen format (JSON: one array).
+pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, format: ErrorFormat) -> String {
+    match format {
+        ErrorFormat::Json => {
+            let arr: Vec<serde_json::Value> = diags.iter().map(|d| d.to_json(sources)).collect();
+            serde_json::to_string_pretty(&arr).unwrap_or_else(|_| "[]".to_string())
+        }
+        ErrorFormat::Plain => diags
+            .iter()
+            .map(|d| format!("Error: {}", d.render_plain(sources)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ErrorFormat::Human => diags
+            .iter()
+            .map(|d| format!("Error: {}", d.render_human(sources)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}

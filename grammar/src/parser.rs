@@ -1,0 +1,160 @@
+//! The one entry point to parsing: [`parse_file`]. No other crate names a lalrpop type.
+//!
+//! Parsing never fails outright: it returns whatever tree it could build plus every
+//! diagnostic (lexical errors, syntax errors recovered at statement level, depth limits).
+
+use lalrpop_util::{ErrorRecovery, ParseError};
+
+use crate::ast::{BinOp, Expr, ExprKind, File, MapKey};
+use crate::diagnostic::Diagnostic;
+use crate::lexer::{tokenize, LexError, Tok};
+use crate::span::{FileId, Span};
+
+lalrpop_util::lalrpop_mod!(
+    #[allow(clippy::all, clippy::pedantic, unused, unused_qualifications, rust_2018_idioms)]
+    sentrie
+);
+
+/// Maximum height of an expression tree. Deeper expressions are replaced by an error node,
+/// so that later passes can recurse over the tree without risking the stack.
+pub const MAX_EXPR_DEPTH: u32 = 256;
+
+/// State threaded through the grammar actions.
+pub struct ParseCtx {
+    file: FileId,
+    diagnostics: Vec<Diagnostic>,
+    depth_reported: bool,
+}
+
+impl ParseCtx {
+    pub(crate) fn span(&self, l: usize, r: usize) -> Span {
+        Span::new(self.file, l, r)
+    }
+
+    pub(crate) fn mk(&mut self, kind: ExprKind, l: usize, r: usize) -> Expr {
+        let depth = child_depth(&kind).saturating_add(1);
+        let span = self.span(l, r);
+        if depth > MAX_EXPR_DEPTH {
+            if !self.depth_reported {
+                self.depth_reported = true;
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        format!("parse error: expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"),
+                        span,
+                    )
+                    .with_help("split the expression into `let` bindings"),
+                );
+            }
+            return Expr { kind: ExprKind::Error, span, depth: 1 };
+        }
+        Expr { kind, span, depth }
+    }
+
+    pub(crate) fn bin(&mut self, op: BinOp, a: Expr, b: Expr, l: usize, r: usize) -> Expr {
+        self.mk(ExprKind::Binary(op, Box::new(a), Box::new(b)), l, r)
+    }
+
+    pub(crate) fn recovered(&mut self, err: ErrorRecovery<usize, Tok, LexError>) {
+        let diag = self.convert(err.error);
+        self.diagnostics.push(diag);
+    }
+
+    fn convert(&self, err: ParseError<usize, Tok, LexError>) -> Diagnostic {
+        match err {
+            ParseError::InvalidToken { location } => {
+                Diagnostic::error("parse error: invalid token", self.span(location, location + 1))
+            }
+            ParseError::UnrecognizedEof { location, expected } => Diagnostic::error(
+                format!("parse error: unexpected end of file{}", expected_list(&expected)),
+                self.span(location, location),
+            ),
+            ParseError::UnrecognizedToken { token: (l, tok, r), expected } => Diagnostic::error(
+                format!("parse error: unexpected {}{}", tok.describe(), expected_list(&expected)),
+                self.span(l, r),
+            ),
+            ParseError::ExtraToken { token: (l, tok, r) } => {
+                Diagnostic::error(format!("parse error: unexpected {}", tok.describe()), self.span(l, r))
+            }
+            ParseError::User { error } => Diagnostic::error(error.message(), self.span(error.start, error.end)),
+        }
+    }
+}
+
+fn expected_list(expected: &[String]) -> String {
+    if expected.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = expected
+        .iter()
+        .take(8)
+        .map(|e| match e.as_str() {
+            "IDENT" => "identifier".to_string(),
+            "NUM" => "number".to_string(),
+            "STR" => "string".to_string(),
+            other => format!("`{}`", other.trim_matches('"')),
+        })
+        .collect();
+    let more = if expected.len() > 8 { ", ..." } else { "" };
+    format!(", expected one of {}{more}", shown.join(", "))
+}
+
+fn child_depth(kind: &ExprKind) -> u32 {
+    let d = |e: &Expr| e.depth;
+    match kind {
+        ExprKind::Number(_)
+        | ExprKind::String(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Unknown
+        | ExprKind::Null
+        | ExprKind::Ident(_)
+        | ExprKind::Error => 0,
+        ExprKind::List(items) => items.iter().map(d).max().unwrap_or(0),
+        ExprKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| match k {
+                MapKey::Expr(k) => k.depth.max(v.depth),
+                MapKey::Name(_) => v.depth,
+            })
+            .max()
+            .unwrap_or(0),
+        ExprKind::Block(b) => b.lets.iter().map(|l| l.value.depth).max().unwrap_or(0).max(b.yield_expr.depth),
+        ExprKind::Field(e, _) => e.depth,
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => a.depth.max(b.depth),
+        ExprKind::Call { callee, args, .. } => args.iter().map(d).max().unwrap_or(0).max(callee.depth),
+        ExprKind::Unary(_, e) | ExprKind::Count(e) | ExprKind::Cast(e, _) => e.depth,
+        ExprKind::IsDefined { expr, .. } | ExprKind::IsEmpty { expr, .. } => expr.depth,
+        ExprKind::Cond { cond, then, other } => cond.depth.max(other.depth).max(then.as_ref().map_or(0, |t| t.depth)),
+        ExprKind::Quant { coll, body, .. } | ExprKind::Distinct { coll, body, .. } => coll.depth.max(body.depth),
+        ExprKind::Reduce { coll, init, body, .. } => coll.depth.max(init.depth).max(body.depth),
+    }
+}
+
+/// Parses one source file. The tree is `None` only when no tree could be built at all.
+pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
+    let (tokens, lex_errors) = tokenize(src);
+    let mut ctx = ParseCtx { file, diagnostics: Vec::new(), depth_reported: false };
+    for e in &lex_errors {
+        ctx.diagnostics.push(Diagnostic::error(e.message(), ctx.span(e.start, e.end)));
+    }
+    let stream = tokens.into_iter().map(Ok::<_, LexError>);
+    let parser = sentrie::FileParser::new();
+    let result = parser.parse(&mut ctx, stream);
+    let tree = match result {
+        Ok(tree) => Some(tree),
+        Err(err) => {
+            // Lexical errors already explain most failures; avoid a second, confusing message
+            // at the same place.
+            let diag = ctx.convert(err);
+            if lex_errors.is_empty() {
+                ctx.diagnostics.push(diag);
+            }
+            None
+        }
+    };
+    let mut diagnostics = ctx.diagnostics;
+    if !lex_errors.is_empty() && diagnostics.len() > lex_errors.len() {
+        // Keep syntax errors that happen far from any lexical error.
+        diagnostics.dedup_by(|a, b| a.span == b.span);
+    }
+    (tree, diagnostics)
+}
