@@ -1,1 +1,37 @@
-//! placeholder
+//! `sentrie-vm`: the bytecode, the immutable `Program`, its verifier, runtime values and the
+//! interpreter that evaluates one decision in a per-request bumpalo arena.
+//!
+//! It knows nothing about source text or parsing: source positions arrive as plain
+//! `(file, line, column)` numbers filled in by the compiler.
+//!
+//! Invariants: a `Program` is immutable after [`verify::verify`]; the dispatch loop never
+//! recurses in Rust for rule, let or import calls (an explicit frame stack with a depth limit).
+
+pub mod builtins;
+pub mod bytecode;
+pub mod cast;
+pub mod conform;
+pub mod disasm;
+pub mod interp;
+pub mod json;
+pub mod program;
+pub mod regex_cache;
+pub mod value;
+pub mod verify;
+
+/// Recursion bound for value walks (equality, conformance, output).
+pub const MAX_VALUE_DEPTH: u32 = 512;
+
+pub use bytecode::{Instr, Reg};
+pub use interp::{evaluate, EvalError, Limits, Outcome};
+pub use program::Program;
+pub use value::{DecisionVal, Tri, Value};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instr_and_value_sizes_are_locked() {
+        assert!(std::mem::size_of::<crate::Instr>() <= 8);
+        assert_eq!(std::mem::size_of::<crate::Value<'_>>(), 24);
+    }
+}

@@ -1,0 +1,227 @@
+//! Type conformance (LANGUAGE.md §7.3, §8) and constraint checks, used for facts, typed lets,
+//! casts and `is Shape` tests. Constraint names and arguments were validated by the compiler.
+
+use crate::program::{Const, ConstraintDef, Program, TypeId, TypeKind};
+use crate::value::{Tri, Value};
+
+/// Why a value does not conform: a human reason.
+pub type Reason = String;
+
+pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Reason> {
+    if depth > crate::MAX_VALUE_DEPTH {
+        return Err("value nested too deeply".to_string());
+    }
+    let def = &p.types[ty];
+    let v = v.plain();
+    if matches!(v, Value::Undefined | Value::Null | Value::Pending) && !matches!(def.kind, TypeKind::Any) {
+        return Err(format!("expected {}, found {}", def.name, v.kind_name()));
+    }
+    match &def.kind {
+        TypeKind::Any => {}
+        TypeKind::Number => expect(matches!(v, Value::Num(_)), "number", v)?,
+        TypeKind::String => expect(matches!(v, Value::Str(_)), "string", v)?,
+        TypeKind::Boolean => expect(matches!(v, Value::Bool(_)), "boolean", v)?,
+        TypeKind::Trinary => expect(matches!(v, Value::Bool(_) | Value::Unknown), "trinary", v)?,
+        TypeKind::Document => expect(matches!(v, Value::Map(_)), "document", v)?,
+        TypeKind::List(elem) => {
+            let Value::List(items) = v else { return Err(format!("expected list, found {}", v.kind_name())) };
+            for (i, x) in items.iter().enumerate() {
+                check(p, *elem, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
+            }
+        }
+        TypeKind::Map(elem) => {
+            let Value::Map(entries) = v else { return Err(format!("expected map, found {}", v.kind_name())) };
+            for (k, x) in entries.iter() {
+                check(p, *elem, *x, depth + 1).map_err(|r| format!("{k}: {r}"))?;
+            }
+        }
+        TypeKind::Record(elems) => {
+            let Value::List(items) = v else { return Err(format!("expected record, found {}", v.kind_name())) };
+            if items.len() != elems.len() {
+                return Err(format!("expected a record of {} elements, found {}", elems.len(), items.len()));
+            }
+            for (i, (t, x)) in elems.iter().zip(items.iter()).enumerate() {
+                check(p, *t, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
+            }
+        }
+        TypeKind::Shape(fields) => {
+            let Value::Map(entries) = v else { return Err(format!("not a shape: expected {}, found {}", def.name, v.kind_name())) };
+            for f in fields {
+                match crate::value::map_get(entries, &f.name) {
+                    None => {
+                        if f.required {
+                            return Err(format!("missing required field '{}'", f.name));
+                        }
+                    }
+                    Some(Value::Null) => {
+                        if !f.nullable {
+                            return Err(format!("field '{}' cannot be null", f.name));
+                        }
+                    }
+                    Some(x) => check(p, f.ty, x, depth + 1).map_err(|r| format!("{}: {r}", f.name))?,
+                }
+            }
+        }
+        TypeKind::Alias(target) => check(p, *target, v, depth + 1)?,
+    }
+    for c in &def.constraints {
+        if !constraint_holds(p, c, v) {
+            return Err(format!("constraint failed: '{}'", c.name));
+        }
+    }
+    Ok(())
+}
+
+fn expect(ok: bool, want: &str, v: Value<'_>) -> Result<(), Reason> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected {want}, found {}", v.kind_name()))
+    }
+}
+
+fn num_arg(c: &ConstraintDef, i: usize) -> f64 {
+    match c.args.get(i) {
+        Some(Const::Num(n)) => *n,
+        _ => f64::NAN,
+    }
+}
+
+fn str_arg(c: &ConstraintDef, i: usize) -> &str {
+    match c.args.get(i) {
+        Some(Const::Str(s)) => s,
+        _ => "",
+    }
+}
+
+/// Flattened argument list for `in`/`one_of`: one list literal or several values.
+fn arg_list(c: &ConstraintDef) -> Vec<&Const> {
+    match c.args.as_slice() {
+        [Const::List(items)] => items.iter().collect(),
+        other => other.iter().collect(),
+    }
+}
+
+fn re_match(pattern: &str, s: &str) -> bool {
+    crate::regex_cache::is_match(pattern, s).unwrap_or(false)
+}
+
+const EMAIL: &str = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$";
+const URL: &str = r"^https?://[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}(/.*)?$";
+const NUMERIC: &str = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$";
+
+fn is_uuid(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let body = if let Some(rest) = lower.strip_prefix("urn:uuid:") {
+        rest
+    } else if lower.starts_with('{') && lower.ends_with('}') && lower.len() == 38 {
+        &lower[1..37]
+    } else {
+        &lower
+    };
+    let hex = |t: &str| t.chars().all(|c| c.is_ascii_hexdigit());
+    if body.len() == 32 {
+        return hex(body);
+    }
+    let parts: Vec<&str> = body.split('-').collect();
+    parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(parts.iter()).all(|(n, p)| p.len() == *n && hex(p))
+}
+
+pub fn is_numeric_text(s: &str) -> bool {
+    let t = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    re_match(NUMERIC, s) || t == "inf" || t == "infinity" || t == "nan"
+}
+
+fn constraint_holds(p: &Program, c: &ConstraintDef, v: Value<'_>) -> bool {
+    match v {
+        Value::Num(n) => number_constraint(c, n),
+        Value::Str(s) => string_constraint(p, c, s),
+        Value::Bool(_) | Value::Unknown => {
+            let t = v.truthy();
+            let arg = match c.args.first() {
+                Some(Const::Bool(b)) => Tri::from_bool(*b),
+                _ => Tri::Unknown,
+            };
+            match c.name.as_str() {
+                "not_unknown" => t != Tri::Unknown,
+                "eq" => t == arg,
+                "neq" => t != arg,
+                "is_true" => t == Tri::True,
+                "is_false" => t == Tri::False,
+                _ => false,
+            }
+        }
+        Value::List(items) => {
+            let n = items.len() as f64;
+            length_constraint(c, n)
+        }
+        _ => false,
+    }
+}
+
+fn length_constraint(c: &ConstraintDef, n: f64) -> bool {
+    match c.name.as_str() {
+        "not_empty" => n > 0.0,
+        "length" if c.args.len() == 2 => num_arg(c, 0) <= n && n <= num_arg(c, 1),
+        "length" => n == num_arg(c, 0),
+        "minlength" => n >= num_arg(c, 0),
+        "maxlength" => n <= num_arg(c, 0),
+        _ => false,
+    }
+}
+
+fn number_constraint(c: &ConstraintDef, v: f64) -> bool {
+    let a = num_arg(c, 0);
+    match c.name.as_str() {
+        "min" | "gte" => v >= a,
+        "max" | "lte" => v <= a,
+        "gt" => v > a,
+        "lt" => v < a,
+        "eq" => v == a,
+        "neq" => v != a,
+        "in" => arg_list(c).iter().any(|x| matches!(x, Const::Num(n) if *n == v)),
+        "not_in" => !arg_list(c).iter().any(|x| matches!(x, Const::Num(n) if *n == v)),
+        "range" => a <= v && v <= num_arg(c, 1),
+        "multiple_of" => {
+            let r = (v % a).abs();
+            r <= 1e-10 || (a.abs() - r) <= 1e-10
+        }
+        "even" => v.fract() == 0.0 && v % 2.0 == 0.0,
+        "odd" => v.fract() == 0.0 && (v % 2.0).abs() == 1.0,
+        "positive" => v > 0.0,
+        "negative" => v < 0.0,
+        "non_negative" => v >= 0.0,
+        "non_positive" => v <= 0.0,
+        "finite" => v.is_finite(),
+        "infinite" => v.is_infinite(),
+        "nan" => v.is_nan(),
+        _ => false,
+    }
+}
+
+fn string_constraint(p: &Program, c: &ConstraintDef, s: &str) -> bool {
+    let len = s.chars().count() as f64;
+    match c.name.as_str() {
+        "length" | "minlength" | "maxlength" | "not_empty" => length_constraint(c, len),
+        "regexp" => match c.regex.and_then(|i| p.compiled_regexes.get(i as usize)) {
+            Some(re) => re.is_match(s),
+            None => re_match(str_arg(c, 0), s),
+        },
+        "starts_with" => s.starts_with(str_arg(c, 0)),
+        "ends_with" => s.ends_with(str_arg(c, 0)),
+        "has_substring" => s.contains(str_arg(c, 0)),
+        "not_has_substring" => !s.contains(str_arg(c, 0)),
+        "email" => re_match(EMAIL, s),
+        "url" => re_match(URL, s),
+        "uuid" => is_uuid(s),
+        "alphanumeric" => s.chars().all(|ch| ch.is_alphabetic() || ch.is_numeric()),
+        "alpha" => s.chars().all(char::is_alphabetic),
+        "numeric" => is_numeric_text(s),
+        "lowercase" => s.to_lowercase() == s,
+        "uppercase" => s.to_uppercase() == s,
+        "trimmed" => s.trim() == s,
+        "one_of" => arg_list(c).iter().any(|x| matches!(x, Const::Str(t) if t == s)),
+        "not_one_of" => !arg_list(c).iter().any(|x| matches!(x, Const::Str(t) if t == s)),
+        _ => false,
+    }
+}

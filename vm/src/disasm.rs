@@ -1,0 +1,61 @@
+//! A readable listing of a function's bytecode (`sentrie disasm`, golden tests).
+
+use std::fmt::Write;
+
+use crate::bytecode::Instr;
+use crate::program::{Const, FuncId, Program};
+
+fn const_text(c: &Const) -> String {
+    match c {
+        Const::Num(n) => crate::value::number_text(*n),
+        Const::Str(s) => format!("{s:?}"),
+        Const::Bool(b) => b.to_string(),
+        Const::Unknown => "unknown".to_string(),
+        Const::Null => "null".to_string(),
+        Const::List(items) => format!("[{}]", items.iter().map(const_text).collect::<Vec<_>>().join(", ")),
+        Const::Map(entries) => format!(
+            "{{{}}}",
+            entries.iter().map(|(k, v)| format!("{k:?}: {}", const_text(v))).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Lists one function: a header with its register and builder counts, then one line per pc.
+pub fn disasm(p: &Program, func: FuncId) -> String {
+    let f = &p.funcs[func];
+    let mut out = String::new();
+    let _ = writeln!(out, "{func} {} (regs {}, builders {})", f.name, f.n_regs, f.n_builders);
+    for (pc, ins) in f.code.iter().enumerate() {
+        let note = match ins {
+            Instr::LoadConst { k, .. } | Instr::Fail { k } => p.consts.get(*k as usize).map(|c| format!("  ; {}", const_text(c))),
+            Instr::GetField { name, .. } | Instr::GetFieldLenient { name, .. } => {
+                p.names.get(*name as usize).map(|n| format!("  ; .{n}"))
+            }
+            Instr::LoadAdhoc { name, .. } => p.names.get(*name as usize).map(|n| format!("  ; fact {n}")),
+            Instr::LoadRule { rule, .. } => p.rules.get(crate::program::RuleId::from_u32(*rule)).map(|r| format!("  ; rule {}", r.name)),
+            Instr::LoadLet { let_id, .. } => p.lets.get(crate::program::LetId::from_u32(*let_id)).map(|l| format!("  ; let {}", l.name)),
+            Instr::CallBuiltin { site, .. } => p.calls.get(*site as usize).map(|c| format!("  ; {:?}", c.builtin)),
+            Instr::MatchesConst { regex, .. } => p.regexes.get(*regex as usize).map(|r| format!("  ; /{r}/")),
+            _ => None,
+        };
+        let _ = writeln!(out, "  {pc:4}  {}{}", fmt_instr(ins), note.unwrap_or_default());
+    }
+    out
+}
+
+fn fmt_instr(ins: &Instr) -> String {
+    // Debug output of the enum, with `Reg(n)` shortened to `rn`.
+    let s = format!("{ins:?}");
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("Reg(") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 4..];
+        let end = after.find(')').unwrap_or(after.len());
+        out.push('r');
+        out.push_str(&after[..end]);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(&rest.replace(['{', '}'], "").replace("  ", " "));
+    out.trim_end().to_string()
+}

@@ -1,0 +1,141 @@
+//! JSON in and out: facts are decoded straight from bytes into arena values (no intermediate
+//! `serde_json::Value`); decision values are turned into `serde_json::Value` for output.
+
+use std::fmt;
+
+use bumpalo::collections::Vec as BumpVec;
+use bumpalo::Bump;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::value::Value;
+
+struct Seed<'a> {
+    bump: &'a Bump,
+}
+
+impl<'de, 'a> DeserializeSeed<'de> for Seed<'a> {
+    type Value = Value<'a>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'a>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 'a> Visitor<'de> for Seed<'a> {
+    type Value = Value<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value<'a>, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value<'a>, E> {
+        Ok(Value::Num(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value<'a>, E> {
+        Ok(Value::Num(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value<'a>, E> {
+        Ok(Value::Num(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value<'a>, E> {
+        Ok(Value::Str(self.bump.alloc_str(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Value<'a>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value<'a>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'a>, A::Error> {
+        let mut items = BumpVec::new_in(self.bump);
+        while let Some(v) = seq.next_element_seed(Seed { bump: self.bump })? {
+            items.push(v);
+        }
+        Ok(Value::List(items.into_bump_slice()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'a>, A::Error> {
+        let mut entries: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::new_in(self.bump);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let key: &'a str = self.bump.alloc_str(&key);
+            let v = map.next_value_seed(Seed { bump: self.bump })?;
+            entries.push((key, v));
+        }
+        Ok(Value::Map(sort_entries(self.bump, entries)))
+    }
+}
+
+/// Sorts map entries by key; for duplicate keys the last one wins.
+pub fn sort_entries<'a>(bump: &'a Bump, mut entries: BumpVec<'a, (&'a str, Value<'a>)>) -> &'a [(&'a str, Value<'a>)] {
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::with_capacity_in(entries.len(), bump);
+    for e in entries {
+        match out.last_mut() {
+            Some(last) if last.0 == e.0 => *last = e,
+            _ => out.push(e),
+        }
+    }
+    out.into_bump_slice()
+}
+
+/// Decodes JSON bytes into an arena value. Nesting deeper than serde_json's limit (128) and
+/// numbers out of range are errors.
+pub fn decode<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = Seed { bump }.deserialize(&mut de).map_err(|e| format!("invalid JSON: {e}"))?;
+    de.end().map_err(|e| format!("invalid JSON: {e}"))?;
+    Ok(v)
+}
+
+/// Converts a value for output (LANGUAGE.md §4.2).
+pub fn to_json(v: Value<'_>) -> serde_json::Value {
+    to_json_depth(v, 0)
+}
+
+fn to_json_depth(v: Value<'_>, depth: u32) -> serde_json::Value {
+    use serde_json::Value as J;
+    if depth > crate::MAX_VALUE_DEPTH {
+        return J::Null;
+    }
+    match v {
+        Value::Undefined | Value::Null | Value::Unknown | Value::Pending => J::Null,
+        Value::Bool(b) => J::Bool(b),
+        Value::Num(n) => number_json(n),
+        Value::Str(s) => J::String(s.to_string()),
+        Value::List(items) => J::Array(items.iter().map(|x| to_json_depth(*x, depth + 1)).collect()),
+        Value::Map(entries) => {
+            J::Object(entries.iter().map(|(k, x)| ((*k).to_string(), to_json_depth(*x, depth + 1))).collect())
+        }
+        Value::Decision(d) => to_json_depth(d.value, depth + 1),
+    }
+}
+
+/// Integral numbers print without a fraction; non-finite numbers become `null`.
+pub fn number_json(n: f64) -> serde_json::Value {
+    if !n.is_finite() {
+        return serde_json::Value::Null;
+    }
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        return serde_json::Value::from(n as i64);
+    }
+    serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// Converts a constant to an arena value.
+pub fn const_value<'a>(c: &'a crate::program::Const, bump: &'a Bump) -> Value<'a> {
+    use crate::program::Const;
+    match c {
+        Const::Num(n) => Value::Num(*n),
+        Const::Str(s) => Value::Str(s),
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Unknown => Value::Unknown,
+        Const::Null => Value::Null,
+        Const::List(items) => {
+            Value::List(bump.alloc_slice_fill_iter(items.iter().map(|x| const_value(x, bump))))
+        }
+        Const::Map(entries) => Value::Map(
+            bump.alloc_slice_fill_iter(entries.iter().map(|(k, x)| (k.as_str(), const_value(x, bump)))),
+        ),
+    }
+}

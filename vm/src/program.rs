@@ -1,0 +1,233 @@
+//! `Program`: the immutable, verified result of compiling a pack. Shared as `Arc` by every
+//! evaluation; nothing in it changes after `verify`.
+
+use cranelift_entity::{entity_impl, PrimaryMap};
+use serde::{Deserialize, Serialize};
+
+use crate::bytecode::{Instr, Reg};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PolicyId(u32);
+entity_impl!(PolicyId, "policy");
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RuleId(u32);
+entity_impl!(RuleId, "rule");
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LetId(u32);
+entity_impl!(LetId, "let");
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FuncId(u32);
+entity_impl!(FuncId, "func");
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TypeId(u32);
+entity_impl!(TypeId, "type");
+
+/// A constant in the pool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Const {
+    Num(f64),
+    Str(String),
+    List(Vec<Const>),
+    /// Entries sorted by key, keys unique.
+    Map(Vec<(String, Const)>),
+    Bool(bool),
+    Unknown,
+    Null,
+}
+
+/// A source position resolved at compile time: file index, line, column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SrcLoc {
+    pub file: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// One unit of code: a rule, a policy-level let, an attachment or a fact default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Func {
+    pub name: String,
+    pub code: Vec<Instr>,
+    pub n_regs: u16,
+    pub n_builders: u16,
+    /// `(first pc, location)` pairs sorted by pc: the location of instructions from that pc on.
+    pub locs: Vec<(u32, SrcLoc)>,
+}
+
+impl Func {
+    pub fn loc_at(&self, pc: u32) -> Option<SrcLoc> {
+        let i = self.locs.partition_point(|(p, _)| *p <= pc);
+        if i == 0 {
+            None
+        } else {
+            Some(self.locs[i - 1].1)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FactInfo {
+    /// Name looked up in the supplied facts (the alias when there is one).
+    pub exposed: String,
+    pub required: bool,
+    pub default: Option<FuncId>,
+    pub ty: TypeId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub namespace: String,
+    pub name: String,
+    pub facts: Vec<FactInfo>,
+    /// Policy-level lets and rules, in declaration order; their position is their cache slot.
+    pub lets: Vec<LetId>,
+    pub rules: Vec<RuleId>,
+    /// Exported rules in export order.
+    pub exports: Vec<RuleId>,
+    /// A policy error (LANGUAGE.md §17.1): every evaluation of this policy fails with it.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub policy: PolicyId,
+    pub name: String,
+    pub func: FuncId,
+    /// Cache slot within its policy.
+    pub slot: u32,
+    pub exported: bool,
+    /// Attachment names and the functions computing them (policy scope).
+    pub attachments: Vec<(String, FuncId)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LetInfo {
+    pub policy: PolicyId,
+    pub name: String,
+    pub func: FuncId,
+    pub slot: u32,
+}
+
+/// `with` values of an import are in registers `args .. args + names.len()`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportSite {
+    pub rule: RuleId,
+    pub names: Vec<String>,
+    pub args: Reg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Builtin {
+    Count,
+    Merge,
+    Error,
+    AsList,
+    Flatten,
+    FlattenDeep,
+    NormaliseList,
+    Uuid,
+    Base64Encode,
+    Base64Decode,
+    CryptoHash,
+    CryptoVerify,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallSite {
+    pub builtin: Builtin,
+    pub args: Reg,
+    pub argc: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LetCheck {
+    pub name: String,
+    pub ty: TypeId,
+}
+
+/// Base of a type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TypeKind {
+    /// Anything (undeclared type, e.g. a failed lookup already reported).
+    Any,
+    Number,
+    String,
+    Boolean,
+    Trinary,
+    Document,
+    List(TypeId),
+    Map(TypeId),
+    Record(Vec<TypeId>),
+    Shape(Vec<FieldDef>),
+    /// An alias shape: the aliased type (constraints of the alias are on the target).
+    Alias(TypeId),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub name: String,
+    pub required: bool,
+    pub nullable: bool,
+    pub ty: TypeId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConstraintDef {
+    pub name: String,
+    pub args: Vec<Const>,
+    /// Index into `Program::regexes` for `@regexp`.
+    pub regex: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TypeDef {
+    pub kind: TypeKind,
+    pub constraints: Vec<ConstraintDef>,
+    /// Display name (shape name or type text).
+    pub name: String,
+}
+
+/// The whole compiled pack.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Program {
+    pub consts: Vec<Const>,
+    pub names: Vec<String>,
+    pub funcs: PrimaryMap<FuncId, Func>,
+    pub policies: PrimaryMap<PolicyId, PolicyInfo>,
+    pub rules: PrimaryMap<RuleId, RuleInfo>,
+    pub lets: PrimaryMap<LetId, LetInfo>,
+    pub types: PrimaryMap<TypeId, TypeDef>,
+    pub imports: Vec<ImportSite>,
+    pub calls: Vec<CallSite>,
+    pub let_checks: Vec<LetCheck>,
+    pub regexes: Vec<String>,
+    pub files: Vec<String>,
+    /// Compiled forms of `regexes`, rebuilt by [`Program::prepare`] (never serialized).
+    #[serde(skip)]
+    pub compiled_regexes: Vec<regex::Regex>,
+}
+
+impl Program {
+    /// Compiles the regex table. Called once after building or loading a program.
+    pub fn prepare(&mut self) -> Result<(), String> {
+        self.compiled_regexes = self
+            .regexes
+            .iter()
+            .map(|p| crate::regex_cache::build(p))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
+    /// Finds a policy by namespace and name.
+    pub fn policy(&self, namespace: &str, name: &str) -> Option<PolicyId> {
+        self.policies.iter().find(|(_, p)| p.namespace == namespace && p.name == name).map(|(id, _)| id)
+    }
+
+    pub fn rule_in(&self, policy: PolicyId, name: &str) -> Option<RuleId> {
+        self.policies[policy].rules.iter().copied().find(|r| self.rules[*r].name == name)
+    }
+}

@@ -1,0 +1,45 @@
+//! Regular expressions: built with size limits (the `regex` crate runs in linear time, so a
+//! hostile pattern cannot hang a decision), and cached per thread for dynamic patterns.
+
+use std::cell::RefCell;
+
+use regex::Regex;
+use rustc_hash::FxHashMap;
+
+/// Compiled-program size limit for one pattern.
+const SIZE_LIMIT: usize = 1 << 20;
+const CACHE_CAP: usize = 512;
+
+pub fn build(pattern: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(SIZE_LIMIT)
+        .dfa_size_limit(SIZE_LIMIT)
+        .nest_limit(100)
+        .build()
+        .map_err(|e| format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string())))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+thread_local! {
+    static CACHE: RefCell<FxHashMap<String, Regex>> = RefCell::new(FxHashMap::default());
+}
+
+/// Is there a match of `pattern` in `text`? Patterns are compiled once per thread.
+pub fn is_match(pattern: &str, text: &str) -> Result<bool, String> {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(re) = cache.get(pattern) {
+            return Ok(re.is_match(text));
+        }
+        let re = build(pattern)?;
+        let res = re.is_match(text);
+        if cache.len() >= CACHE_CAP {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re);
+        Ok(res)
+    })
+}

@@ -1,0 +1,209 @@
+//! Runtime values. `Value` is `Copy`: strings, lists and maps are references into the
+//! per-decision arena (or into the `Program` for constants), so moving a register is a memcpy.
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+
+use crate::program::RuleId;
+
+/// The three outcomes of a decision and of every logical operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tri {
+    True,
+    False,
+    Unknown,
+}
+
+impl Tri {
+    pub fn from_bool(b: bool) -> Tri {
+        if b {
+            Tri::True
+        } else {
+            Tri::False
+        }
+    }
+
+    pub fn not(self) -> Tri {
+        match self {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        }
+    }
+
+    pub fn and(self, o: Tri) -> Tri {
+        match (self, o) {
+            (Tri::False, _) | (_, Tri::False) => Tri::False,
+            (Tri::True, Tri::True) => Tri::True,
+            _ => Tri::Unknown,
+        }
+    }
+
+    pub fn or(self, o: Tri) -> Tri {
+        match (self, o) {
+            (Tri::True, _) | (_, Tri::True) => Tri::True,
+            (Tri::False, Tri::False) => Tri::False,
+            _ => Tri::Unknown,
+        }
+    }
+
+    pub fn xor(self, o: Tri) -> Tri {
+        match (self, o) {
+            (Tri::Unknown, _) | (_, Tri::Unknown) => Tri::Unknown,
+            (a, b) => Tri::from_bool(a != b),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tri::True => "TRUE",
+            Tri::False => "FALSE",
+            Tri::Unknown => "UNKNOWN",
+        }
+    }
+
+    pub fn value<'a>(self) -> Value<'a> {
+        match self {
+            Tri::True => Value::Bool(true),
+            Tri::False => Value::Bool(false),
+            Tri::Unknown => Value::Unknown,
+        }
+    }
+}
+
+/// A map: entries sorted by key, keys unique.
+pub type MapRef<'a> = &'a [(&'a str, Value<'a>)];
+
+#[derive(Clone, Copy, Debug)]
+pub enum Value<'a> {
+    Undefined,
+    Null,
+    Bool(bool),
+    Unknown,
+    Num(f64),
+    Str(&'a str),
+    List(&'a [Value<'a>]),
+    Map(MapRef<'a>),
+    Decision(&'a DecisionVal<'a>),
+    /// Internal: a lazy local that has not been evaluated yet. Never visible to policies.
+    Pending,
+}
+
+/// The result of referencing a rule (LANGUAGE.md §11.4).
+#[derive(Debug)]
+pub struct DecisionVal<'a> {
+    pub rule: RuleId,
+    pub state: Tri,
+    pub value: Value<'a>,
+    /// Attachment values, in the order of the rule's export (empty if not exported).
+    pub attachments: &'a [Cell<Value<'a>>],
+    /// For an import rule: the imported decision (its attachments are readable).
+    pub imported: Option<&'a DecisionVal<'a>>,
+}
+
+impl<'a> Value<'a> {
+    /// `T(v)` (LANGUAGE.md §4.3).
+    pub fn truthy(self) -> Tri {
+        match self {
+            Value::Bool(b) => Tri::from_bool(b),
+            Value::Unknown => Tri::Unknown,
+            Value::Undefined | Value::Null | Value::Pending => Tri::False,
+            Value::Num(n) => Tri::from_bool(n != 0.0),
+            Value::Str(s) => Tri::from_bool(!s.is_empty()),
+            Value::List(l) => Tri::from_bool(!l.is_empty()),
+            Value::Map(m) => Tri::from_bool(!m.is_empty()),
+            Value::Decision(d) => d.state,
+        }
+    }
+
+    /// A decision stands for its value in every operator but truthiness.
+    pub fn plain(self) -> Value<'a> {
+        match self {
+            Value::Decision(d) => d.value.plain(),
+            other => other,
+        }
+    }
+
+    pub fn is_undefined(self) -> bool {
+        matches!(self.plain(), Value::Undefined)
+    }
+
+    pub fn kind_name(self) -> &'static str {
+        match self.plain() {
+            Value::Undefined | Value::Pending => "undefined",
+            Value::Null => "null",
+            Value::Bool(_) | Value::Unknown => "trinary",
+            Value::Num(_) => "number",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Decision(_) => "decision",
+        }
+    }
+}
+
+/// Looks a key up in a sorted map.
+pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
+    m.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| m[i].1)
+}
+
+/// Deep structural equality (LANGUAGE.md §14.6) for defined operands. `depth` bounds recursion.
+pub fn deep_eq(a: Value<'_>, b: Value<'_>, depth: u32) -> bool {
+    if depth > crate::MAX_VALUE_DEPTH {
+        return false;
+    }
+    match (a.plain(), b.plain()) {
+        (Value::Undefined, Value::Undefined) | (Value::Null, Value::Null) | (Value::Unknown, Value::Unknown) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Num(x), Value::Num(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(*p, *q, depth + 1))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && deep_eq(*v1, *v2, depth + 1))
+        }
+        _ => false,
+    }
+}
+
+/// Order used by sorting helpers: numbers, then strings, then everything else (stable).
+pub fn sort_key_cmp(a: Value<'_>, b: Value<'_>) -> Ordering {
+    match (a.plain(), b.plain()) {
+        (Value::Num(x), Value::Num(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (Value::Num(_), _) => Ordering::Less,
+        (_, Value::Num(_)) => Ordering::Greater,
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Str(_), _) => Ordering::Less,
+        (_, Value::Str(_)) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// ECMAScript `Number::toString` text of a number (LANGUAGE.md §4.2).
+pub fn number_text(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".to_string();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity".to_string() } else { "-Infinity".to_string() };
+    }
+    if n == 0.0 {
+        return "0".to_string();
+    }
+    let mut buf = ryu_js::Buffer::new();
+    buf.format(n).to_string()
+}
+
+/// Canonical text (`cast … as string`, `%v`): strings unchanged, compact JSON otherwise.
+pub fn canonical_text(v: Value<'_>) -> String {
+    match v.plain() {
+        Value::Str(s) => s.to_string(),
+        Value::Num(n) => number_text(n),
+        Value::Bool(b) => b.to_string(),
+        Value::Unknown => "unknown".to_string(),
+        Value::Null => "null".to_string(),
+        Value::Undefined | Value::Pending => "undefined".to_string(),
+        other => crate::json::to_json(other).to_string(),
+    }
+}
