@@ -37,9 +37,9 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     }) {
         return Err("pack file is empty".to_string());
     }
-    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        format!("failed to parse pack file: {}", e.message())
-    })?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("failed to parse pack file: {}", e.message()))?;
     for key in doc.keys() {
         if !TABLES.contains(&key.as_str()) {
             return Err(format!(
@@ -53,7 +53,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     match version {
         None => return Err("schema version is required".to_string()),
         Some(Toml::Integer(1)) => {}
-        Some(other) => problems.push(format!("schema.version: must be 1, found {other}")),
+        Some(other) => problems.push(format!("schema.version: must be 1, found {other:?}")),
     }
     if let Some(s) = schema {
         for k in s.keys().filter(|k| k.as_str() != "version") {
@@ -74,7 +74,9 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     let version = match pack.get("version") {
         Some(Toml::String(v)) => {
             if !matches(SEMVER_PATTERN, v) {
-                problems.push(format!("pack.version: `{v}` is not a semantic version MAJOR.MINOR.PATCH"));
+                problems.push(format!(
+                    "pack.version: `{v}` is not a semantic version MAJOR.MINOR.PATCH"
+                ));
             }
             v.clone()
         }
@@ -102,7 +104,10 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             "authors" => match v.as_table() {
                 Some(t) => {
                     for (who, mail) in t {
-                        let ok = !who.is_empty() && mail.as_str().is_some_and(|m| matches(r"^[^@\s]+@[^@\s]+$", m));
+                        let ok = !who.is_empty()
+                            && mail
+                                .as_str()
+                                .is_some_and(|m| matches(r"^[^@\s]+@[^@\s]+$", m));
                         if !ok {
                             problems.push(format!("pack.authors.{who}: must be a non-empty name with an e-mail address"));
                         }
@@ -114,7 +119,11 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         }
     }
     if let Some(engine) = doc.get("engine") {
-        let ok = engine.as_table().and_then(|t| t.get("sentrie")).and_then(Toml::as_str).is_some_and(|s| !s.trim().is_empty());
+        let ok = engine
+            .as_table()
+            .and_then(|t| t.get("sentrie"))
+            .and_then(Toml::as_str)
+            .is_some_and(|s| !s.trim().is_empty());
         if !ok {
             return Err("engine table exists but 'sentrie' field is required".to_string());
         }
@@ -129,7 +138,9 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         match perms.as_table() {
             Some(t) => {
                 for (k, v) in t {
-                    let items = v.as_array().map(|a| a.iter().map(|x| x.as_str()).collect::<Vec<_>>());
+                    let items = v
+                        .as_array()
+                        .map(|a| a.iter().map(|x| x.as_str()).collect::<Vec<_>>());
                     let Some(items) = items.filter(|i| i.iter().all(Option::is_some)) else {
                         problems.push(format!("permissions.{k}: must be an array of strings"));
                         continue;
@@ -155,7 +166,9 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
                                 if matches(r"^[A-Z_][A-Z0-9_]*$", i) {
                                     env.push((*i).to_string());
                                 } else {
-                                    problems.push(format!("permissions.env: `{i}` is not a valid variable name"));
+                                    problems.push(format!(
+                                        "permissions.env: `{i}` is not a valid variable name"
+                                    ));
                                 }
                             }
                         }
@@ -167,7 +180,10 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         }
     }
     if !problems.is_empty() {
-        return Err(format!("schema validation failed\n  {}", problems.join("\n  ")));
+        return Err(format!(
+            "schema validation failed\n  {}",
+            problems.join("\n  ")
+        ));
     }
     Ok(Manifest { name, version, env })
 }
@@ -183,7 +199,10 @@ mod tests {
 
     #[test]
     fn accepts_minimal_and_full_manifests() {
-        let m = parse("[schema]\nversion = 1\n\n[pack]\nname = \"a.b-c\"\nversion = \"1.2.3-rc.1+x\"\n").unwrap();
+        let m = parse(
+            "[schema]\nversion = 1\n\n[pack]\nname = \"a.b-c\"\nversion = \"1.2.3-rc.1+x\"\n",
+        )
+        .unwrap();
         assert_eq!(m.name, "a.b-c");
         let full = r#"
 [schema]
@@ -213,13 +232,34 @@ team = "platform"
         check_err("", "pack file is empty");
         check_err("# only a comment\n", "pack file is empty");
         check_err("[schema", "failed to parse pack file");
-        check_err("[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n[extra]\n", "unknown top-level table '[extra]'");
-        check_err("[pack]\nname=\"a\"\nversion=\"1.0.0\"\n", "schema version is required");
-        check_err("[schema]\nversion=2\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n", "schema validation failed");
-        check_err("[schema]\nversion=1\n[pack]\nversion=\"1.0.0\"\n", "name is required");
-        check_err("[schema]\nversion=1\n[pack]\nname=\"1a\"\nversion=\"1.0.0\"\n", "name must be a valid identity");
-        check_err("[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"v1.0\"\n", "schema validation failed");
-        check_err("[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n[engine]\n", "'sentrie' field is required");
+        check_err(
+            "[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n[extra]\n",
+            "unknown top-level table '[extra]'",
+        );
+        check_err(
+            "[pack]\nname=\"a\"\nversion=\"1.0.0\"\n",
+            "schema version is required",
+        );
+        check_err(
+            "[schema]\nversion=2\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n",
+            "schema validation failed",
+        );
+        check_err(
+            "[schema]\nversion=1\n[pack]\nversion=\"1.0.0\"\n",
+            "name is required",
+        );
+        check_err(
+            "[schema]\nversion=1\n[pack]\nname=\"1a\"\nversion=\"1.0.0\"\n",
+            "name must be a valid identity",
+        );
+        check_err(
+            "[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"v1.0\"\n",
+            "schema validation failed",
+        );
+        check_err(
+            "[schema]\nversion=1\n[pack]\nname=\"a\"\nversion=\"1.0.0\"\n[engine]\n",
+            "'sentrie' field is required",
+        );
         check_err("schema_version = \"0.1.0\"\n", "unknown top-level table");
     }
 }

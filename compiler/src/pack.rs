@@ -24,25 +24,41 @@ pub struct SourcePack {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
     /// A pack root with its manifest path (`None`: implicit manifest).
-    Source { root: PathBuf, manifest: Option<PathBuf> },
+    Source {
+        root: PathBuf,
+        manifest: Option<PathBuf>,
+    },
     /// A compiled pack file (`SNTRPACK` magic).
     Compiled(PathBuf),
 }
 
 /// Resolves `--pack-location` to a pack root or a compiled file.
 pub fn locate(path: &Path) -> Result<Location, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read pack location `{}`: {e}", path.display()))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read pack location `{}`: {e}", path.display()))?;
     if meta.is_file() {
         if is_compiled(path) {
             return Ok(Location::Compiled(path.to_path_buf()));
         }
         if path.file_name().is_some_and(|n| n == MANIFEST) {
-            let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-            return Ok(Location::Source { root, manifest: Some(path.to_path_buf()) });
+            let root = path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            return Ok(Location::Source {
+                root,
+                manifest: Some(path.to_path_buf()),
+            });
         }
     }
-    let abs = std::fs::canonicalize(path).map_err(|e| format!("cannot read pack location `{}`: {e}", path.display()))?;
-    let start = if meta.is_file() { abs.parent().map(Path::to_path_buf).unwrap_or(abs.clone()) } else { abs.clone() };
+    let abs = std::fs::canonicalize(path)
+        .map_err(|e| format!("cannot read pack location `{}`: {e}", path.display()))?;
+    let start = if meta.is_file() {
+        abs.parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| abs.clone())
+    } else {
+        abs
+    };
     if start.parent().is_none() {
         return Err("cannot search from filesystem root".to_string());
     }
@@ -53,23 +69,40 @@ pub fn locate(path: &Path) -> Result<Location, String> {
         }
         let candidate = d.join(MANIFEST);
         if candidate.is_file() {
-            return Ok(Location::Source { root: d.to_path_buf(), manifest: Some(candidate) });
+            return Ok(Location::Source {
+                root: d.to_path_buf(),
+                manifest: Some(candidate),
+            });
         }
         dir = d.parent();
     }
-    Ok(Location::Source { root: start, manifest: None })
+    Ok(Location::Source {
+        root: start,
+        manifest: None,
+    })
 }
 
 fn is_compiled(path: &Path) -> bool {
     use std::io::Read;
     let mut buf = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut buf)).is_ok() && &buf == b"SNTRPACK"
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_ok()
+        && &buf == b"SNTRPACK"
 }
 
 fn implicit_manifest(root: &Path) -> Manifest {
     let dir = root.file_name().and_then(|n| n.to_str()).unwrap_or("pack");
-    let name = if manifest::is_valid_name(dir) { dir.to_string() } else { "pack".to_string() };
-    Manifest { name, version: "0.0.0".to_string(), env: Vec::new() }
+    let name = if manifest::is_valid_name(dir) {
+        dir.to_string()
+    } else {
+        "pack".to_string()
+    };
+    Manifest {
+        name,
+        version: "0.0.0".to_string(),
+        env: Vec::new(),
+    }
 }
 
 /// Every `*.sentrie` file under `root`, in byte-wise lexical order of their paths.
@@ -77,7 +110,10 @@ fn discover(root: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::file(format!("cannot read directory: {e}"), root.display().to_string()));
+            diags.push(Diagnostic::file(
+                format!("cannot read directory: {e}"),
+                root.display().to_string(),
+            ));
             return;
         }
     };
@@ -107,7 +143,10 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
     let mut diags = Vec::new();
     let manifest = match manifest_path {
         Some(p) => match std::fs::read(p) {
-            Ok(bytes) => match std::str::from_utf8(&bytes).map_err(|_| "pack file is not valid UTF-8".to_string()).and_then(manifest::parse) {
+            Ok(bytes) => match std::str::from_utf8(&bytes)
+                .map_err(|_| "pack file is not valid UTF-8".to_string())
+                .and_then(manifest::parse)
+            {
                 Ok(m) => m,
                 Err(msg) => {
                     diags.push(Diagnostic::file(msg, p.display().to_string()));
@@ -115,7 +154,10 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
                 }
             },
             Err(e) => {
-                diags.push(Diagnostic::file(format!("cannot read pack file: {e}"), p.display().to_string()));
+                diags.push(Diagnostic::file(
+                    format!("cannot read pack file: {e}"),
+                    p.display().to_string(),
+                ));
                 return (None, diags);
             }
         },
@@ -126,10 +168,17 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
     let mut sources = SourceMap::new();
     let mut files = Vec::new();
     for path in paths {
-        let display = path.strip_prefix(root).map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
-        let too_big = std::fs::metadata(&path).map(|m| m.len() > MAX_SOURCE_BYTES).unwrap_or(false);
+        let display = path
+            .strip_prefix(root)
+            .map_or_else(|_| path.display().to_string(), |p| p.display().to_string());
+        let too_big = std::fs::metadata(&path)
+            .map(|m| m.len() > MAX_SOURCE_BYTES)
+            .unwrap_or(false);
         if too_big {
-            diags.push(Diagnostic::file(format!("file is larger than {MAX_SOURCE_BYTES} bytes"), display));
+            diags.push(Diagnostic::file(
+                format!("file is larger than {MAX_SOURCE_BYTES} bytes"),
+                display,
+            ));
             continue;
         }
         let bytes = match std::fs::read(&path) {
@@ -145,7 +194,10 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
                 let at = e.utf8_error().valid_up_to();
                 let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
                 let id = sources.add(display, Arc::from(valid.as_str()));
-                diags.push(Diagnostic::error("parse error: file is not valid UTF-8", sentrie_grammar::Span::new(id, at, at)));
+                diags.push(Diagnostic::error(
+                    "parse error: file is not valid UTF-8",
+                    sentrie_grammar::Span::new(id, at, at),
+                ));
                 continue;
             }
         };
@@ -158,5 +210,13 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
             }
         }
     }
-    (Some(SourcePack { root: root.to_path_buf(), manifest, sources, files }), diags)
+    (
+        Some(SourcePack {
+            root: root.to_path_buf(),
+            manifest,
+            sources,
+            files,
+        }),
+        diags,
+    )
 }

@@ -6,6 +6,9 @@ fn main() {
         let id = map.add(path.clone(), text.clone().into());
         let (tree, diags) = sentrie_grammar::parse_file(id, &text);
         println!("{path}: tree={} diags={}", tree.is_some(), diags.len());
-        print!("{}", sentrie_grammar::render_all(&diags, &map, sentrie_grammar::ErrorFormat::Human));
+        print!(
+            "{}",
+            sentrie_grammar::render_all(&diags, &map, sentrie_grammar::ErrorFormat::Human)
+        );
     }
 }

@@ -154,7 +154,10 @@ pub struct ShapeDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ShapeBody {
     Alias(TypeRef),
-    Model { with: Option<Fqn>, fields: Vec<Field> },
+    Model {
+        with: Option<Fqn>,
+        fields: Vec<Field>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -313,15 +316,47 @@ pub enum ExprKind {
     Block(Block),
     Field(Box<Expr>, Name),
     Index(Box<Expr>, Box<Expr>),
-    Call { callee: Box<Expr>, args: Vec<Expr>, memo: Option<Option<f64>> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+        memo: Option<Option<f64>>,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    IsDefined { expr: Box<Expr>, negated: bool },
-    IsEmpty { expr: Box<Expr>, negated: bool },
-    Cond { cond: Box<Expr>, then: Option<Box<Expr>>, other: Box<Expr> },
-    Quant { kind: Quant, coll: Box<Expr>, var: Name, index: Option<Name>, body: Box<Expr> },
-    Distinct { coll: Box<Expr>, left: Name, right: Name, body: Box<Expr> },
-    Reduce { coll: Box<Expr>, init: Box<Expr>, acc: Name, var: Name, index: Option<Name>, body: Box<Expr> },
+    IsDefined {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    IsEmpty {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Cond {
+        cond: Box<Expr>,
+        then: Option<Box<Expr>>,
+        other: Box<Expr>,
+    },
+    Quant {
+        kind: Quant,
+        coll: Box<Expr>,
+        var: Name,
+        index: Option<Name>,
+        body: Box<Expr>,
+    },
+    Distinct {
+        coll: Box<Expr>,
+        left: Name,
+        right: Name,
+        body: Box<Expr>,
+    },
+    Reduce {
+        coll: Box<Expr>,
+        init: Box<Expr>,
+        acc: Name,
+        var: Name,
+        index: Option<Name>,
+        body: Box<Expr>,
+    },
     Cast(Box<Expr>, TypeRef),
     Count(Box<Expr>),
     /// A placeholder left where a parse error was recovered.

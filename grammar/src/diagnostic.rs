@@ -19,12 +19,24 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { message: message.into(), span: Some(span), path: None, label: None, help: None }
+        Diagnostic {
+            message: message.into(),
+            span: Some(span),
+            path: None,
+            label: None,
+            help: None,
+        }
     }
 
     /// A diagnostic about a whole file (no position inside it).
     pub fn file(message: impl Into<String>, path: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), span: None, path: Some(path.into()), label: None, help: None }
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            path: Some(path.into()),
+            label: None,
+            help: None,
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -67,13 +79,18 @@ impl Diagnostic {
     /// A miette report: the location line, the source snippet with an underline, and help.
     pub fn render_human(&self, sources: &SourceMap) -> String {
         let (file, line, col) = self.position(sources);
-        let header = if line > 0 { format!("{file}:{line}:{col}") } else { file.clone() };
+        let header = if line > 0 {
+            format!("{file}:{line}:{col}")
+        } else {
+            file
+        };
         let mut diag = MietteDiagnostic::new(self.message.clone());
         if let Some(help) = &self.help {
             diag = diag.with_help(help.clone());
         }
         let mut out = String::new();
-        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+        let handler =
+            GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
         let rendered = match self.span.and_then(|s| sources.get(s.file).map(|f| (s, f))) {
             Some((span, f)) => {
                 let len = (span.end.saturating_sub(span.start)) as usize;

@@ -34,7 +34,8 @@ impl LexError {
             LexErrorKind::UnterminatedString => "unterminated string literal".to_string(),
             LexErrorKind::BadEscape(e) => format!("parse error: invalid escape `{e}`"),
             LexErrorKind::BadHeredoc => {
-                "parse error: heredoc `<<<` must be followed by a tag and the end of the line".to_string()
+                "parse error: heredoc `<<<` must be followed by a tag and the end of the line"
+                    .to_string()
             }
             LexErrorKind::TooDeep => {
                 format!("parse error: nesting too deep (more than {MAX_BRACKET_DEPTH} levels of brackets)")
@@ -392,7 +393,10 @@ fn lex_string(lex: &mut logos::Lexer<'_, Tok>) -> Result<String, RawError> {
 fn bad_escape(lex: &mut logos::Lexer<'_, Tok>, at: usize, rest: &str) -> RawError {
     let text: String = rest[at..].chars().take(6).collect();
     // Skip to the end of the literal so lexing can go on after the error.
-    let close = rest[at + 1..].find('"').map(|p| at + 2 + p).unwrap_or(rest.len());
+    let close = rest[at + 1..]
+        .find('"')
+        .map(|p| at + 2 + p)
+        .unwrap_or(rest.len());
     lex.bump(close);
     RawError::Escape(text)
 }
@@ -422,7 +426,10 @@ fn lex_heredoc(lex: &mut logos::Lexer<'_, Tok>) -> Result<String, RawError> {
         lex.bump(rest.len());
         return Err(RawError::Unterminated);
     };
-    if !after_tag[..nl].chars().all(|c| c == ' ' || c == '\t' || c == '\r') {
+    if !after_tag[..nl]
+        .chars()
+        .all(|c| c == ' ' || c == '\t' || c == '\r')
+    {
         return Err(RawError::Heredoc);
     }
     let mut pos = tag_len + nl + 1;
@@ -469,13 +476,21 @@ pub fn tokenize(src: &str) -> (Vec<Spanned>, Vec<LexError>) {
                     Tok::LParen | Tok::LBracket | Tok::LBrace => {
                         depth += 1;
                         if depth > MAX_BRACKET_DEPTH {
-                            errors.push(LexError { kind: LexErrorKind::TooDeep, start: span.start, end: span.end });
+                            errors.push(LexError {
+                                kind: LexErrorKind::TooDeep,
+                                start: span.start,
+                                end: span.end,
+                            });
                             return (toks, errors);
                         }
                     }
                     Tok::RParen | Tok::RBracket | Tok::RBrace => depth = depth.saturating_sub(1),
                     Tok::Transform => {
-                        errors.push(LexError { kind: LexErrorKind::Transform, start: span.start, end: span.end });
+                        errors.push(LexError {
+                            kind: LexErrorKind::Transform,
+                            start: span.start,
+                            end: span.end,
+                        });
                     }
                     _ => {}
                 }
@@ -495,7 +510,11 @@ pub fn tokenize(src: &str) -> (Vec<Spanned>, Vec<LexError>) {
                         }
                     }
                 };
-                errors.push(LexError { kind, start: span.start, end: span.end.max(span.start + 1) });
+                errors.push(LexError {
+                    kind,
+                    start: span.start,
+                    end: span.end.max(span.start + 1),
+                });
             }
         }
     }

@@ -11,7 +11,16 @@ use crate::lexer::{tokenize, LexError, Tok};
 use crate::span::{FileId, Span};
 
 lalrpop_util::lalrpop_mod!(
-    #[allow(clippy::all, clippy::pedantic, unused, unused_qualifications, rust_2018_idioms)]
+    #[allow(
+        clippy::all,
+        clippy::pedantic,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::redundant_clone,
+        unused,
+        unused_qualifications,
+        rust_2018_idioms
+    )]
     sentrie
 );
 
@@ -45,7 +54,11 @@ impl ParseCtx {
                     .with_help("split the expression into `let` bindings"),
                 );
             }
-            return Expr { kind: ExprKind::Error, span, depth: 1 };
+            return Expr {
+                kind: ExprKind::Error,
+                span,
+                depth: 1,
+            };
         }
         Expr { kind, span, depth }
     }
@@ -61,21 +74,35 @@ impl ParseCtx {
 
     fn convert(&self, err: ParseError<usize, Tok, LexError>) -> Diagnostic {
         match err {
-            ParseError::InvalidToken { location } => {
-                Diagnostic::error("parse error: invalid token", self.span(location, location + 1))
-            }
+            ParseError::InvalidToken { location } => Diagnostic::error(
+                "parse error: invalid token",
+                self.span(location, location + 1),
+            ),
             ParseError::UnrecognizedEof { location, expected } => Diagnostic::error(
-                format!("parse error: unexpected end of file{}", expected_list(&expected)),
+                format!(
+                    "parse error: unexpected end of file{}",
+                    expected_list(&expected)
+                ),
                 self.span(location, location),
             ),
-            ParseError::UnrecognizedToken { token: (l, tok, r), expected } => Diagnostic::error(
-                format!("parse error: unexpected {}{}", tok.describe(), expected_list(&expected)),
+            ParseError::UnrecognizedToken {
+                token: (l, tok, r),
+                expected,
+            } => Diagnostic::error(
+                format!(
+                    "parse error: unexpected {}{}",
+                    tok.describe(),
+                    expected_list(&expected)
+                ),
                 self.span(l, r),
             ),
-            ParseError::ExtraToken { token: (l, tok, r) } => {
-                Diagnostic::error(format!("parse error: unexpected {}", tok.describe()), self.span(l, r))
+            ParseError::ExtraToken { token: (l, tok, r) } => Diagnostic::error(
+                format!("parse error: unexpected {}", tok.describe()),
+                self.span(l, r),
+            ),
+            ParseError::User { error } => {
+                Diagnostic::error(error.message(), self.span(error.start, error.end))
             }
-            ParseError::User { error } => Diagnostic::error(error.message(), self.span(error.start, error.end)),
         }
     }
 }
@@ -117,24 +144,44 @@ fn child_depth(kind: &ExprKind) -> u32 {
             })
             .max()
             .unwrap_or(0),
-        ExprKind::Block(b) => b.lets.iter().map(|l| l.value.depth).max().unwrap_or(0).max(b.yield_expr.depth),
+        ExprKind::Block(b) => b
+            .lets
+            .iter()
+            .map(|l| l.value.depth)
+            .max()
+            .unwrap_or(0)
+            .max(b.yield_expr.depth),
         ExprKind::Field(e, _) => e.depth,
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => a.depth.max(b.depth),
-        ExprKind::Call { callee, args, .. } => args.iter().map(d).max().unwrap_or(0).max(callee.depth),
+        ExprKind::Call { callee, args, .. } => {
+            args.iter().map(d).max().unwrap_or(0).max(callee.depth)
+        }
         ExprKind::Unary(_, e) | ExprKind::Count(e) | ExprKind::Cast(e, _) => e.depth,
         ExprKind::IsDefined { expr, .. } | ExprKind::IsEmpty { expr, .. } => expr.depth,
-        ExprKind::Cond { cond, then, other } => cond.depth.max(other.depth).max(then.as_ref().map_or(0, |t| t.depth)),
-        ExprKind::Quant { coll, body, .. } | ExprKind::Distinct { coll, body, .. } => coll.depth.max(body.depth),
-        ExprKind::Reduce { coll, init, body, .. } => coll.depth.max(init.depth).max(body.depth),
+        ExprKind::Cond { cond, then, other } => cond
+            .depth
+            .max(other.depth)
+            .max(then.as_ref().map_or(0, |t| t.depth)),
+        ExprKind::Quant { coll, body, .. } | ExprKind::Distinct { coll, body, .. } => {
+            coll.depth.max(body.depth)
+        }
+        ExprKind::Reduce {
+            coll, init, body, ..
+        } => coll.depth.max(init.depth).max(body.depth),
     }
 }
 
 /// Parses one source file. The tree is `None` only when no tree could be built at all.
 pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
     let (tokens, lex_errors) = tokenize(src);
-    let mut ctx = ParseCtx { file, diagnostics: Vec::new(), depth_reported: false };
+    let mut ctx = ParseCtx {
+        file,
+        diagnostics: Vec::new(),
+        depth_reported: false,
+    };
     for e in &lex_errors {
-        ctx.diagnostics.push(Diagnostic::error(e.message(), ctx.span(e.start, e.end)));
+        ctx.diagnostics
+            .push(Diagnostic::error(e.message(), ctx.span(e.start, e.end)));
     }
     let stream = tokens.into_iter().map(Ok::<_, LexError>);
     let parser = sentrie::FileParser::new();

@@ -1,1 +1,28 @@
-fn main() {}
+//! `sentrie`: the command-line tool. Parses arguments (clap), dispatches to one command
+//! module, and maps results to exit codes: 0 success, 1 failure, 2 usage error.
+//! stdout carries only results; diagnostics and logs go to stderr.
+
+mod cli;
+mod commands;
+mod facts;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = commands::run(args);
+    ExitCode::from(code)
+}

@@ -102,13 +102,18 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
         }
         Builtin::Base64Decode => {
             let s = canonical_text(arg(0));
-            let bytes = base64_decode(&s).ok_or_else(|| "base64.decode: invalid base64 input".to_string())?;
+            let bytes = base64_decode(&s)
+                .ok_or_else(|| "base64.decode: invalid base64 input".to_string())?;
             Ok(Value::Str(bump.alloc_str(&String::from_utf8_lossy(&bytes))))
         }
-        Builtin::CryptoHash => Ok(Value::Str(bump.alloc_str(&sha256_hex(&canonical_text(arg(0)))))),
+        Builtin::CryptoHash => Ok(Value::Str(
+            bump.alloc_str(&sha256_hex(&canonical_text(arg(0)))),
+        )),
         Builtin::CryptoVerify => {
             let digest = canonical_text(arg(1));
-            Ok(Value::Bool(sha256_hex(&canonical_text(arg(0))).eq_ignore_ascii_case(&digest)))
+            Ok(Value::Bool(
+                sha256_hex(&canonical_text(arg(0))).eq_ignore_ascii_case(&digest),
+            ))
         }
     }
 }
@@ -122,8 +127,14 @@ pub fn count(v: Value<'_>) -> f64 {
     }
 }
 
-fn merge<'a>(a: crate::value::MapRef<'a>, b: crate::value::MapRef<'a>, bump: &'a Bump, depth: u32) -> Value<'a> {
-    let mut out: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::with_capacity_in(a.len() + b.len(), bump);
+fn merge<'a>(
+    a: crate::value::MapRef<'a>,
+    b: crate::value::MapRef<'a>,
+    bump: &'a Bump,
+    depth: u32,
+) -> Value<'a> {
+    let mut out: BumpVec<'a, (&'a str, Value<'a>)> =
+        BumpVec::with_capacity_in(a.len() + b.len(), bump);
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
@@ -134,7 +145,9 @@ fn merge<'a>(a: crate::value::MapRef<'a>, b: crate::value::MapRef<'a>, bump: &'a
             j += 1;
         } else {
             let merged = match (a[i].1.plain(), b[j].1.plain()) {
-                (Value::Map(x), Value::Map(y)) if depth < crate::MAX_VALUE_DEPTH => merge(x, y, bump, depth + 1),
+                (Value::Map(x), Value::Map(y)) if depth < crate::MAX_VALUE_DEPTH => {
+                    merge(x, y, bump, depth + 1)
+                }
                 _ => b[j].1,
             };
             out.push((a[i].0, merged));
@@ -146,7 +159,12 @@ fn merge<'a>(a: crate::value::MapRef<'a>, b: crate::value::MapRef<'a>, bump: &'a
 }
 
 /// Returns false when an undefined element was met (the result is then undefined).
-fn flatten_into<'a>(items: &[Value<'a>], depth: u32, out: &mut BumpVec<'a, Value<'a>>, level: u32) -> bool {
+fn flatten_into<'a>(
+    items: &[Value<'a>],
+    depth: u32,
+    out: &mut BumpVec<'a, Value<'a>>,
+    level: u32,
+) -> bool {
     for x in items {
         match x.plain() {
             Value::Undefined => return false,
@@ -224,7 +242,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
@@ -274,7 +292,14 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -295,8 +320,16 @@ mod tests {
     #[test]
     fn error_formatting_follows_the_go_subset() {
         let bump = Bump::new();
-        let args = [Value::Str("%s has %d items, %v%% %x %v"), Value::Str("cart"), Value::Num(3.9), Value::Bool(true)];
-        assert_eq!(format_error(&args), "cart has 3 items, true% %x %!v(MISSING)");
+        let args = [
+            Value::Str("%s has %d items, %v%% %x %v"),
+            Value::Str("cart"),
+            Value::Num(3.9),
+            Value::Bool(true),
+        ];
+        assert_eq!(
+            format_error(&args),
+            "cart has 3 items, true% %x %!v(MISSING)"
+        );
         let _ = &bump;
     }
 

@@ -40,99 +40,303 @@ impl IterOp {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Instr {
     /// `dst = consts[k]`.
-    LoadConst { dst: Reg, k: u32 },
-    LoadUndef { dst: Reg },
-    LoadNull { dst: Reg },
+    LoadConst {
+        dst: Reg,
+        k: u32,
+    },
+    LoadUndef {
+        dst: Reg,
+    },
+    LoadNull {
+        dst: Reg,
+    },
     /// `dst = true | false`.
-    LoadBool { dst: Reg, value: bool },
-    LoadUnknown { dst: Reg },
-    Move { dst: Reg, src: Reg },
+    LoadBool {
+        dst: Reg,
+        value: bool,
+    },
+    LoadUnknown {
+        dst: Reg,
+    },
+    Move {
+        dst: Reg,
+        src: Reg,
+    },
     /// Declared fact number `idx` of the current policy evaluation.
-    LoadFact { dst: Reg, idx: u16 },
+    LoadFact {
+        dst: Reg,
+        idx: u16,
+    },
     /// The supplied fact named `names[name]` (ad-hoc fact), or undefined.
-    LoadAdhoc { dst: Reg, name: u32 },
+    LoadAdhoc {
+        dst: Reg,
+        name: u32,
+    },
     /// Policy-level let (evaluated once per evaluation, then cached).
-    LoadLet { dst: Reg, let_id: u32 },
+    LoadLet {
+        dst: Reg,
+        let_id: u32,
+    },
     /// Decision of a rule of the same policy (evaluated once, then cached).
-    LoadRule { dst: Reg, rule: u32 },
+    LoadRule {
+        dst: Reg,
+        rule: u32,
+    },
     /// Imported decision: `imports[site]`, its `with` values in consecutive registers.
-    Import { dst: Reg, site: u32 },
+    Import {
+        dst: Reg,
+        site: u32,
+    },
     /// If block-local let in `slot` is not evaluated yet, run the subroutine at `target`.
-    EnsureLocal { slot: Reg, target: u32 },
+    EnsureLocal {
+        slot: Reg,
+        target: u32,
+    },
     /// Marks block-local let `slot` as not evaluated (block entry).
-    ClearLocal { slot: Reg },
+    ClearLocal {
+        slot: Reg,
+    },
     /// Return from an `EnsureLocal` subroutine.
     RetSub,
     /// Typed-let check: `lets_checks[site]` names the let and its type.
-    CheckLet { src: Reg, site: u32 },
-    GetField { dst: Reg, src: Reg, name: u16 },
-    GetIndex { dst: Reg, src: Reg, key: Reg },
+    CheckLet {
+        src: Reg,
+        site: u32,
+    },
+    GetField {
+        dst: Reg,
+        src: Reg,
+        name: u16,
+    },
+    GetIndex {
+        dst: Reg,
+        src: Reg,
+        key: Reg,
+    },
     /// Field access that yields undefined on an undefined/null receiver (lenient operand).
-    GetFieldLenient { dst: Reg, src: Reg, name: u16 },
-    GetIndexLenient { dst: Reg, src: Reg, key: Reg },
-    Add { dst: Reg, lhs: Reg, rhs: Reg },
-    Sub { dst: Reg, lhs: Reg, rhs: Reg },
-    Mul { dst: Reg, lhs: Reg, rhs: Reg },
-    Div { dst: Reg, lhs: Reg, rhs: Reg },
-    Mod { dst: Reg, lhs: Reg, rhs: Reg },
-    Lt { dst: Reg, lhs: Reg, rhs: Reg },
-    Le { dst: Reg, lhs: Reg, rhs: Reg },
-    Gt { dst: Reg, lhs: Reg, rhs: Reg },
-    Ge { dst: Reg, lhs: Reg, rhs: Reg },
-    Eq { dst: Reg, lhs: Reg, rhs: Reg },
-    Ne { dst: Reg, lhs: Reg, rhs: Reg },
+    GetFieldLenient {
+        dst: Reg,
+        src: Reg,
+        name: u16,
+    },
+    GetIndexLenient {
+        dst: Reg,
+        src: Reg,
+        key: Reg,
+    },
+    Add {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Sub {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Mul {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Div {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Mod {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Lt {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Le {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Gt {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Ge {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Eq {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Ne {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
     /// `dst = lhs contains rhs` (haystack first).
-    Contains { dst: Reg, lhs: Reg, rhs: Reg },
-    Matches { dst: Reg, lhs: Reg, rhs: Reg },
+    Contains {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    Matches {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
     /// `src matches regexes[regex]` (pattern compiled at pack build).
-    MatchesConst { dst: Reg, src: Reg, regex: u16 },
+    MatchesConst {
+        dst: Reg,
+        src: Reg,
+        regex: u16,
+    },
     /// Logical not: undefined stays undefined, otherwise `not T(src)`.
-    Not { dst: Reg, src: Reg },
-    Neg { dst: Reg, src: Reg },
-    Plus { dst: Reg, src: Reg },
+    Not {
+        dst: Reg,
+        src: Reg,
+    },
+    Neg {
+        dst: Reg,
+        src: Reg,
+    },
+    Plus {
+        dst: Reg,
+        src: Reg,
+    },
     /// `dst = T(src)` as a trinary.
-    Truthy { dst: Reg, src: Reg },
+    Truthy {
+        dst: Reg,
+        src: Reg,
+    },
     /// Kleene and/or/xor over trinaries (operands already converted by `Truthy`).
-    AndTri { dst: Reg, lhs: Reg, rhs: Reg },
-    OrTri { dst: Reg, lhs: Reg, rhs: Reg },
-    XorTri { dst: Reg, lhs: Reg, rhs: Reg },
-    IsDefined { dst: Reg, src: Reg },
-    IsEmpty { dst: Reg, src: Reg },
+    AndTri {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    OrTri {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    XorTri {
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+    },
+    IsDefined {
+        dst: Reg,
+        src: Reg,
+    },
+    IsEmpty {
+        dst: Reg,
+        src: Reg,
+    },
     /// Shape test: does `src` conform to `types[ty]`?
-    IsType { dst: Reg, src: Reg, ty: u16 },
+    IsType {
+        dst: Reg,
+        src: Reg,
+        ty: u16,
+    },
     /// `cast src as types[ty]`.
-    Cast { dst: Reg, src: Reg, ty: u16 },
-    Count { dst: Reg, src: Reg },
-    Jump { target: u32 },
+    Cast {
+        dst: Reg,
+        src: Reg,
+        ty: u16,
+    },
+    Count {
+        dst: Reg,
+        src: Reg,
+    },
+    Jump {
+        target: u32,
+    },
     /// Jump when `T(src)` is TRUE.
-    JumpIfTrue { src: Reg, target: u32 },
+    JumpIfTrue {
+        src: Reg,
+        target: u32,
+    },
     /// Jump when `T(src)` is not TRUE (FALSE or UNKNOWN).
-    JumpIfNotTrue { src: Reg, target: u32 },
+    JumpIfNotTrue {
+        src: Reg,
+        target: u32,
+    },
     /// Jump when `T(src)` is FALSE.
-    JumpIfFalse { src: Reg, target: u32 },
-    JumpIfUndef { src: Reg, target: u32 },
+    JumpIfFalse {
+        src: Reg,
+        target: u32,
+    },
+    JumpIfUndef {
+        src: Reg,
+        target: u32,
+    },
     /// `dst = [src, src+1, ... src+n-1]`.
-    MakeList { dst: Reg, src: Reg, n: u16 },
+    MakeList {
+        dst: Reg,
+        src: Reg,
+        n: u16,
+    },
     /// `dst = {r[src]: r[src+1], ...}` over `n` key/value pairs.
-    MakeMap { dst: Reg, src: Reg, n: u16 },
+    MakeMap {
+        dst: Reg,
+        src: Reg,
+        n: u16,
+    },
     /// Fails with "<op> expects a list" unless `src` is a list.
-    IterCheck { src: Reg, op: IterOp },
+    IterCheck {
+        src: Reg,
+        op: IterOp,
+    },
     /// With `idx` holding i: if i < len(list) set `elem = list[i]` and skip the next
     /// instruction; otherwise fall through to it (a `Jump` out of the loop).
-    IterNext { list: Reg, idx: Reg, elem: Reg },
+    IterNext {
+        list: Reg,
+        idx: Reg,
+        elem: Reg,
+    },
     /// `reg += 1` on a number register.
-    Incr { reg: Reg },
+    Incr {
+        reg: Reg,
+    },
     /// Start an empty list builder in builder slot `b`.
-    BuilderNew { b: u16 },
-    BuilderPush { b: u16, src: Reg },
-    BuilderFinish { dst: Reg, b: u16 },
-    BuilderLen { dst: Reg, b: u16 },
+    BuilderNew {
+        b: u16,
+    },
+    BuilderPush {
+        b: u16,
+        src: Reg,
+    },
+    BuilderFinish {
+        dst: Reg,
+        b: u16,
+    },
+    BuilderLen {
+        dst: Reg,
+        b: u16,
+    },
     /// `dst = builder[b][idx]`.
-    BuilderGet { dst: Reg, b: u16, idx: Reg },
+    BuilderGet {
+        dst: Reg,
+        b: u16,
+        idx: Reg,
+    },
     /// Builtin call `calls[site]`.
-    CallBuiltin { dst: Reg, site: u32 },
+    CallBuiltin {
+        dst: Reg,
+        site: u32,
+    },
     /// Raise the runtime error `consts[k]` (a string): policy errors, unknown functions.
-    Fail { k: u32 },
+    Fail {
+        k: u32,
+    },
     /// Return `src` from the function.
-    Ret { src: Reg },
+    Ret {
+        src: Reg,
+    },
 }

@@ -5,7 +5,12 @@ use bumpalo::Bump;
 use crate::program::{Program, TypeId, TypeKind};
 use crate::value::{canonical_text, Tri, Value};
 
-pub fn cast<'a>(p: &Program, ty: TypeId, v: Value<'a>, bump: &'a Bump) -> Result<Value<'a>, String> {
+pub fn cast<'a>(
+    p: &Program,
+    ty: TypeId,
+    v: Value<'a>,
+    bump: &'a Bump,
+) -> Result<Value<'a>, String> {
     let v = v.plain();
     if v.is_undefined() {
         return Ok(Value::Undefined);
@@ -18,7 +23,9 @@ pub fn cast<'a>(p: &Program, ty: TypeId, v: Value<'a>, bump: &'a Bump) -> Result
         TypeKind::String => Value::Str(bump.alloc_str(&canonical_text(v))),
         TypeKind::Number => match v {
             Value::Num(_) => v,
-            Value::Str(s) => parse_number(s).map(Value::Num).ok_or_else(|| format!("cannot cast `{s}` to number"))?,
+            Value::Str(s) => parse_number(s)
+                .map(Value::Num)
+                .ok_or_else(|| format!("cannot cast `{s}` to number"))?,
             other => return Err(format!("cannot cast {} to number", other.kind_name())),
         },
         TypeKind::Boolean | TypeKind::Trinary => match v {
@@ -29,19 +36,38 @@ pub fn cast<'a>(p: &Program, ty: TypeId, v: Value<'a>, bump: &'a Bump) -> Result
                 "0" | "f" | "F" | "FALSE" | "false" | "False" => Value::Bool(false),
                 _ => Value::Unknown,
             },
-            other => return Err(format!("cannot cast {} to {}", other.kind_name(), p.types[base].name)),
+            other => {
+                return Err(format!(
+                    "cannot cast {} to {}",
+                    other.kind_name(),
+                    p.types[base].name
+                ))
+            }
         },
         TypeKind::List(_) | TypeKind::Record(_) => match v {
             Value::List(_) => v,
-            other => return Err(format!("cannot cast {} to {}", other.kind_name(), p.types[base].name)),
+            other => {
+                return Err(format!(
+                    "cannot cast {} to {}",
+                    other.kind_name(),
+                    p.types[base].name
+                ))
+            }
         },
         TypeKind::Map(_) | TypeKind::Document => match v {
             Value::Map(_) => v,
-            other => return Err(format!("cannot cast {} to {}", other.kind_name(), p.types[base].name)),
+            other => {
+                return Err(format!(
+                    "cannot cast {} to {}",
+                    other.kind_name(),
+                    p.types[base].name
+                ))
+            }
         },
         TypeKind::Shape(_) | TypeKind::Any | TypeKind::Alias(_) => v,
     };
-    crate::conform::check(p, ty, converted, 0).map_err(|r| format!("cannot cast to {}: {r}", p.types[ty].name))?;
+    crate::conform::check(p, ty, converted, 0)
+        .map_err(|r| format!("cannot cast to {}: {r}", p.types[ty].name))?;
     Ok(converted)
 }
 
@@ -51,11 +77,25 @@ fn parse_number(s: &str) -> Option<f64> {
     }
     let t = s.trim_start_matches('+').to_ascii_lowercase();
     match t.trim_start_matches('-') {
-        "inf" | "infinity" => Some(if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+        "inf" | "infinity" => Some(if t.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }),
         "nan" => Some(f64::NAN),
         _ => {
-            let fixed = if t.starts_with('.') { format!("0{t}") } else if t.starts_with("-.") { format!("-0{}", &t[1..]) } else { t.clone() };
-            fixed.trim_end_matches('.').parse::<f64>().ok().or_else(|| fixed.parse().ok())
+            let fixed = if t.starts_with('.') {
+                format!("0{t}")
+            } else if t.starts_with("-.") {
+                format!("-0{}", &t[1..])
+            } else {
+                t.clone()
+            };
+            fixed
+                .trim_end_matches('.')
+                .parse::<f64>()
+                .ok()
+                .or_else(|| fixed.parse().ok())
         }
     }
 }

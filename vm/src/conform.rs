@@ -13,7 +13,9 @@ pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Re
     }
     let def = &p.types[ty];
     let v = v.plain();
-    if matches!(v, Value::Undefined | Value::Null | Value::Pending) && !matches!(def.kind, TypeKind::Any) {
+    if matches!(v, Value::Undefined | Value::Null | Value::Pending)
+        && !matches!(def.kind, TypeKind::Any)
+    {
         return Err(format!("expected {}, found {}", def.name, v.kind_name()));
     }
     match &def.kind {
@@ -24,28 +26,44 @@ pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Re
         TypeKind::Trinary => expect(matches!(v, Value::Bool(_) | Value::Unknown), "trinary", v)?,
         TypeKind::Document => expect(matches!(v, Value::Map(_)), "document", v)?,
         TypeKind::List(elem) => {
-            let Value::List(items) = v else { return Err(format!("expected list, found {}", v.kind_name())) };
+            let Value::List(items) = v else {
+                return Err(format!("expected list, found {}", v.kind_name()));
+            };
             for (i, x) in items.iter().enumerate() {
                 check(p, *elem, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
             }
         }
         TypeKind::Map(elem) => {
-            let Value::Map(entries) = v else { return Err(format!("expected map, found {}", v.kind_name())) };
+            let Value::Map(entries) = v else {
+                return Err(format!("expected map, found {}", v.kind_name()));
+            };
             for (k, x) in entries.iter() {
                 check(p, *elem, *x, depth + 1).map_err(|r| format!("{k}: {r}"))?;
             }
         }
         TypeKind::Record(elems) => {
-            let Value::List(items) = v else { return Err(format!("expected record, found {}", v.kind_name())) };
+            let Value::List(items) = v else {
+                return Err(format!("expected record, found {}", v.kind_name()));
+            };
             if items.len() != elems.len() {
-                return Err(format!("expected a record of {} elements, found {}", elems.len(), items.len()));
+                return Err(format!(
+                    "expected a record of {} elements, found {}",
+                    elems.len(),
+                    items.len()
+                ));
             }
             for (i, (t, x)) in elems.iter().zip(items.iter()).enumerate() {
                 check(p, *t, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
             }
         }
         TypeKind::Shape(fields) => {
-            let Value::Map(entries) = v else { return Err(format!("not a shape: expected {}, found {}", def.name, v.kind_name())) };
+            let Value::Map(entries) = v else {
+                return Err(format!(
+                    "not a shape: expected {}, found {}",
+                    def.name,
+                    v.kind_name()
+                ));
+            };
             for f in fields {
                 match crate::value::map_get(entries, &f.name) {
                     None => {
@@ -58,7 +76,9 @@ pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Re
                             return Err(format!("field '{}' cannot be null", f.name));
                         }
                     }
-                    Some(x) => check(p, f.ty, x, depth + 1).map_err(|r| format!("{}: {r}", f.name))?,
+                    Some(x) => {
+                        check(p, f.ty, x, depth + 1).map_err(|r| format!("{}: {r}", f.name))?
+                    }
                 }
             }
         }
@@ -124,7 +144,11 @@ fn is_uuid(s: &str) -> bool {
         return hex(body);
     }
     let parts: Vec<&str> = body.split('-').collect();
-    parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(parts.iter()).all(|(n, p)| p.len() == *n && hex(p))
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(parts.iter())
+            .all(|(n, p)| p.len() == *n && hex(p))
 }
 
 pub fn is_numeric_text(s: &str) -> bool {
@@ -179,8 +203,12 @@ fn number_constraint(c: &ConstraintDef, v: f64) -> bool {
         "lt" => v < a,
         "eq" => v == a,
         "neq" => v != a,
-        "in" => arg_list(c).iter().any(|x| matches!(x, Const::Num(n) if *n == v)),
-        "not_in" => !arg_list(c).iter().any(|x| matches!(x, Const::Num(n) if *n == v)),
+        "in" => arg_list(c)
+            .iter()
+            .any(|x| matches!(x, Const::Num(n) if *n == v)),
+        "not_in" => !arg_list(c)
+            .iter()
+            .any(|x| matches!(x, Const::Num(n) if *n == v)),
         "range" => a <= v && v <= num_arg(c, 1),
         "multiple_of" => {
             let r = (v % a).abs();
@@ -220,8 +248,12 @@ fn string_constraint(p: &Program, c: &ConstraintDef, s: &str) -> bool {
         "lowercase" => s.to_lowercase() == s,
         "uppercase" => s.to_uppercase() == s,
         "trimmed" => s.trim() == s,
-        "one_of" => arg_list(c).iter().any(|x| matches!(x, Const::Str(t) if t == s)),
-        "not_one_of" => !arg_list(c).iter().any(|x| matches!(x, Const::Str(t) if t == s)),
+        "one_of" => arg_list(c)
+            .iter()
+            .any(|x| matches!(x, Const::Str(t) if t == s)),
+        "not_one_of" => !arg_list(c)
+            .iter()
+            .any(|x| matches!(x, Const::Str(t) if t == s)),
         _ => false,
     }
 }

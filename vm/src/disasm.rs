@@ -12,10 +12,17 @@ fn const_text(c: &Const) -> String {
         Const::Bool(b) => b.to_string(),
         Const::Unknown => "unknown".to_string(),
         Const::Null => "null".to_string(),
-        Const::List(items) => format!("[{}]", items.iter().map(const_text).collect::<Vec<_>>().join(", ")),
+        Const::List(items) => format!(
+            "[{}]",
+            items.iter().map(const_text).collect::<Vec<_>>().join(", ")
+        ),
         Const::Map(entries) => format!(
             "{{{}}}",
-            entries.iter().map(|(k, v)| format!("{k:?}: {}", const_text(v))).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|(k, v)| format!("{k:?}: {}", const_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -24,21 +31,46 @@ fn const_text(c: &Const) -> String {
 pub fn disasm(p: &Program, func: FuncId) -> String {
     let f = &p.funcs[func];
     let mut out = String::new();
-    let _ = writeln!(out, "{func} {} (regs {}, builders {})", f.name, f.n_regs, f.n_builders);
+    let _ = writeln!(
+        out,
+        "{func} {} (regs {}, builders {})",
+        f.name, f.n_regs, f.n_builders
+    );
     for (pc, ins) in f.code.iter().enumerate() {
         let note = match ins {
-            Instr::LoadConst { k, .. } | Instr::Fail { k } => p.consts.get(*k as usize).map(|c| format!("  ; {}", const_text(c))),
+            Instr::LoadConst { k, .. } | Instr::Fail { k } => p
+                .consts
+                .get(*k as usize)
+                .map(|c| format!("  ; {}", const_text(c))),
             Instr::GetField { name, .. } | Instr::GetFieldLenient { name, .. } => {
                 p.names.get(*name as usize).map(|n| format!("  ; .{n}"))
             }
-            Instr::LoadAdhoc { name, .. } => p.names.get(*name as usize).map(|n| format!("  ; fact {n}")),
-            Instr::LoadRule { rule, .. } => p.rules.get(crate::program::RuleId::from_u32(*rule)).map(|r| format!("  ; rule {}", r.name)),
-            Instr::LoadLet { let_id, .. } => p.lets.get(crate::program::LetId::from_u32(*let_id)).map(|l| format!("  ; let {}", l.name)),
-            Instr::CallBuiltin { site, .. } => p.calls.get(*site as usize).map(|c| format!("  ; {:?}", c.builtin)),
-            Instr::MatchesConst { regex, .. } => p.regexes.get(*regex as usize).map(|r| format!("  ; /{r}/")),
+            Instr::LoadAdhoc { name, .. } => {
+                p.names.get(*name as usize).map(|n| format!("  ; fact {n}"))
+            }
+            Instr::LoadRule { rule, .. } => p
+                .rules
+                .get(crate::program::RuleId::from_u32(*rule))
+                .map(|r| format!("  ; rule {}", r.name)),
+            Instr::LoadLet { let_id, .. } => p
+                .lets
+                .get(crate::program::LetId::from_u32(*let_id))
+                .map(|l| format!("  ; let {}", l.name)),
+            Instr::CallBuiltin { site, .. } => p
+                .calls
+                .get(*site as usize)
+                .map(|c| format!("  ; {:?}", c.builtin)),
+            Instr::MatchesConst { regex, .. } => {
+                p.regexes.get(*regex as usize).map(|r| format!("  ; /{r}/"))
+            }
             _ => None,
         };
-        let _ = writeln!(out, "  {pc:4}  {}{}", fmt_instr(ins), note.unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "  {pc:4}  {}{}",
+            fmt_instr(ins),
+            note.unwrap_or_default()
+        );
     }
     out
 }

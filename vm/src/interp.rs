@@ -23,7 +23,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { fuel: 10_000_000, max_depth: 1000 }
+        Limits {
+            fuel: 10_000_000,
+            max_depth: 1000,
+        }
     }
 }
 
@@ -66,7 +69,11 @@ enum Ret<'a> {
     /// A rule body: wrap as a decision, cache, run attachments, then store.
     Rule { rule: RuleId, dst: u32 },
     /// Attachment `idx` of a decision being completed.
-    Attach { dec: &'a DecisionVal<'a>, idx: u32, dst: u32 },
+    Attach {
+        dec: &'a DecisionVal<'a>,
+        idx: u32,
+        dst: u32,
+    },
 }
 
 enum Flow<'a> {
@@ -116,17 +123,7 @@ pub fn evaluate<'a>(
     bump: &'a Bump,
     limits: Limits,
 ) -> Vec<Outcome<'a>> {
-    let mut vm = Vm {
-        p,
-        bump,
-        regs: BumpVec::with_capacity_in(256, bump),
-        frames: Vec::with_capacity(16),
-        subs: Vec::new(),
-        builders: Vec::new(),
-        ctxs: Vec::with_capacity(2),
-        fuel: limits.fuel,
-        limits,
-    };
+    let mut vm = Vm::new(p, bump, limits);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
@@ -144,34 +141,88 @@ pub fn evaluate<'a>(
         .collect()
 }
 
+/// Binds and checks the facts of `policy` without evaluating any rule (`sentrie validate
+/// --facts`).
+pub fn check_facts<'a>(
+    p: &'a Program,
+    policy: PolicyId,
+    facts: Value<'a>,
+    bump: &'a Bump,
+) -> Result<(), EvalError> {
+    let mut vm = Vm::new(p, bump, Limits::default());
+    let supplied = match facts.plain() {
+        Value::Map(m) => m,
+        _ => &[],
+    };
+    vm.new_ctx(policy, supplied).map(|_| ())
+}
+
 impl<'a> Vm<'a> {
+    fn new(p: &'a Program, bump: &'a Bump, limits: Limits) -> Vm<'a> {
+        Vm {
+            p,
+            bump,
+            regs: BumpVec::with_capacity_in(256, bump),
+            frames: Vec::with_capacity(16),
+            subs: Vec::new(),
+            builders: Vec::new(),
+            ctxs: Vec::with_capacity(2),
+            fuel: limits.fuel,
+            limits,
+        }
+    }
+
     fn fault_to_error(&self, f: Fault) -> EvalError {
-        let location = self.p.funcs.get(f.func).and_then(|func| func.loc_at(f.pc)).map(|l| {
-            let file = self.p.files.get(l.file as usize).map_or("<unknown>", String::as_str);
-            format!("{file}:{}:{}", l.line, l.col)
-        });
-        EvalError { message: f.message, location }
+        let location = self
+            .p
+            .funcs
+            .get(f.func)
+            .and_then(|func| func.loc_at(f.pc))
+            .map(|l| {
+                let file = self
+                    .p
+                    .files
+                    .get(l.file as usize)
+                    .map_or("<unknown>", String::as_str);
+                format!("{file}:{}:{}", l.line, l.col)
+            });
+        EvalError {
+            message: f.message,
+            location,
+        }
     }
 
     /// Creates an evaluation context for `policy` and binds its facts (LANGUAGE.md §9.2).
     fn new_ctx(&mut self, policy: PolicyId, supplied: MapRef<'a>) -> Result<u32, EvalError> {
         let info = &self.p.policies[policy];
         if let Some(err) = &info.error {
-            return Err(EvalError { message: err.clone(), location: None });
+            return Err(EvalError {
+                message: err.clone(),
+                location: None,
+            });
         }
         let bump = self.bump;
         let facts = bump.alloc_slice_fill_with(info.facts.len(), |_| Cell::new(Value::Undefined));
         let lets = bump.alloc_slice_fill_with(info.lets.len(), |_| Cell::new(Value::Pending));
         let rules = bump.alloc_slice_fill_with(info.rules.len(), |_| Cell::new(None));
         let idx = self.ctxs.len() as u32;
-        self.ctxs.push(Ctx { supplied, facts, lets, rules });
+        self.ctxs.push(Ctx {
+            supplied,
+            facts,
+            lets,
+            rules,
+        });
         let p = self.p;
         for (i, fact) in p.policies[policy].facts.iter().enumerate() {
             let name = &fact.exposed;
             let value = match map_get(supplied, name) {
-                Some(Value::Null) => return Err(plain_error(format!("fact '{name}' cannot be null"))),
+                Some(Value::Null) => {
+                    return Err(plain_error(format!("fact '{name}' cannot be null")))
+                }
                 Some(v) => v,
-                None if fact.required => return Err(plain_error(format!("required fact not found: {name}"))),
+                None if fact.required => {
+                    return Err(plain_error(format!("required fact not found: {name}")))
+                }
                 None => match fact.default {
                     Some(func) => {
                         let v = self.call_top(idx, func)?;
@@ -185,7 +236,9 @@ impl<'a> Vm<'a> {
             };
             if !value.is_undefined() {
                 if let Err(reason) = conform::check(p, fact.ty, value, 0) {
-                    return Err(plain_error(format!("invalid value for fact '{name}': {reason}")));
+                    return Err(plain_error(format!(
+                        "invalid value for fact '{name}': {reason}"
+                    )));
                 }
             }
             facts[i].set(value);
@@ -202,12 +255,14 @@ impl<'a> Vm<'a> {
         self.regs.push(Value::Undefined);
         let depth = self.frames.len();
         self.push_frame(self.p.rules[rule].func, ctx, Ret::Rule { rule, dst })
-            .map_err(|m| plain_error(m))?;
+            .map_err(plain_error)?;
         let res = self.run(depth);
         let out = match res {
             Ok(_) => match self.regs[dst as usize] {
                 Value::Decision(d) => Ok(d),
-                _ => Err(plain_error("internal error: rule did not produce a decision".to_string())),
+                _ => Err(plain_error(
+                    "internal error: rule did not produce a decision".to_string(),
+                )),
             },
             Err(f) => Err(self.fault_to_error(f)),
         };
@@ -232,12 +287,20 @@ impl<'a> Vm<'a> {
         self.charge()?;
         let f = &self.p.funcs[func];
         let base = self.regs.len() as u32;
-        self.regs.resize(base as usize + f.n_regs as usize, Value::Undefined);
+        self.regs
+            .resize(base as usize + f.n_regs as usize, Value::Undefined);
         let bbase = self.builders.len() as u32;
         for _ in 0..f.n_builders {
             self.builders.push(BumpVec::new_in(self.bump));
         }
-        self.frames.push(Frame { func, pc: 0, base, bbase, ctx, ret });
+        self.frames.push(Frame {
+            func,
+            pc: 0,
+            base,
+            bbase,
+            ctx,
+            ret,
+        });
         Ok(())
     }
 
@@ -252,25 +315,25 @@ impl<'a> Vm<'a> {
     /// Runs until the frame stack is back to `depth`. On error every frame above `depth` is
     /// discarded and half-built decisions are removed from their caches.
     fn run(&mut self, depth: usize) -> Result<Value<'a>, Fault> {
-        loop {
-            match self.run_inner(depth) {
-                Ok(v) => return Ok(v),
-                Err(message) => {
-                    let (func, pc) = self.frames.last().map_or((FuncId::from_u32(0), 0), |f| (f.func, f.pc.saturating_sub(1)));
-                    while self.frames.len() > depth {
-                        if let Some(fr) = self.frames.pop() {
-                            if let Ret::Attach { dec, .. } = fr.ret {
-                                let ctx = &self.ctxs[fr.ctx as usize];
-                                let slot = self.p.rules[dec.rule].slot as usize;
-                                ctx.rules[slot].set(None);
-                            }
-                            self.regs.truncate(fr.base as usize);
-                            self.builders.truncate(fr.bbase as usize);
+        match self.run_inner(depth) {
+            Ok(v) => Ok(v),
+            Err(message) => {
+                let (func, pc) = self.frames.last().map_or((FuncId::from_u32(0), 0), |f| {
+                    (f.func, f.pc.saturating_sub(1))
+                });
+                while self.frames.len() > depth {
+                    if let Some(fr) = self.frames.pop() {
+                        if let Ret::Attach { dec, .. } = fr.ret {
+                            let ctx = &self.ctxs[fr.ctx as usize];
+                            let slot = self.p.rules[dec.rule].slot as usize;
+                            ctx.rules[slot].set(None);
                         }
+                        self.regs.truncate(fr.base as usize);
+                        self.builders.truncate(fr.bbase as usize);
                     }
-                    self.subs.clear();
-                    return Err(Fault { message, func, pc });
                 }
+                self.subs.clear();
+                Err(Fault { message, func, pc })
             }
         }
     }
@@ -342,16 +405,24 @@ impl<'a> Vm<'a> {
                 };
                 pc += 1;
                 match instr {
-                    Instr::LoadConst { dst, k } => set!(dst, json::const_value(&p.consts[k as usize], self.bump)),
+                    Instr::LoadConst { dst, k } => {
+                        set!(dst, json::const_value(&p.consts[k as usize], self.bump))
+                    }
                     Instr::LoadUndef { dst } => set!(dst, Value::Undefined),
                     Instr::LoadNull { dst } => set!(dst, Value::Null),
                     Instr::LoadBool { dst, value } => set!(dst, Value::Bool(value)),
                     Instr::LoadUnknown { dst } => set!(dst, Value::Unknown),
                     Instr::Move { dst, src } => set!(dst, r!(src)),
-                    Instr::LoadFact { dst, idx } => set!(dst, self.ctxs[frame.ctx as usize].facts[idx as usize].get()),
+                    Instr::LoadFact { dst, idx } => {
+                        set!(dst, self.ctxs[frame.ctx as usize].facts[idx as usize].get())
+                    }
                     Instr::LoadAdhoc { dst, name } => {
                         let ctx = &self.ctxs[frame.ctx as usize];
-                        set!(dst, map_get(ctx.supplied, &p.names[name as usize]).unwrap_or(Value::Undefined));
+                        set!(
+                            dst,
+                            map_get(ctx.supplied, &p.names[name as usize])
+                                .unwrap_or(Value::Undefined)
+                        );
                     }
                     Instr::LoadLet { dst, let_id } => {
                         let info = &p.lets[crate::program::LetId::from_u32(let_id)];
@@ -361,19 +432,32 @@ impl<'a> Vm<'a> {
                         } else {
                             save_pc!();
                             let abs = (base + dst.0 as usize) as u32;
-                            tri!(self.push_frame(info.func, frame.ctx, Ret::Let { slot: info.slot, dst: abs }));
+                            tri!(self.push_frame(
+                                info.func,
+                                frame.ctx,
+                                Ret::Let {
+                                    slot: info.slot,
+                                    dst: abs
+                                }
+                            ));
                             return Ok(Flow::Continue);
                         }
                     }
                     Instr::LoadRule { dst, rule } => {
                         let rule = RuleId::from_u32(rule);
                         let info = &p.rules[rule];
-                        if let Some(d) = self.ctxs[frame.ctx as usize].rules[info.slot as usize].get() {
+                        if let Some(d) =
+                            self.ctxs[frame.ctx as usize].rules[info.slot as usize].get()
+                        {
                             set!(dst, Value::Decision(d));
                         } else {
                             save_pc!();
                             let abs = (base + dst.0 as usize) as u32;
-                            tri!(self.push_frame(info.func, frame.ctx, Ret::Rule { rule, dst: abs }));
+                            tri!(self.push_frame(
+                                info.func,
+                                frame.ctx,
+                                Ret::Rule { rule, dst: abs }
+                            ));
                             return Ok(Flow::Continue);
                         }
                     }
@@ -389,9 +473,17 @@ impl<'a> Vm<'a> {
                         let supplied = json::sort_entries(self.bump, entries);
                         let target = &p.rules[site.rule];
                         save_pc!();
-                        let ctx = tri!(self.new_ctx(target.policy, supplied).map_err(|e| e.message));
+                        let ctx =
+                            tri!(self.new_ctx(target.policy, supplied).map_err(|e| e.message));
                         let abs = (base + dst.0 as usize) as u32;
-                        tri!(self.push_frame(target.func, ctx, Ret::Rule { rule: site.rule, dst: abs }));
+                        tri!(self.push_frame(
+                            target.func,
+                            ctx,
+                            Ret::Rule {
+                                rule: site.rule,
+                                dst: abs
+                            }
+                        ));
                         return Ok(Flow::Continue);
                     }
                     Instr::EnsureLocal { slot, target } => {
@@ -402,7 +494,9 @@ impl<'a> Vm<'a> {
                     }
                     Instr::ClearLocal { slot } => set!(slot, Value::Pending),
                     Instr::RetSub => {
-                        pc = tri!(self.subs.pop().ok_or_else(|| "internal error: unbalanced subroutine return".to_string())) as usize;
+                        pc = tri!(self.subs.pop().ok_or_else(|| {
+                            "internal error: unbalanced subroutine return".to_string()
+                        })) as usize;
                     }
                     Instr::CheckLet { src, site } => {
                         let check = &p.let_checks[site as usize];
@@ -411,12 +505,22 @@ impl<'a> Vm<'a> {
                             bail!(format!("invalid value for let '{}': {reason}", check.name));
                         }
                     }
-                    Instr::GetField { dst, src, name } => set!(dst, tri!(get_field(p, r!(src), &p.names[name as usize], false))),
+                    Instr::GetField { dst, src, name } => set!(
+                        dst,
+                        tri!(get_field(p, r!(src), &p.names[name as usize], false))
+                    ),
                     Instr::GetFieldLenient { dst, src, name } => {
-                        set!(dst, tri!(get_field(p, r!(src), &p.names[name as usize], true)))
+                        set!(
+                            dst,
+                            tri!(get_field(p, r!(src), &p.names[name as usize], true))
+                        )
                     }
-                    Instr::GetIndex { dst, src, key } => set!(dst, tri!(get_index(p, r!(src), r!(key), false))),
-                    Instr::GetIndexLenient { dst, src, key } => set!(dst, tri!(get_index(p, r!(src), r!(key), true))),
+                    Instr::GetIndex { dst, src, key } => {
+                        set!(dst, tri!(get_index(p, r!(src), r!(key), false)))
+                    }
+                    Instr::GetIndexLenient { dst, src, key } => {
+                        set!(dst, tri!(get_index(p, r!(src), r!(key), true)))
+                    }
                     Instr::Add { dst, lhs, rhs } => {
                         let v = tri!(add(r!(lhs), r!(rhs), self.bump));
                         set!(dst, v)
@@ -432,33 +536,68 @@ impl<'a> Vm<'a> {
                     Instr::Eq { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), false)),
                     Instr::Ne { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), true)),
                     Instr::Contains { dst, lhs, rhs } => set!(dst, contains(r!(lhs), r!(rhs))),
-                    Instr::Matches { dst, lhs, rhs } => set!(dst, tri!(matches_dyn(r!(lhs), r!(rhs)))),
+                    Instr::Matches { dst, lhs, rhs } => {
+                        set!(dst, tri!(matches_dyn(r!(lhs), r!(rhs))))
+                    }
                     Instr::MatchesConst { dst, src, regex } => {
                         let v = match r!(src).plain() {
                             Value::Undefined => Value::Undefined,
-                            Value::Str(s) => Value::Bool(p.compiled_regexes[regex as usize].is_match(s)),
-                            other => return Err(format!("type error: matches expects strings, found {}", other.kind_name())),
+                            Value::Str(s) => {
+                                Value::Bool(p.compiled_regexes[regex as usize].is_match(s))
+                            }
+                            other => {
+                                return Err(format!(
+                                    "type error: matches expects strings, found {}",
+                                    other.kind_name()
+                                ))
+                            }
                         };
                         set!(dst, v)
                     }
                     Instr::Not { dst, src } => {
                         let v = r!(src);
-                        set!(dst, if v.is_undefined() { Value::Undefined } else { v.truthy().not().value() })
+                        set!(
+                            dst,
+                            if v.is_undefined() {
+                                Value::Undefined
+                            } else {
+                                v.truthy().negate().value()
+                            }
+                        )
                     }
                     Instr::Neg { dst, src } => set!(dst, tri!(unary_num(r!(src), true))),
                     Instr::Plus { dst, src } => set!(dst, tri!(unary_num(r!(src), false))),
                     Instr::Truthy { dst, src } => set!(dst, r!(src).truthy().value()),
-                    Instr::AndTri { dst, lhs, rhs } => set!(dst, r!(lhs).truthy().and(r!(rhs).truthy()).value()),
-                    Instr::OrTri { dst, lhs, rhs } => set!(dst, r!(lhs).truthy().or(r!(rhs).truthy()).value()),
-                    Instr::XorTri { dst, lhs, rhs } => set!(dst, r!(lhs).truthy().xor(r!(rhs).truthy()).value()),
-                    Instr::IsDefined { dst, src } => set!(dst, Value::Bool(!r!(src).is_undefined())),
+                    Instr::AndTri { dst, lhs, rhs } => {
+                        set!(dst, r!(lhs).truthy().and(r!(rhs).truthy()).value())
+                    }
+                    Instr::OrTri { dst, lhs, rhs } => {
+                        set!(dst, r!(lhs).truthy().or(r!(rhs).truthy()).value())
+                    }
+                    Instr::XorTri { dst, lhs, rhs } => {
+                        set!(dst, r!(lhs).truthy().xor(r!(rhs).truthy()).value())
+                    }
+                    Instr::IsDefined { dst, src } => {
+                        set!(dst, Value::Bool(!r!(src).is_undefined()))
+                    }
                     Instr::IsEmpty { dst, src } => set!(dst, Value::Bool(is_empty(r!(src)))),
                     Instr::IsType { dst, src, ty } => {
-                        let ok = conform::check(p, crate::program::TypeId::from_u32(ty.into()), r!(src), 0).is_ok();
+                        let ok = conform::check(
+                            p,
+                            crate::program::TypeId::from_u32(ty.into()),
+                            r!(src),
+                            0,
+                        )
+                        .is_ok();
                         set!(dst, Value::Bool(ok))
                     }
                     Instr::Cast { dst, src, ty } => {
-                        let v = tri!(crate::cast::cast(p, crate::program::TypeId::from_u32(ty.into()), r!(src), self.bump));
+                        let v = tri!(crate::cast::cast(
+                            p,
+                            crate::program::TypeId::from_u32(ty.into()),
+                            r!(src),
+                            self.bump
+                        ));
                         set!(dst, v)
                     }
                     Instr::Count { dst, src } => set!(dst, Value::Num(builtins::count(r!(src)))),
@@ -490,7 +629,9 @@ impl<'a> Vm<'a> {
                     }
                     Instr::MakeList { dst, src, n } => {
                         let start = base + src.0 as usize;
-                        let items = self.bump.alloc_slice_copy(&self.regs[start..start + n as usize]);
+                        let items = self
+                            .bump
+                            .alloc_slice_copy(&self.regs[start..start + n as usize]);
                         set!(dst, Value::List(items))
                     }
                     Instr::MakeMap { dst, src, n } => {
@@ -499,7 +640,12 @@ impl<'a> Vm<'a> {
                         for i in 0..n as usize {
                             let key = match self.regs[start + 2 * i].plain() {
                                 Value::Str(s) => s,
-                                other => return Err(format!("map key is not a string: found {}", other.kind_name())),
+                                other => {
+                                    return Err(format!(
+                                        "map key is not a string: found {}",
+                                        other.kind_name()
+                                    ))
+                                }
                             };
                             entries.push((key, self.regs[start + 2 * i + 1]));
                         }
@@ -507,7 +653,11 @@ impl<'a> Vm<'a> {
                     }
                     Instr::IterCheck { src, op } => {
                         if !matches!(r!(src).plain(), Value::List(_)) {
-                            bail!(format!("{} expects a list, found {}", op.name(), r!(src).kind_name()));
+                            bail!(format!(
+                                "{} expects a list, found {}",
+                                op.name(),
+                                r!(src).kind_name()
+                            ));
                         }
                     }
                     Instr::IterNext { list, idx, elem } => {
@@ -527,24 +677,38 @@ impl<'a> Vm<'a> {
                             set!(reg, Value::Num(n + 1.0));
                         }
                     }
-                    Instr::BuilderNew { b } => self.builders[frame.bbase as usize + b as usize] = BumpVec::new_in(self.bump),
+                    Instr::BuilderNew { b } => {
+                        self.builders[frame.bbase as usize + b as usize] =
+                            BumpVec::new_in(self.bump)
+                    }
                     Instr::BuilderPush { b, src } => {
                         let v = r!(src);
                         self.builders[frame.bbase as usize + b as usize].push(v);
                     }
                     Instr::BuilderFinish { dst, b } => {
-                        let built = std::mem::replace(&mut self.builders[frame.bbase as usize + b as usize], BumpVec::new_in(self.bump));
+                        let built = std::mem::replace(
+                            &mut self.builders[frame.bbase as usize + b as usize],
+                            BumpVec::new_in(self.bump),
+                        );
                         set!(dst, Value::List(built.into_bump_slice()))
                     }
                     Instr::BuilderLen { dst, b } => {
-                        set!(dst, Value::Num(self.builders[frame.bbase as usize + b as usize].len() as f64))
+                        set!(
+                            dst,
+                            Value::Num(
+                                self.builders[frame.bbase as usize + b as usize].len() as f64
+                            )
+                        )
                     }
                     Instr::BuilderGet { dst, b, idx } => {
                         let i = match r!(idx) {
                             Value::Num(n) => n as usize,
                             _ => usize::MAX,
                         };
-                        let v = self.builders[frame.bbase as usize + b as usize].get(i).copied().unwrap_or(Value::Undefined);
+                        let v = self.builders[frame.bbase as usize + b as usize]
+                            .get(i)
+                            .copied()
+                            .unwrap_or(Value::Undefined);
                         set!(dst, v)
                     }
                     Instr::CallBuiltin { dst, site } => {
@@ -562,7 +726,9 @@ impl<'a> Vm<'a> {
                     }
                     Instr::Ret { src } => {
                         let v = r!(src);
-                        let Some(fr) = self.frames.pop() else { return Ok(Flow::Return(v)) };
+                        let Some(fr) = self.frames.pop() else {
+                            return Ok(Flow::Return(v));
+                        };
                         self.regs.truncate(fr.base as usize);
                         self.builders.truncate(fr.bbase as usize);
                         match fr.ret {
@@ -585,7 +751,15 @@ impl<'a> Vm<'a> {
                                 let info = &p.rules[dec.rule];
                                 if (idx as usize) + 1 < info.attachments.len() {
                                     let next = idx + 1;
-                                    tri!(self.push_frame(info.attachments[next as usize].1, fr.ctx, Ret::Attach { dec, idx: next, dst }));
+                                    tri!(self.push_frame(
+                                        info.attachments[next as usize].1,
+                                        fr.ctx,
+                                        Ret::Attach {
+                                            dec,
+                                            idx: next,
+                                            dst
+                                        }
+                                    ));
                                     return Ok(Flow::Continue);
                                 }
                                 self.regs[dst as usize] = Value::Decision(dec);
@@ -609,9 +783,16 @@ impl<'a> Vm<'a> {
             Value::Decision(d) => Some(d),
             _ => None,
         };
-        let attachments = self.bump.alloc_slice_fill_with(info.attachments.len(), |_| Cell::new(Value::Undefined));
-        let dec: &'a DecisionVal<'a> =
-            self.bump.alloc(DecisionVal { rule, state: v.truthy(), value: v.plain(), attachments, imported });
+        let attachments = self
+            .bump
+            .alloc_slice_fill_with(info.attachments.len(), |_| Cell::new(Value::Undefined));
+        let dec: &'a DecisionVal<'a> = self.bump.alloc(DecisionVal {
+            rule,
+            state: v.truthy(),
+            value: v.plain(),
+            attachments,
+            imported,
+        });
         self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(dec));
         if info.attachments.is_empty() {
             self.regs[dst as usize] = Value::Decision(dec);
@@ -624,7 +805,10 @@ impl<'a> Vm<'a> {
 }
 
 fn plain_error(message: String) -> EvalError {
-    EvalError { message, location: None }
+    EvalError {
+        message,
+        location: None,
+    }
 }
 
 fn get_field<'a>(p: &Program, recv: Value<'a>, name: &str, lenient: bool) -> Step<Value<'a>> {
@@ -650,7 +834,10 @@ fn get_field<'a>(p: &Program, recv: Value<'a>, name: &str, lenient: bool) -> Ste
         }
         Value::Map(m) => Ok(map_get(m, name).unwrap_or(Value::Undefined)),
         Value::Undefined | Value::Null | Value::Pending if lenient => Ok(Value::Undefined),
-        other => Err(format!("cannot access field '{name}' of {}", other.kind_name())),
+        other => Err(format!(
+            "cannot access field '{name}' of {}",
+            other.kind_name()
+        )),
     }
 }
 
@@ -671,7 +858,10 @@ fn get_index<'a>(p: &Program, recv: Value<'a>, key: Value<'a>, lenient: bool) ->
                 }
             }
             Value::Undefined if lenient => Ok(Value::Undefined),
-            other => Err(format!("cannot access list index with {}", other.kind_name())),
+            other => Err(format!(
+                "cannot access list index with {}",
+                other.kind_name()
+            )),
         },
         Value::Undefined | Value::Null if lenient => Ok(Value::Undefined),
         other => {
@@ -691,7 +881,11 @@ fn add<'a>(a: Value<'a>, b: Value<'a>, bump: &'a Bump) -> Step<Value<'a>> {
             s.push_str(y);
             Ok(Value::Str(s.into_bump_str()))
         }
-        (x, y) => Err(format!("type error: cannot apply '+' to {} and {}", x.kind_name(), y.kind_name())),
+        (x, y) => Err(format!(
+            "type error: cannot apply '+' to {} and {}",
+            x.kind_name(),
+            y.kind_name()
+        )),
     }
 }
 
@@ -714,7 +908,11 @@ fn arith<'a>(a: Value<'a>, b: Value<'a>, op: char) -> Step<Value<'a>> {
                 x % y
             }
         })),
-        (x, y) => Err(format!("type error: cannot apply '{op}' to {} and {}", x.kind_name(), y.kind_name())),
+        (x, y) => Err(format!(
+            "type error: cannot apply '{op}' to {} and {}",
+            x.kind_name(),
+            y.kind_name()
+        )),
     }
 }
 
@@ -724,7 +922,13 @@ fn compare<'a>(a: Value<'a>, b: Value<'a>, op: &str) -> Step<Value<'a>> {
         (Value::Undefined, _) | (_, Value::Undefined) => return Ok(Value::Undefined),
         (Value::Num(x), Value::Num(y)) => x.partial_cmp(&y),
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
-        (x, y) => return Err(format!("type error: cannot compare {} and {} with '{op}'", x.kind_name(), y.kind_name())),
+        (x, y) => {
+            return Err(format!(
+                "type error: cannot compare {} and {} with '{op}'",
+                x.kind_name(),
+                y.kind_name()
+            ))
+        }
     };
     let res = match (ord, op) {
         (None, _) => false,
@@ -751,7 +955,9 @@ fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
     Value::Bool(match (hay, needle) {
         (Value::List(items), n) => items.iter().any(|x| !x.is_undefined() && deep_eq(*x, n, 0)),
         (Value::Map(m), Value::Str(k)) => map_get(m, k).is_some(),
-        (Value::Map(m), Value::Map(sub)) => sub.iter().all(|(k, v)| map_get(m, k).is_some_and(|x| deep_eq(x, *v, 0))),
+        (Value::Map(m), Value::Map(sub)) => sub
+            .iter()
+            .all(|(k, v)| map_get(m, k).is_some_and(|x| deep_eq(x, *v, 0))),
         (Value::Str(s), Value::Str(t)) => !t.is_empty() && s.contains(t),
         _ => false,
     })
@@ -761,7 +967,11 @@ fn matches_dyn<'a>(s: Value<'a>, pat: Value<'a>) -> Step<Value<'a>> {
     match (s.plain(), pat.plain()) {
         (Value::Undefined, _) | (_, Value::Undefined) => Ok(Value::Undefined),
         (Value::Str(s), Value::Str(p)) => crate::regex_cache::is_match(p, s).map(Value::Bool),
-        (x, y) => Err(format!("type error: matches expects strings, found {} and {}", x.kind_name(), y.kind_name())),
+        (x, y) => Err(format!(
+            "type error: matches expects strings, found {} and {}",
+            x.kind_name(),
+            y.kind_name()
+        )),
     }
 }
 
@@ -769,7 +979,11 @@ fn unary_num<'a>(v: Value<'a>, neg: bool) -> Step<Value<'a>> {
     match v.plain() {
         Value::Undefined => Ok(Value::Undefined),
         Value::Num(n) => Ok(Value::Num(if neg { -n } else { n })),
-        other => Err(format!("type error: cannot apply unary '{}' to {}", if neg { '-' } else { '+' }, other.kind_name())),
+        other => Err(format!(
+            "type error: cannot apply unary '{}' to {}",
+            if neg { '-' } else { '+' },
+            other.kind_name()
+        )),
     }
 }
 

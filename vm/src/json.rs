@@ -67,7 +67,10 @@ impl<'de, 'a> Visitor<'de> for Seed<'a> {
 }
 
 /// Sorts map entries by key; for duplicate keys the last one wins.
-pub fn sort_entries<'a>(bump: &'a Bump, mut entries: BumpVec<'a, (&'a str, Value<'a>)>) -> &'a [(&'a str, Value<'a>)] {
+pub fn sort_entries<'a>(
+    bump: &'a Bump,
+    mut entries: BumpVec<'a, (&'a str, Value<'a>)>,
+) -> &'a [(&'a str, Value<'a>)] {
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut out: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::with_capacity_in(entries.len(), bump);
     for e in entries {
@@ -83,7 +86,9 @@ pub fn sort_entries<'a>(bump: &'a Bump, mut entries: BumpVec<'a, (&'a str, Value
 /// numbers out of range are errors.
 pub fn decode<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = Seed { bump }.deserialize(&mut de).map_err(|e| format!("invalid JSON: {e}"))?;
+    let v = Seed { bump }
+        .deserialize(&mut de)
+        .map_err(|e| format!("invalid JSON: {e}"))?;
     de.end().map_err(|e| format!("invalid JSON: {e}"))?;
     Ok(v)
 }
@@ -103,10 +108,15 @@ fn to_json_depth(v: Value<'_>, depth: u32) -> serde_json::Value {
         Value::Bool(b) => J::Bool(b),
         Value::Num(n) => number_json(n),
         Value::Str(s) => J::String(s.to_string()),
-        Value::List(items) => J::Array(items.iter().map(|x| to_json_depth(*x, depth + 1)).collect()),
-        Value::Map(entries) => {
-            J::Object(entries.iter().map(|(k, x)| ((*k).to_string(), to_json_depth(*x, depth + 1))).collect())
+        Value::List(items) => {
+            J::Array(items.iter().map(|x| to_json_depth(*x, depth + 1)).collect())
         }
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, x)| ((*k).to_string(), to_json_depth(*x, depth + 1)))
+                .collect(),
+        ),
         Value::Decision(d) => to_json_depth(d.value, depth + 1),
     }
 }
@@ -135,7 +145,11 @@ pub fn const_value<'a>(c: &'a crate::program::Const, bump: &'a Bump) -> Value<'a
             Value::List(bump.alloc_slice_fill_iter(items.iter().map(|x| const_value(x, bump))))
         }
         Const::Map(entries) => Value::Map(
-            bump.alloc_slice_fill_iter(entries.iter().map(|(k, x)| (k.as_str(), const_value(x, bump)))),
+            bump.alloc_slice_fill_iter(
+                entries
+                    .iter()
+                    .map(|(k, x)| (k.as_str(), const_value(x, bump))),
+            ),
         ),
     }
 }

@@ -16,6 +16,7 @@ pub mod interp;
 pub mod json;
 pub mod program;
 pub mod regex_cache;
+pub mod target;
 pub mod value;
 pub mod verify;
 

@@ -206,6 +206,8 @@ pub struct Program {
     pub let_checks: Vec<LetCheck>,
     pub regexes: Vec<String>,
     pub files: Vec<String>,
+    /// Every declared namespace (target resolution needs namespaces without policies too).
+    pub namespaces: Vec<String>,
     /// Compiled forms of `regexes`, rebuilt by [`Program::prepare`] (never serialized).
     #[serde(skip)]
     pub compiled_regexes: Vec<regex::Regex>,
@@ -224,10 +226,17 @@ impl Program {
 
     /// Finds a policy by namespace and name.
     pub fn policy(&self, namespace: &str, name: &str) -> Option<PolicyId> {
-        self.policies.iter().find(|(_, p)| p.namespace == namespace && p.name == name).map(|(id, _)| id)
+        self.policies
+            .iter()
+            .find(|(_, p)| p.namespace == namespace && p.name == name)
+            .map(|(id, _)| id)
     }
 
     pub fn rule_in(&self, policy: PolicyId, name: &str) -> Option<RuleId> {
-        self.policies[policy].rules.iter().copied().find(|r| self.rules[*r].name == name)
+        self.policies[policy]
+            .rules
+            .iter()
+            .copied()
+            .find(|r| self.rules[*r].name == name)
     }
 }

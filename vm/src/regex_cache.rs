@@ -16,7 +16,12 @@ pub fn build(pattern: &str) -> Result<Regex, String> {
         .dfa_size_limit(SIZE_LIMIT)
         .nest_limit(100)
         .build()
-        .map_err(|e| format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string())))
+        .map_err(|e| {
+            format!(
+                "invalid regular expression `{pattern}`: {}",
+                first_line(&e.to_string())
+            )
+        })
 }
 
 fn first_line(s: &str) -> String {

@@ -23,7 +23,7 @@ impl Tri {
         }
     }
 
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::True => Tri::False,
             Tri::False => Tri::True,
@@ -144,7 +144,9 @@ impl<'a> Value<'a> {
 
 /// Looks a key up in a sorted map.
 pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
-    m.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| m[i].1)
+    m.binary_search_by(|(k, _)| (*k).cmp(key))
+        .ok()
+        .map(|i| m[i].1)
 }
 
 /// Deep structural equality (LANGUAGE.md §14.6) for defined operands. `depth` bounds recursion.
@@ -153,15 +155,23 @@ pub fn deep_eq(a: Value<'_>, b: Value<'_>, depth: u32) -> bool {
         return false;
     }
     match (a.plain(), b.plain()) {
-        (Value::Undefined, Value::Undefined) | (Value::Null, Value::Null) | (Value::Unknown, Value::Unknown) => true,
+        (Value::Undefined, Value::Undefined)
+        | (Value::Null, Value::Null)
+        | (Value::Unknown, Value::Unknown) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Num(x), Value::Num(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(*p, *q, depth + 1))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| deep_eq(*p, *q, depth + 1))
         }
         (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && deep_eq(*v1, *v2, depth + 1))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && deep_eq(*v1, *v2, depth + 1))
         }
         _ => false,
     }
@@ -186,7 +196,11 @@ pub fn number_text(n: f64) -> String {
         return "NaN".to_string();
     }
     if n.is_infinite() {
-        return if n > 0.0 { "Infinity".to_string() } else { "-Infinity".to_string() };
+        return if n > 0.0 {
+            "Infinity".to_string()
+        } else {
+            "-Infinity".to_string()
+        };
     }
     if n == 0.0 {
         return "0".to_string();

@@ -11,7 +11,10 @@ pub fn verify(p: &Program) -> Result<(), String> {
     }
     for (_, r) in p.rules.iter() {
         if p.funcs.get(r.func).is_none() || p.policies.get(r.policy).is_none() {
-            return Err(format!("rule {} refers to a missing function or policy", r.name));
+            return Err(format!(
+                "rule {} refers to a missing function or policy",
+                r.name
+            ));
         }
         if r.attachments.iter().any(|(_, f)| p.funcs.get(*f).is_none()) {
             return Err(format!("rule {} has a missing attachment function", r.name));
@@ -21,16 +24,28 @@ pub fn verify(p: &Program) -> Result<(), String> {
         }
     }
     for (_, l) in p.lets.iter() {
-        if p.funcs.get(l.func).is_none() || p.policies.get(l.policy).is_none() || l.slot as usize >= p.policies[l.policy].lets.len() {
+        if p.funcs.get(l.func).is_none()
+            || p.policies.get(l.policy).is_none()
+            || l.slot as usize >= p.policies[l.policy].lets.len()
+        {
             return Err(format!("let {} is malformed", l.name));
         }
     }
     for (_, pol) in p.policies.iter() {
-        let rules_ok = pol.rules.iter().chain(pol.exports.iter()).all(|r| p.rules.get(*r).is_some());
+        let rules_ok = pol
+            .rules
+            .iter()
+            .chain(pol.exports.iter())
+            .all(|r| p.rules.get(*r).is_some());
         let lets_ok = pol.lets.iter().all(|l| p.lets.get(*l).is_some());
-        let facts_ok = pol.facts.iter().all(|f| p.types.get(f.ty).is_some() && f.default.is_none_or(|d| p.funcs.get(d).is_some()));
+        let facts_ok = pol.facts.iter().all(|f| {
+            p.types.get(f.ty).is_some() && f.default.is_none_or(|d| p.funcs.get(d).is_some())
+        });
         if !(rules_ok && lets_ok && facts_ok) {
-            return Err(format!("policy {}/{} is malformed", pol.namespace, pol.name));
+            return Err(format!(
+                "policy {}/{} is malformed",
+                pol.namespace, pol.name
+            ));
         }
     }
     for (_, t) in p.types.iter() {
@@ -41,7 +56,10 @@ pub fn verify(p: &Program) -> Result<(), String> {
             TypeKind::Shape(fields) => fields.iter().all(|f| p.types.get(f.ty).is_some()),
             _ => true,
         };
-        let regex_ok = t.constraints.iter().all(|c| c.regex.is_none_or(|r| (r as usize) < p.regexes.len()));
+        let regex_ok = t
+            .constraints
+            .iter()
+            .all(|c| c.regex.is_none_or(|r| (r as usize) < p.regexes.len()));
         if !ok || !regex_ok {
             return Err(format!("type {} is malformed", t.name));
         }
@@ -87,9 +105,27 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             Err(format!("builder {b} out of range"))
         }
     };
-    let cnst = |k: u32| if (k as usize) < p.consts.len() { Ok(()) } else { Err(format!("constant {k} out of range")) };
-    let name = |n: u32| if (n as usize) < p.names.len() { Ok(()) } else { Err(format!("name {n} out of range")) };
-    let ty = |t: u16| if (t as usize) < p.types.len() { Ok(()) } else { Err(format!("type {t} out of range")) };
+    let cnst = |k: u32| {
+        if (k as usize) < p.consts.len() {
+            Ok(())
+        } else {
+            Err(format!("constant {k} out of range"))
+        }
+    };
+    let name = |n: u32| {
+        if (n as usize) < p.names.len() {
+            Ok(())
+        } else {
+            Err(format!("name {n} out of range"))
+        }
+    };
+    let ty = |t: u16| {
+        if (t as usize) < p.types.len() {
+            Ok(())
+        } else {
+            Err(format!("type {t} out of range"))
+        }
+    };
     match f.code.last() {
         Some(Instr::Ret { .. } | Instr::Jump { .. } | Instr::Fail { .. } | Instr::RetSub) => {}
         _ => return Err("code does not end with a terminator".to_string()),
@@ -97,7 +133,10 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
     for (pc, ins) in f.code.iter().enumerate() {
         let res = match *ins {
             Instr::LoadConst { dst, k } => reg(dst).and(cnst(k)),
-            Instr::LoadUndef { dst } | Instr::LoadNull { dst } | Instr::LoadBool { dst, .. } | Instr::LoadUnknown { dst } => reg(dst),
+            Instr::LoadUndef { dst }
+            | Instr::LoadNull { dst }
+            | Instr::LoadBool { dst, .. }
+            | Instr::LoadUnknown { dst } => reg(dst),
             Instr::Move { dst, src }
             | Instr::Not { dst, src }
             | Instr::Neg { dst, src }
@@ -108,8 +147,16 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             | Instr::Count { dst, src } => reg(dst).and(reg(src)),
             Instr::LoadFact { dst, .. } => reg(dst),
             Instr::LoadAdhoc { dst, name: n } => reg(dst).and(name(n)),
-            Instr::LoadLet { dst, let_id } => reg(dst).and(if (let_id as usize) < p.lets.len() { Ok(()) } else { Err("bad let".into()) }),
-            Instr::LoadRule { dst, rule } => reg(dst).and(if (rule as usize) < p.rules.len() { Ok(()) } else { Err("bad rule".into()) }),
+            Instr::LoadLet { dst, let_id } => reg(dst).and(if (let_id as usize) < p.lets.len() {
+                Ok(())
+            } else {
+                Err("bad let".into())
+            }),
+            Instr::LoadRule { dst, rule } => reg(dst).and(if (rule as usize) < p.rules.len() {
+                Ok(())
+            } else {
+                Err("bad rule".into())
+            }),
             Instr::Import { dst, site } => reg(dst).and(match p.imports.get(site as usize) {
                 Some(s) => span(s.args, s.names.len()),
                 None => Err("bad import site".into()),
@@ -121,10 +168,13 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
                 Some(c) if p.types.get(c.ty).is_some() => Ok(()),
                 _ => Err("bad let check".into()),
             }),
-            Instr::GetField { dst, src, name: n } | Instr::GetFieldLenient { dst, src, name: n } => {
+            Instr::GetField { dst, src, name: n }
+            | Instr::GetFieldLenient { dst, src, name: n } => {
                 reg(dst).and(reg(src)).and(name(n.into()))
             }
-            Instr::GetIndex { dst, src, key } | Instr::GetIndexLenient { dst, src, key } => reg(dst).and(reg(src)).and(reg(key)),
+            Instr::GetIndex { dst, src, key } | Instr::GetIndexLenient { dst, src, key } => {
+                reg(dst).and(reg(src)).and(reg(key))
+            }
             Instr::Add { dst, lhs, rhs }
             | Instr::Sub { dst, lhs, rhs }
             | Instr::Mul { dst, lhs, rhs }
@@ -141,12 +191,18 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             | Instr::AndTri { dst, lhs, rhs }
             | Instr::OrTri { dst, lhs, rhs }
             | Instr::XorTri { dst, lhs, rhs } => reg(dst).and(reg(lhs)).and(reg(rhs)),
-            Instr::MatchesConst { dst, src, regex } => reg(dst).and(reg(src)).and(if (regex as usize) < p.regexes.len() {
-                Ok(())
-            } else {
-                Err("bad regex".into())
-            }),
-            Instr::IsType { dst, src, ty: t } | Instr::Cast { dst, src, ty: t } => reg(dst).and(reg(src)).and(ty(t)),
+            Instr::MatchesConst { dst, src, regex } => {
+                reg(dst)
+                    .and(reg(src))
+                    .and(if (regex as usize) < p.regexes.len() {
+                        Ok(())
+                    } else {
+                        Err("bad regex".into())
+                    })
+            }
+            Instr::IsType { dst, src, ty: t } | Instr::Cast { dst, src, ty: t } => {
+                reg(dst).and(reg(src)).and(ty(t))
+            }
             Instr::Jump { target: t } => target(t),
             Instr::JumpIfTrue { src, target: t }
             | Instr::JumpIfNotTrue { src, target: t }
@@ -156,13 +212,19 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             Instr::MakeMap { dst, src, n } => reg(dst).and(span(src, 2 * n as usize)),
             Instr::IterCheck { src, .. } => reg(src),
             Instr::IterNext { list, idx, elem } => {
-                let room = if pc + 2 < len { Ok(()) } else { Err("IterNext needs a following jump".to_string()) };
+                let room = if pc + 2 < len {
+                    Ok(())
+                } else {
+                    Err("IterNext needs a following jump".to_string())
+                };
                 reg(list).and(reg(idx)).and(reg(elem)).and(room)
             }
             Instr::Incr { reg: r } => reg(r),
             Instr::BuilderNew { b } => builder(b),
             Instr::BuilderPush { b, src } => builder(b).and(reg(src)),
-            Instr::BuilderFinish { dst, b } | Instr::BuilderLen { dst, b } => builder(b).and(reg(dst)),
+            Instr::BuilderFinish { dst, b } | Instr::BuilderLen { dst, b } => {
+                builder(b).and(reg(dst))
+            }
             Instr::BuilderGet { dst, b, idx } => builder(b).and(reg(dst)).and(reg(idx)),
             Instr::CallBuiltin { dst, site } => reg(dst).and(match p.calls.get(site as usize) {
                 Some(c) => span(c.args, c.argc.into()),

@@ -1,0 +1,526 @@
+//! Types: resolving type names (LANGUAGE.md §7.6), building shapes with `with` composition,
+//! and validating constraints (§8.3–8.8). Produces `TypeDef`s in the program's type table.
+
+use sentrie_grammar::ast::{self, BaseType, ConstArg, ShapeBody};
+use sentrie_grammar::Diagnostic;
+use sentrie_vm::program::{Const, ConstraintDef, FieldDef, TypeDef, TypeId, TypeKind};
+
+use crate::Compiler;
+
+/// Where a type name is resolved from.
+#[derive(Clone, Copy)]
+pub struct TypeCtx {
+    pub ns: usize,
+    pub policy: Option<usize>,
+}
+
+/// Errors found while resolving one type reference, split by kind (LANGUAGE.md §17.1).
+#[derive(Default)]
+pub struct TypeErrors {
+    /// Name resolution failures: policy errors.
+    pub names: Vec<Diagnostic>,
+    /// Constraint definition errors: pack errors.
+    pub pack: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum BuildState {
+    Unbuilt,
+    Building,
+    Built,
+}
+
+/// The primitive family a constraint applies to.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Family {
+    Number,
+    String,
+    Trinary,
+    List,
+    None,
+}
+
+impl<'p> Compiler<'p> {
+    /// Resolves a shape name to a shape index.
+    pub(crate) fn resolve_shape(&self, fqn: &ast::Fqn, ctx: TypeCtx) -> Result<usize, Diagnostic> {
+        let segs: Vec<&str> = fqn.segments.iter().map(|s| s.text.as_str()).collect();
+        let name = *segs.last().unwrap_or(&"");
+        if segs.len() > 1 {
+            let ns_name = segs[..segs.len() - 1].join("/");
+            let Some(ns) = self.ns_index(&ns_name) else {
+                return Err(Diagnostic::error(
+                    format!("shape not found: {}", fqn.joined()),
+                    fqn.span,
+                ));
+            };
+            let Some(&idx) = self.namespaces[ns].shapes.get(name) else {
+                return Err(Diagnostic::error(
+                    format!("shape not found: {}", fqn.joined()),
+                    fqn.span,
+                ));
+            };
+            let cur = &self.namespaces[ctx.ns].name;
+            let visible = *cur == ns_name || cur.starts_with(&format!("{ns_name}/"));
+            if !visible && !self.namespaces[ns].exported.contains(name) {
+                return Err(Diagnostic::error(
+                    format!("shape not exported: {}", fqn.joined()),
+                    fqn.span,
+                ));
+            }
+            return Ok(idx);
+        }
+        if let Some(p) = ctx.policy {
+            if let Some(&idx) = self.policies[p].local_shapes.get(name) {
+                return Ok(idx);
+            }
+        }
+        let mut ns_name = self.namespaces[ctx.ns].name.clone();
+        loop {
+            if let Some(ns) = self.ns_index(&ns_name) {
+                if let Some(&idx) = self.namespaces[ns].shapes.get(name) {
+                    return Ok(idx);
+                }
+            }
+            match ns_name.rsplit_once('/') {
+                Some((parent, _)) => ns_name = parent.to_string(),
+                None => break,
+            }
+        }
+        let exported: Vec<usize> = self
+            .namespaces
+            .iter()
+            .filter(|n| n.exported.contains(name))
+            .filter_map(|n| n.shapes.get(name).copied())
+            .collect();
+        match exported.len() {
+            1 => Ok(exported[0]),
+            0 => Err(Diagnostic::error(
+                format!("shape not found: {name}"),
+                fqn.span,
+            )),
+            _ => Err(
+                Diagnostic::error(format!("ambiguous shape name {name}"), fqn.span)
+                    .with_help("qualify the name with its namespace"),
+            ),
+        }
+    }
+
+    fn new_type(&mut self, kind: TypeKind, name: String) -> TypeId {
+        self.program.types.push(TypeDef {
+            kind,
+            constraints: Vec::new(),
+            name,
+        })
+    }
+
+    /// Resolves a type reference to a type id, recording errors.
+    pub(crate) fn type_ref(
+        &mut self,
+        t: &ast::TypeRef,
+        ctx: TypeCtx,
+        errs: &mut TypeErrors,
+    ) -> TypeId {
+        let (base, name) = match &t.base {
+            BaseType::Number => (
+                self.new_type(TypeKind::Number, "number".into()),
+                "number".to_string(),
+            ),
+            BaseType::String => (
+                self.new_type(TypeKind::String, "string".into()),
+                "string".to_string(),
+            ),
+            BaseType::Boolean => (
+                self.new_type(TypeKind::Boolean, "boolean".into()),
+                "boolean".to_string(),
+            ),
+            BaseType::Trinary => (
+                self.new_type(TypeKind::Trinary, "trinary".into()),
+                "trinary".to_string(),
+            ),
+            BaseType::Document => (
+                self.new_type(TypeKind::Document, "document".into()),
+                "document".to_string(),
+            ),
+            BaseType::List(inner) => {
+                let i = self.type_ref(inner, ctx, errs);
+                let n = format!("list[{}]", self.program.types[i].name);
+                (self.new_type(TypeKind::List(i), n.clone()), n)
+            }
+            BaseType::Map(inner) => {
+                let i = self.type_ref(inner, ctx, errs);
+                let n = format!("map[{}]", self.program.types[i].name);
+                (self.new_type(TypeKind::Map(i), n.clone()), n)
+            }
+            BaseType::Record(items) => {
+                let ids: Vec<TypeId> = items.iter().map(|x| self.type_ref(x, ctx, errs)).collect();
+                let n = format!(
+                    "record[{}]",
+                    ids.iter()
+                        .map(|i| self.program.types[*i].name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                (self.new_type(TypeKind::Record(ids), n.clone()), n)
+            }
+            BaseType::Named(fqn) if fqn.segments.len() == 1 && fqn.segments[0].text == "bool" => (
+                self.new_type(TypeKind::Boolean, "boolean".into()),
+                "boolean".to_string(),
+            ),
+            BaseType::Named(fqn) => match self.resolve_shape(fqn, ctx) {
+                Ok(idx) => {
+                    if let Some(e) = self.shape_errors[idx].clone() {
+                        errs.names.push(e);
+                    }
+                    self.build_shape(idx);
+                    let sty = self.shapes[idx].ty;
+                    if t.constraints.is_empty() {
+                        return sty;
+                    }
+                    let n = self.program.types[sty].name.clone();
+                    (self.new_type(TypeKind::Alias(sty), n.clone()), n)
+                }
+                Err(d) => {
+                    errs.names.push(d);
+                    (self.new_type(TypeKind::Any, fqn.joined()), fqn.joined())
+                }
+            },
+        };
+        if t.constraints.is_empty() {
+            return base;
+        }
+        let family = self.family(base);
+        let is_model = matches!(self.underlying(base), TypeKind::Shape(_));
+        let mut defs = Vec::new();
+        for c in &t.constraints {
+            if is_model {
+                errs.names.push(Diagnostic::error(
+                    format!(
+                        "constraint `@{}` cannot apply to shape `{name}`",
+                        c.name.text
+                    ),
+                    c.span,
+                ));
+                continue;
+            }
+            match self.constraint(family, c) {
+                Ok(def) => defs.push(def),
+                Err(msg) => {
+                    let d = Diagnostic::error(msg, c.span);
+                    if matches!(t.base, BaseType::Named(_)) {
+                        errs.names.push(d);
+                    } else {
+                        errs.pack.push(d);
+                    }
+                }
+            }
+        }
+        self.program.types[base].constraints = defs;
+        base
+    }
+
+    fn underlying(&self, mut t: TypeId) -> &TypeKind {
+        for _ in 0..64 {
+            match &self.program.types[t].kind {
+                TypeKind::Alias(x) => t = *x,
+                other => return other,
+            }
+        }
+        &TypeKind::Any
+    }
+
+    fn family(&self, t: TypeId) -> Family {
+        match self.underlying(t) {
+            TypeKind::Number => Family::Number,
+            TypeKind::String => Family::String,
+            TypeKind::Boolean | TypeKind::Trinary => Family::Trinary,
+            TypeKind::List(_) => Family::List,
+            _ => Family::None,
+        }
+    }
+
+    /// Validates one constraint for a family of base types.
+    fn constraint(&mut self, family: Family, c: &ast::Constraint) -> Result<ConstraintDef, String> {
+        let name = c.name.text.as_str();
+        let args: Vec<Const> = c.args.iter().map(const_arg).collect();
+        let bad = |why: &str| Err(format!("invalid constraint `@{name}`: {why}"));
+        let nums = |n: usize| args.len() == n && args.iter().all(|a| matches!(a, Const::Num(_)));
+        let strs = |n: usize| args.len() == n && args.iter().all(|a| matches!(a, Const::Str(_)));
+        let list_of = |f: fn(&Const) -> bool| match args.as_slice() {
+            [Const::List(items)] => !items.is_empty() && items.iter().all(f),
+            other => !other.is_empty() && other.iter().all(f),
+        };
+        let mut regex = None;
+        let ok = match (family, name) {
+            (Family::Number, "min" | "max" | "gt" | "lt" | "gte" | "lte" | "eq" | "neq") => nums(1),
+            (Family::Number, "in" | "not_in") => list_of(|a| matches!(a, Const::Num(_))),
+            (Family::Number, "range") => {
+                if !nums(2) {
+                    false
+                } else if let (Const::Num(a), Const::Num(b)) = (&args[0], &args[1]) {
+                    if a > b {
+                        return bad("the lower bound is greater than the upper bound");
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+            (Family::Number, "multiple_of") => {
+                if matches!(args.as_slice(), [Const::Num(d)] if *d == 0.0) {
+                    return bad("the divisor cannot be 0");
+                }
+                nums(1)
+            }
+            (
+                Family::Number,
+                "even" | "odd" | "positive" | "negative" | "non_negative" | "non_positive"
+                | "finite" | "infinite" | "nan",
+            ) => args.is_empty(),
+            (Family::String | Family::List, "length") => nums(1) || nums(2),
+            (Family::String | Family::List, "minlength" | "maxlength") => nums(1),
+            (Family::String | Family::List, "not_empty") => args.is_empty(),
+            (Family::String, "regexp") => {
+                if !strs(1) {
+                    false
+                } else {
+                    let Const::Str(p) = &args[0] else {
+                        return bad("expects a pattern");
+                    };
+                    sentrie_vm::regex_cache::build(p)
+                        .map_err(|e| format!("invalid constraint `@{name}`: {e}"))?;
+                    regex = Some(self.intern_regex(p));
+                    true
+                }
+            }
+            (
+                Family::String,
+                "starts_with" | "ends_with" | "has_substring" | "not_has_substring",
+            ) => strs(1),
+            (
+                Family::String,
+                "email" | "url" | "uuid" | "alphanumeric" | "alpha" | "numeric" | "lowercase"
+                | "uppercase" | "trimmed",
+            ) => args.is_empty(),
+            (Family::String, "one_of" | "not_one_of") => list_of(|a| matches!(a, Const::Str(_))),
+            (Family::Trinary, "not_unknown" | "is_true" | "is_false") => args.is_empty(),
+            (Family::Trinary, "eq" | "neq") => {
+                args.len() == 1 && matches!(args[0], Const::Bool(_) | Const::Unknown)
+            }
+            (Family::None, _) => {
+                return Err(format!("constraint `@{name}` is not defined for this type"))
+            }
+            _ => {
+                return Err(
+                    format!("constraint `@{name}` is not defined for {family:?} values")
+                        .to_lowercase(),
+                )
+            }
+        };
+        if !ok {
+            return bad("wrong number or kind of arguments");
+        }
+        Ok(ConstraintDef {
+            name: name.to_string(),
+            args,
+            regex,
+        })
+    }
+
+    pub(crate) fn intern_regex(&mut self, p: &str) -> u16 {
+        if let Some(i) = self.program.regexes.iter().position(|r| r == p) {
+            return i as u16;
+        }
+        self.program.regexes.push(p.to_string());
+        (self.program.regexes.len() - 1).min(u16::MAX as usize) as u16
+    }
+
+    /// Builds every shape (pass run once before lowering).
+    pub(crate) fn build_shapes(&mut self) {
+        for idx in 0..self.shapes.len() {
+            self.build_shape(idx);
+        }
+        // A shape whose field types fail makes every shape using it fail too.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for idx in 0..self.shapes.len() {
+                if self.shape_errors[idx].is_some() {
+                    continue;
+                }
+                let deps = self.shape_deps[idx].clone();
+                if let Some(e) = deps.iter().find_map(|d| self.shape_errors[*d].clone()) {
+                    self.shape_errors[idx] = Some(e);
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    fn absorb_shape_errors(&mut self, idx: usize, errs: TypeErrors) {
+        for d in errs.pack {
+            self.pack_error(d);
+        }
+        if let Some(first) = errs.names.into_iter().next() {
+            if self.shape_errors[idx].is_none() {
+                self.shape_errors[idx] = Some(first.clone());
+                self.policy_diags.push(first);
+            }
+        }
+    }
+
+    fn build_shape(&mut self, idx: usize) {
+        match self.shape_state[idx] {
+            BuildState::Built => return,
+            BuildState::Building => {
+                if !self.shape_cycle_reported[idx] {
+                    self.shape_cycle_reported[idx] = true;
+                    let d = self.shapes[idx].decl;
+                    self.pack_error(Diagnostic::error(
+                        format!(
+                            "cyclic dependency: shape `{}` is defined in terms of itself",
+                            d.name.text
+                        ),
+                        d.name.span,
+                    ));
+                }
+                return;
+            }
+            BuildState::Unbuilt => {}
+        }
+        self.shape_state[idx] = BuildState::Building;
+        let decl = self.shapes[idx].decl;
+        let ctx = TypeCtx {
+            ns: self.shapes[idx].ns,
+            policy: self.shapes[idx].policy,
+        };
+        let ty = self.shapes[idx].ty;
+        let mut errs = TypeErrors::default();
+        match &decl.body {
+            ShapeBody::Alias(t) => {
+                let target = self.type_ref(t, ctx, &mut errs);
+                self.note_shape_deps(idx, target);
+                self.program.types[ty].kind = TypeKind::Alias(target);
+            }
+            ShapeBody::Model { with, fields } => {
+                let mut all: Vec<FieldDef> = Vec::new();
+                if let Some(base) = with {
+                    match self.resolve_shape(base, ctx) {
+                        Ok(bidx) => {
+                            self.build_shape(bidx);
+                            let bty = self.shapes[bidx].ty;
+                            match &self.program.types[bty].kind {
+                                TypeKind::Shape(fs) => all.extend(fs.iter().cloned()),
+                                TypeKind::Alias(_) => self.pack_error(Diagnostic::error(
+                                    format!("cannot compose with alias shape `{}`", base.joined()),
+                                    base.span,
+                                )),
+                                _ => {}
+                            }
+                            self.shape_deps[idx].push(bidx);
+                        }
+                        Err(d) => self.pack_error(d),
+                    }
+                }
+                let inherited = all.len();
+                for f in fields {
+                    if all[..inherited].iter().any(|x| x.name == f.name.text) {
+                        self.pack_error(Diagnostic::error(
+                            format!(
+                                "cannot compose: field `{}` is already defined by the base shape",
+                                f.name.text
+                            ),
+                            f.name.span,
+                        ));
+                        continue;
+                    }
+                    if all[inherited..].iter().any(|x| x.name == f.name.text) {
+                        self.pack_error(crate::index::conflict(
+                            &format!("field `{}`", f.name.text),
+                            f.name.span,
+                        ));
+                        continue;
+                    }
+                    let fty = self.field_type(&f.ty, ctx, &mut errs);
+                    self.note_shape_deps(idx, fty);
+                    // Markers: none → required, nullable; `!` → required, not nullable;
+                    // `?` → optional, nullable; `!?`/`?!` → optional, not nullable.
+                    let (required, nullable) = match (f.bang, f.question) {
+                        (false, false) => (true, true),
+                        (true, false) => (true, false),
+                        (false, true) => (false, true),
+                        (true, true) => (false, false),
+                    };
+                    all.push(FieldDef {
+                        name: f.name.text.clone(),
+                        required,
+                        nullable,
+                        ty: fty,
+                    });
+                }
+                self.program.types[ty].kind = TypeKind::Shape(all);
+            }
+        }
+        self.shape_state[idx] = BuildState::Built;
+        self.absorb_shape_errors(idx, errs);
+    }
+
+    /// Field types may refer to shapes recursively, so named fields are not built here.
+    fn field_type(&mut self, t: &ast::TypeRef, ctx: TypeCtx, errs: &mut TypeErrors) -> TypeId {
+        if let BaseType::Named(fqn) = &t.base {
+            if t.constraints.is_empty()
+                && !(fqn.segments.len() == 1 && fqn.segments[0].text == "bool")
+            {
+                return match self.resolve_shape(fqn, ctx) {
+                    Ok(idx) => self.shapes[idx].ty,
+                    Err(d) => {
+                        errs.names.push(d);
+                        self.new_type(TypeKind::Any, fqn.joined())
+                    }
+                };
+            }
+        }
+        self.type_ref(t, ctx, errs)
+    }
+
+    fn note_shape_deps(&mut self, idx: usize, t: TypeId) {
+        let mut stack = vec![t];
+        let mut steps = 0;
+        while let Some(t) = stack.pop() {
+            steps += 1;
+            if steps > 10_000 {
+                break;
+            }
+            if let Some(s) = self.shapes.iter().position(|s| s.ty == t) {
+                if s != idx {
+                    self.shape_deps[idx].push(s);
+                }
+                continue;
+            }
+            match &self.program.types[t].kind {
+                TypeKind::List(x) | TypeKind::Map(x) | TypeKind::Alias(x) => stack.push(*x),
+                TypeKind::Record(xs) => stack.extend(xs.iter().copied()),
+                _ => {}
+            }
+        }
+    }
+}
+
+pub fn const_arg(a: &ConstArg) -> Const {
+    match a {
+        ConstArg::Number(n) => Const::Num(*n),
+        ConstArg::String(s) => Const::Str(s.clone()),
+        ConstArg::Bool(b) => Const::Bool(*b),
+        ConstArg::Unknown => Const::Unknown,
+        ConstArg::Null => Const::Null,
+        ConstArg::List(items) => Const::List(items.iter().map(const_arg).collect()),
+        ConstArg::Map(entries) => {
+            let mut v: Vec<(String, Const)> = entries
+                .iter()
+                .map(|(k, x)| (k.clone(), const_arg(x)))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.dedup_by(|a, b| a.0 == b.0);
+            Const::Map(v)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `sentrie disasm TARGET`: the bytecode listing of the target's rules and their attachments.
+
+use std::path::Path;
+
+use sentrie_grammar::ErrorFormat;
+use sentrie_vm::{disasm::disasm, target};
+
+use super::{error, load, EXIT_FAIL, EXIT_OK};
+
+pub fn run(target_text: &str, pack: &Path, format: ErrorFormat) -> u8 {
+    let Some(loaded) = load(pack, format) else {
+        return EXIT_FAIL;
+    };
+    let p = &loaded.program;
+    let target = match target::resolve(p, target_text) {
+        Ok(t) => t,
+        Err(e) => {
+            error(&e);
+            return EXIT_FAIL;
+        }
+    };
+    for rule in target.rules {
+        let info = &p.rules[rule];
+        print!("{}", disasm(p, info.func));
+        for (_, f) in &info.attachments {
+            print!("{}", disasm(p, *f));
+        }
+    }
+    EXIT_OK
+}

@@ -1,0 +1,68 @@
+//! One module per command; each returns the process exit code.
+
+mod disasm;
+mod exec;
+mod init;
+mod validate;
+
+use sentrie_compiler::{LoadError, Loaded};
+use sentrie_grammar::{render_all, ErrorFormat};
+
+use crate::cli::{Cli, Command, ErrorFormatArg};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run(cli: Cli) -> u8 {
+    let format = match cli.error_format {
+        ErrorFormatArg::Human => ErrorFormat::Human,
+        ErrorFormatArg::Plain => ErrorFormat::Plain,
+        ErrorFormatArg::Json => ErrorFormat::Json,
+    };
+    match cli.command {
+        Command::Init { name, directory } => init::run(&name, &directory),
+        Command::Exec {
+            target,
+            pack_location,
+            facts,
+            fact_file,
+            output,
+        } => exec::run(
+            &target,
+            &pack_location,
+            facts.as_deref(),
+            fact_file.as_deref(),
+            output,
+            format,
+        ),
+        Command::Validate {
+            target,
+            pack_location,
+            facts,
+        } => validate::run(target.as_deref(), &pack_location, facts.as_deref(), format),
+        Command::Disasm {
+            target,
+            pack_location,
+        } => disasm::run(&target, &pack_location, format),
+    }
+}
+
+/// Prints `Error: message` on stderr.
+pub fn error(msg: &str) {
+    eprintln!("Error: {msg}");
+}
+
+/// Loads a pack, printing its diagnostics on failure.
+pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
+    match sentrie_compiler::load_pack(path) {
+        Ok(l) => Some(l),
+        Err(LoadError {
+            diagnostics,
+            sources,
+        }) => {
+            eprintln!("{}", render_all(&diagnostics, &sources, format));
+            None
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `sentrie validate [TARGET] [--facts JSON]` (PACKS_AND_CLI.md §7.3).
+
+use std::path::Path;
+
+use bumpalo::Bump;
+use sentrie_grammar::{render_all, ErrorFormat};
+use sentrie_vm::{json, target};
+
+use super::{error, load, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::facts;
+
+pub fn run(
+    target_text: Option<&str>,
+    pack: &Path,
+    facts_arg: Option<&str>,
+    format: ErrorFormat,
+) -> u8 {
+    if facts_arg.is_some() && target_text.is_none() {
+        error("--facts needs a TARGET");
+        return EXIT_USAGE;
+    }
+    let Some(loaded) = load(pack, format) else {
+        return EXIT_FAIL;
+    };
+    if !loaded.diagnostics.is_empty() {
+        eprintln!(
+            "{}",
+            render_all(&loaded.diagnostics, &loaded.sources, format)
+        );
+        return EXIT_FAIL;
+    }
+    let Some(t) = target_text else { return EXIT_OK };
+    let target = match target::resolve(&loaded.program, t) {
+        Ok(t) => t,
+        Err(e) => {
+            error(&e);
+            return EXIT_FAIL;
+        }
+    };
+    let Some(f) = facts_arg else { return EXIT_OK };
+    let facts = match facts::gather(Some(f), None) {
+        Ok(v) => v,
+        Err(e) => {
+            error(&e);
+            return EXIT_FAIL;
+        }
+    };
+    let bump = Bump::new();
+    let bytes = facts.to_string();
+    let value = match json::decode(bytes.as_bytes(), &bump) {
+        Ok(v) => v,
+        Err(e) => {
+            error(&e);
+            return EXIT_FAIL;
+        }
+    };
+    match sentrie_vm::interp::check_facts(&loaded.program, target.policy, value, &bump) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            error(&e.to_string());
+            EXIT_FAIL
+        }
+    }
+}

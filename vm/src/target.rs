@@ -1,0 +1,54 @@
+//! Target resolution (PACKS_AND_CLI.md §6): `namespace/policy[/rule]` to a policy and rules.
+
+use crate::program::{PolicyId, Program, RuleId};
+
+/// What a target names: a policy and the rules to evaluate (every export, or one rule).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub policy: PolicyId,
+    pub rules: Vec<RuleId>,
+}
+
+pub fn resolve(p: &Program, target: &str) -> Result<Target, String> {
+    let segs: Vec<&str> = target.split('/').filter(|s| !s.is_empty()).collect();
+    let mut longest_ns: Option<String> = None;
+    for n in (1..segs.len()).rev() {
+        let ns = segs[..n].join("/");
+        if !p.namespaces.contains(&ns) {
+            continue;
+        }
+        if longest_ns.is_none() {
+            longest_ns = Some(ns.clone());
+        }
+        let Some(policy) = p.policy(&ns, segs[n]) else {
+            continue;
+        };
+        let rest = &segs[n + 1..];
+        let pinfo = &p.policies[policy];
+        return match rest {
+            [] => Ok(Target {
+                policy,
+                rules: pinfo.exports.clone(),
+            }),
+            [rule] => {
+                let full = format!("{ns}/{}/{rule}", segs[n]);
+                match p.rule_in(policy, rule) {
+                    None => Err(format!("rule not found: {full}")),
+                    Some(r) if !p.rules[r].exported => Err(format!("rule is not exported: {full}")),
+                    Some(r) => Ok(Target {
+                        policy,
+                        rules: vec![r],
+                    }),
+                }
+            }
+            _ => Err(format!("rule not found: {}", segs.join("/"))),
+        };
+    }
+    match longest_ns {
+        Some(ns) => {
+            let next = segs.get(ns.split('/').count()).copied().unwrap_or("");
+            Err(format!("policy not found: {ns}/{next}"))
+        }
+        None => Err(format!("namespace not found: {target}")),
+    }
+}
