@@ -148,6 +148,13 @@ impl<'p> Compiler<'p> {
     /// Runs every pass. On pack errors returns all diagnostics (pack and policy ones).
     pub fn compile(mut self) -> Result<Compiled, Vec<Diagnostic>> {
         self.index();
+        if self.policies.is_empty() && self.pack_errors.is_empty() {
+            let root = self.pack.root.display().to_string();
+            self.pack_error(Diagnostic::file(
+                "the pack contains no policies: add a `.sentrie` file with a policy",
+                root,
+            ));
+        }
         self.resolve_imports();
         let n = self.shapes.len();
         self.shape_state = vec![BuildState::Unbuilt; n];
@@ -405,4 +412,39 @@ pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
             sources: pack.sources,
         }),
     }
+}
+
+/// Compiles in-memory sources as one pack with an implicit manifest (tests, benchmarks).
+pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
+    let mut sources = SourceMap::new();
+    let mut parsed = Vec::new();
+    let mut diags = Vec::new();
+    for (path, text) in files {
+        let id = sources.add((*path).to_string(), Arc::from(*text));
+        let (tree, mut d) = sentrie_grammar::parse_file(id, text);
+        diags.append(&mut d);
+        if let Some(tree) = tree {
+            if tree.namespace.is_some() {
+                parsed.push((id, tree));
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(LoadError {
+            diagnostics: diags,
+            sources,
+        });
+    }
+    let manifest = manifest::Manifest {
+        name: "inline".into(),
+        version: "0.0.0".into(),
+        env: Vec::new(),
+    };
+    let pack = SourcePack {
+        root: std::path::PathBuf::from("."),
+        manifest,
+        sources,
+        files: parsed,
+    };
+    compile_source(pack)
 }

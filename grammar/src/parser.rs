@@ -7,7 +7,7 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 
 use crate::ast::{BinOp, Expr, ExprKind, File, MapKey};
 use crate::diagnostic::Diagnostic;
-use crate::lexer::{tokenize, LexError, Tok};
+use crate::lexer::{tokenize, LexError, LexErrorKind, Tok};
 use crate::span::{FileId, Span};
 
 lalrpop_util::lalrpop_mod!(
@@ -26,7 +26,7 @@ lalrpop_util::lalrpop_mod!(
 
 /// Maximum height of an expression tree. Deeper expressions are replaced by an error node,
 /// so that later passes can recurse over the tree without risking the stack.
-pub const MAX_EXPR_DEPTH: u32 = 256;
+pub const MAX_EXPR_DEPTH: u32 = 1024;
 
 /// State threaded through the grammar actions.
 pub struct ParseCtx {
@@ -171,9 +171,36 @@ fn child_depth(kind: &ExprKind) -> u32 {
     }
 }
 
+/// Keeps the first syntax error of each policy: after error recovery the parser often
+/// resynchronises in the wrong place and reports follow-on errors that only confuse.
+fn drop_cascades(diags: Vec<Diagnostic>, policy_starts: &[u32]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    let mut last_syntax: Option<u32> = None;
+    for d in diags {
+        let is_syntax = d.message.starts_with("parse error: unexpected");
+        let at = d.span.map_or(0, |s| s.start);
+        if is_syntax {
+            if let Some(prev) = last_syntax {
+                let new_policy_between = policy_starts.iter().any(|p| *p > prev && *p <= at);
+                if !new_policy_between {
+                    continue;
+                }
+            }
+            last_syntax = Some(at);
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// Parses one source file. The tree is `None` only when no tree could be built at all.
 pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
     let (tokens, lex_errors) = tokenize(src);
+    let policy_starts: Vec<u32> = tokens
+        .iter()
+        .filter(|(_, t, _)| *t == Tok::Policy)
+        .map(|(s, _, _)| *s as u32)
+        .collect();
     let mut ctx = ParseCtx {
         file,
         diagnostics: Vec::new(),
@@ -199,9 +226,16 @@ pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
         }
     };
     let mut diagnostics = ctx.diagnostics;
-    if !lex_errors.is_empty() && diagnostics.len() > lex_errors.len() {
-        // Keep syntax errors that happen far from any lexical error.
-        diagnostics.dedup_by(|a, b| a.span == b.span);
+    // An unterminated literal or a nesting overflow swallows the rest of the file: syntax
+    // errors after it are noise.
+    let fatal = lex_errors.iter().any(|e| {
+        matches!(
+            e.kind,
+            LexErrorKind::UnterminatedString | LexErrorKind::TooDeep
+        )
+    });
+    if fatal {
+        diagnostics.truncate(lex_errors.len());
     }
-    (tree, diagnostics)
+    (tree, drop_cascades(diagnostics, &policy_starts))
 }

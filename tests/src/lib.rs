@@ -1,1 +1,75 @@
-//! placeholder
+//! Shared helpers for the workspace tests: compile sources in memory, render diagnostics
+//! deterministically, evaluate a target and describe the decisions as JSON.
+
+use bumpalo::Bump;
+use sentrie_compiler::{compile_text, LoadError, Loaded};
+use sentrie_grammar::{render_all, ErrorFormat};
+use sentrie_vm::{json, target, Limits};
+
+/// Compiles `files`; on failure returns the plain rendering of every diagnostic.
+pub fn compile(files: &[(&str, &str)]) -> Result<Loaded, String> {
+    compile_text(files).map_err(
+        |LoadError {
+             diagnostics,
+             sources,
+         }| render_all(&diagnostics, &sources, ErrorFormat::Plain),
+    )
+}
+
+/// The human (miette) rendering of a failed compilation, for snapshots.
+pub fn render_human(files: &[(&str, &str)]) -> String {
+    match compile_text(files) {
+        Ok(_) => "<compiled without errors>".to_string(),
+        Err(LoadError {
+            diagnostics,
+            sources,
+        }) => render_all(&diagnostics, &sources, ErrorFormat::Human),
+    }
+}
+
+/// Evaluates `target` with `facts` (a JSON object text) and returns one JSON object per
+/// decision: `{rule, state, value, attachments}` or `{rule, error}`.
+pub fn eval(
+    loaded: &Loaded,
+    target_text: &str,
+    facts: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let p = &loaded.program;
+    let t = target::resolve(p, target_text)?;
+    let bump = Bump::new();
+    let facts = json::decode(facts.as_bytes(), &bump)?;
+    let outcomes = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
+    Ok(outcomes
+        .iter()
+        .map(|o| {
+            let info = &p.rules[o.rule];
+            match &o.result {
+                Ok(d) => {
+                    let atts: serde_json::Map<String, serde_json::Value> = info
+                        .attachments
+                        .iter()
+                        .zip(d.attachments.iter())
+                        .map(|((n, _), v)| (n.clone(), json::to_json(v.get())))
+                        .collect();
+                    serde_json::json!({"rule": info.name, "state": d.state.as_str(), "value": json::to_json(d.value), "attachments": atts})
+                }
+                Err(e) => serde_json::json!({"rule": info.name, "error": e.message}),
+            }
+        })
+        .collect())
+}
+
+/// Evaluates a one-policy program whose single exported rule is `r` and returns
+/// `(state, value)` or the error message.
+pub fn eval_rule(src: &str, facts: &str) -> Result<(String, serde_json::Value), String> {
+    let loaded = compile(&[("t.sentrie", src)])?;
+    let out = eval(&loaded, "t/p/r", facts)?;
+    let d = out.into_iter().next().ok_or("no decision")?;
+    match d.get("error") {
+        Some(e) => Err(e.as_str().unwrap_or_default().to_string()),
+        None => Ok((
+            d["state"].as_str().unwrap_or_default().to_string(),
+            d["value"].clone(),
+        )),
+    }
+}

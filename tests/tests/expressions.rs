@@ -1,0 +1,347 @@
+//! Table-driven tests of every operator and form through the whole pipeline
+//! (parse → compile → VM), including the Kleene truth tables.
+
+use sentrie_tests::eval_rule;
+use serde_json::{json, Value};
+
+/// Evaluates `rule r = EXPR` with `facts` and compares state and value.
+fn check(expr: &str, facts: &str, state: &str, value: Value) {
+    let src = format!("namespace t\npolicy p {{\n  rule r = {expr}\n  export decision of r\n}}\n");
+    match eval_rule(&src, facts) {
+        Ok((s, v)) => {
+            assert_eq!((s.as_str(), &v), (state, &value), "`{expr}` with {facts}");
+        }
+        Err(e) => panic!("`{expr}` failed: {e}"),
+    }
+}
+
+/// Evaluates `rule r = EXPR` and expects a runtime error containing `phrase`.
+fn check_err(expr: &str, facts: &str, phrase: &str) {
+    let src = format!("namespace t\npolicy p {{\n  rule r = {expr}\n  export decision of r\n}}\n");
+    match eval_rule(&src, facts) {
+        Ok(v) => panic!("`{expr}` should fail with `{phrase}`, got {v:?}"),
+        Err(e) => assert!(
+            e.contains(phrase),
+            "`{expr}`: `{e}` should contain `{phrase}`"
+        ),
+    }
+}
+
+const T: &str = "true";
+const F: &str = "false";
+const U: &str = "unknown";
+
+fn tri(s: &str) -> (&'static str, Value) {
+    match s {
+        "T" => ("TRUE", json!(true)),
+        "F" => ("FALSE", json!(false)),
+        _ => ("UNKNOWN", Value::Null),
+    }
+}
+
+#[test]
+fn kleene_truth_tables() {
+    let vals = [(T, 'T'), (F, 'F'), (U, 'U')];
+    // Rows: left operand T, F, U; columns: right operand T, F, U.
+    let and = ["TFU", "FFF", "UFU"];
+    let or = ["TTT", "TFU", "TUU"];
+    let xor = ["FTU", "TFU", "UUU"];
+    for (i, (a, _)) in vals.iter().enumerate() {
+        for (j, (b, _)) in vals.iter().enumerate() {
+            for (op, table) in [("and", and), ("or", or), ("xor", xor)] {
+                let want = &table[i][j..=j];
+                let (state, value) = tri(want);
+                check(&format!("{a} {op} {b}"), "{}", state, value);
+            }
+        }
+    }
+    check("not true", "{}", "FALSE", json!(false));
+    check("not false", "{}", "TRUE", json!(true));
+    check("not unknown", "{}", "UNKNOWN", Value::Null);
+    check("!missing", "{}", "FALSE", Value::Null);
+}
+
+#[test]
+fn short_circuit_skips_the_right_operand() {
+    check("false and error(\"boom\")", "{}", "FALSE", json!(false));
+    check("true or error(\"boom\")", "{}", "TRUE", json!(true));
+    check_err("true and error(\"boom\")", "{}", "boom");
+    check("missing and true", "{}", "FALSE", json!(false));
+}
+
+#[test]
+fn truthiness_of_values() {
+    check("{ yield 5 }", "{}", "TRUE", json!(5));
+    check("{ yield 0 }", "{}", "FALSE", json!(0));
+    check("{ yield \"\" }", "{}", "FALSE", json!(""));
+    check("{ yield [1] }", "{}", "TRUE", json!([1]));
+    check("{ yield {} }", "{}", "FALSE", json!({}));
+    check("{ yield null }", "{}", "FALSE", Value::Null);
+    check("{ yield u.missing }", r#"{"u":{}}"#, "FALSE", Value::Null);
+    check("x", r#"{"x":null}"#, "FALSE", Value::Null);
+}
+
+#[test]
+fn arithmetic_and_precedence() {
+    check("2 + 3 * 4", "{}", "TRUE", json!(14));
+    check("10 - 4 - 3", "{}", "TRUE", json!(3));
+    check("-2 * -3", "{}", "TRUE", json!(6));
+    check("7 / 2", "{}", "TRUE", json!(3.5));
+    check("-7 % 3", "{}", "TRUE", json!(-1));
+    check("5.5 % 2", "{}", "TRUE", json!(1.5));
+    check("1e5 + 1.5e-3", "{}", "TRUE", json!(100000.0015));
+    check("x + 1", "{}", "FALSE", Value::Null);
+    check("-x", "{}", "FALSE", Value::Null);
+    check_err("1 % 0", "{}", "divide by zero");
+    check_err("true + 1", "{}", "type error");
+    check_err("[1] - 1", "{}", "type error");
+}
+
+#[test]
+fn comparison_and_equality() {
+    check(
+        "1 < 2 and 2 <= 2 and 3 > 2 and 3 >= 3",
+        "{}",
+        "TRUE",
+        json!(true),
+    );
+    check("\"abc\" < \"abd\"", "{}", "TRUE", json!(true));
+    check("1 == 1.0", "{}", "TRUE", json!(true));
+    check("0 == null", "{}", "FALSE", json!(false));
+    check("false == null", "{}", "FALSE", json!(false));
+    check("unknown == unknown", "{}", "TRUE", json!(true));
+    check(
+        "{\"a\": [1, {\"b\": 2}]} == {\"a\": [1, {\"b\": 2}]}",
+        "{}",
+        "TRUE",
+        json!(true),
+    );
+    check("[1, 2] != [2, 1]", "{}", "TRUE", json!(true));
+    check("x == 1", "{}", "FALSE", Value::Null);
+    check("x is 3", r#"{"x":3}"#, "TRUE", json!(true));
+    check_err("1 < \"a\"", "{}", "type error");
+    check_err("1 < 2 < 3", "{}", "type error");
+}
+
+#[test]
+fn membership_and_matching() {
+    check("2 in [1, 2]", "{}", "TRUE", json!(true));
+    check("[1, 2] contains 3", "{}", "FALSE", json!(false));
+    check("\"a\" in {\"a\": 1}", "{}", "TRUE", json!(true));
+    check("{\"a\": 1} in {\"a\": 2}", "{}", "FALSE", json!(false));
+    check("\"\" in \"abc\"", "{}", "FALSE", json!(false));
+    check("1 in 5", "{}", "FALSE", json!(false));
+    check("3 not in [1, 2]", "{}", "TRUE", json!(true));
+    check("\"abc\" not contains \"z\"", "{}", "TRUE", json!(true));
+    check("x in [1]", "{}", "FALSE", Value::Null);
+    check("\"abc123\" matches \"[0-9]+\"", "{}", "TRUE", json!(true));
+    check("\"abc\" not matches \"^b\"", "{}", "TRUE", json!(true));
+    check("s matches p", r#"{"s":"ab","p":"^a"}"#, "TRUE", json!(true));
+    check_err(
+        "s matches p",
+        r#"{"s":"ab","p":"("}"#,
+        "invalid regular expression",
+    );
+    check_err("1 matches \"a\"", "{}", "type error");
+}
+
+#[test]
+fn is_defined_and_empty_are_lenient() {
+    check("u.a.b.c is defined", r#"{"u":{}}"#, "FALSE", json!(false));
+    check(
+        "u.a is not defined",
+        r#"{"u":{"a":null}}"#,
+        "FALSE",
+        json!(false),
+    );
+    check("u.a.b is empty", r#"{"u":{"a":null}}"#, "TRUE", json!(true));
+    check(
+        "u.list[5] is defined",
+        r#"{"u":{"list":[1]}}"#,
+        "FALSE",
+        json!(false),
+    );
+    check("0 is empty", "{}", "FALSE", json!(false));
+    check("[] is not empty", "{}", "FALSE", json!(false));
+    check_err("u.a.b", r#"{"u":{}}"#, "cannot access");
+    check_err("u.a", r#"{"u":5}"#, "cannot access");
+}
+
+#[test]
+fn indexing() {
+    check("xs[1]", r#"{"xs":[1,2]}"#, "TRUE", json!(2));
+    check("xs[1.9]", r#"{"xs":[1,2]}"#, "TRUE", json!(2));
+    check("xs[-1]", r#"{"xs":[1,2]}"#, "FALSE", Value::Null);
+    check("m[\"k\"]", r#"{"m":{"k":"v"}}"#, "TRUE", json!("v"));
+    check("m[1]", r#"{"m":{"k":"v"}}"#, "FALSE", Value::Null);
+    check_err("xs[\"a\"]", r#"{"xs":[1]}"#, "cannot access");
+}
+
+#[test]
+fn conditionals() {
+    check("true ? 1 : 2", "{}", "TRUE", json!(1));
+    check("unknown ? 1 : 2", "{}", "TRUE", json!(2));
+    check("false ? 1 : false ? 2 : 3", "{}", "TRUE", json!(3));
+    check("\"\" ?: \"d\"", "{}", "TRUE", json!("d"));
+    check("\"v\" ?: \"d\"", "{}", "TRUE", json!("v"));
+    check("true ? 1 : error(\"not taken\")", "{}", "TRUE", json!(1));
+}
+
+#[test]
+fn casts() {
+    check("cast 5 as string", "{}", "TRUE", json!("5"));
+    check("cast 0.5 as string", "{}", "TRUE", json!("0.5"));
+    check("cast null as string", "{}", "TRUE", json!("null"));
+    check("cast \"1e3\" as number", "{}", "TRUE", json!(1000));
+    check("cast \"maybe\" as trinary", "{}", "UNKNOWN", Value::Null);
+    check("cast 2 as boolean", "{}", "TRUE", json!(true));
+    check("cast missing as number", "{}", "FALSE", Value::Null);
+    check_err("cast \"maybe\" as boolean", "{}", "cannot cast");
+    check_err("cast [1] as document", "{}", "cannot cast");
+    check_err(
+        "cast \"abc\" as string @maxlength(2)",
+        "{}",
+        "constraint failed: 'maxlength'",
+    );
+}
+
+#[test]
+fn collection_forms() {
+    check("all [] as x (false)", "{}", "TRUE", json!(true));
+    check("any [] as x (true)", "{}", "FALSE", json!(false));
+    check("all missing as x (true)", "{}", "FALSE", json!(false));
+    check("filter missing as x (true)", "{}", "FALSE", json!([]));
+    check("first missing as x (true)", "{}", "FALSE", Value::Null);
+    check(
+        "distinct missing as a, b (a == b)",
+        "{}",
+        "FALSE",
+        json!([]),
+    );
+    check(
+        "map [1, 2] as x (u.missing)",
+        r#"{"u":{}}"#,
+        "TRUE",
+        json!([null, null]),
+    );
+    check("reduce [] from 7 as a, x (a + x)", "{}", "TRUE", json!(7));
+    check_err(
+        "reduce [1, 2, 3] from [] as acc, x, i (acc + [i])",
+        "{}",
+        "type error",
+    );
+    check(
+        "reduce [1, 2, 3] from 0 as acc, x, i (acc + x * i)",
+        "{}",
+        "TRUE",
+        json!(8),
+    );
+    check(
+        "any [1, 2] as x (any [3] as y (x + y == 5))",
+        "{}",
+        "TRUE",
+        json!(true),
+    );
+    check(
+        "map [[1, 2], [3]] as row (map row as c (c * 10))",
+        "{}",
+        "TRUE",
+        json!([[10, 20], [30]]),
+    );
+    check(
+        "distinct [\"a\", \"A\", \"b\"] as l, r (cast l as string == cast r as string)",
+        "{}",
+        "TRUE",
+        json!(["a", "A", "b"]),
+    );
+    check_err(
+        "filter {\"a\": 1} as x (true)",
+        "{}",
+        "filter expects a list",
+    );
+    check_err("map 3 as x (x)", "{}", "map expects a list");
+    check_err("any [1, 2] as x (x + \"a\")", "{}", "type error");
+}
+
+#[test]
+fn builtins_behave_as_specified() {
+    check("count(\"héllo\")", "{}", "TRUE", json!(5));
+    check("count(5)", "{}", "FALSE", json!(0));
+    check("as_list(3)", "{}", "TRUE", json!([3]));
+    check("as_list([1, u.x])", r#"{"u":{}}"#, "FALSE", Value::Null);
+    check(
+        "flatten([1, [2, [3]]], 0)",
+        "{}",
+        "TRUE",
+        json!([1, [2, [3]]]),
+    );
+    check(
+        "flatten_deep([1, [2, [3, [4]]]])",
+        "{}",
+        "TRUE",
+        json!([1, 2, 3, 4]),
+    );
+    check(
+        "crypto.verify(\"abc\", crypto.hash(\"abc\"))",
+        "{}",
+        "TRUE",
+        json!(true),
+    );
+    check_err("flatten(1)", "{}", "flatten: first argument must be a list");
+    check_err("flatten([1], -1)", "{}", "non-negative integer");
+    check_err("normalise_list([[[1]]])", "{}", "deeper than one level");
+    check_err("merge(1, {})", "{}", "type error");
+    check_err("error(\"code %d: %v\", 4.9)", "{}", "code 4: %!v(MISSING)");
+    check_err("base64.decode(\"***\")", "{}", "invalid base64");
+}
+
+#[test]
+fn rules_lets_and_decisions() {
+    let src = r#"
+namespace t
+policy p {
+  let base = 10
+  rule helper = default 0 when base > 5 { yield base * 2 }
+  rule r = {
+    let h = helper
+    yield [h.state, h.value, helper + 1, helper.missing]
+  }
+  export decision of r
+}
+"#;
+    let (state, value) = eval_rule(src, "{}").unwrap();
+    assert_eq!(state, "TRUE");
+    assert_eq!(value, json!([true, 20, 21, null]));
+}
+
+#[test]
+fn attachments_are_readable_from_the_same_policy() {
+    let src = r#"
+namespace t
+policy p {
+  rule inner = 3
+  rule r = inner.why + ":" + inner.state
+  export decision of r
+  export decision of inner attach why as "because" attach self as inner.value
+}
+"#;
+    let loaded = sentrie_tests::compile(&[("t.sentrie", src)]).unwrap();
+    let out = sentrie_tests::eval(&loaded, "t/p", "{}").unwrap();
+    assert_eq!(
+        out[0]["error"],
+        json!("type error: cannot apply '+' to string and trinary")
+    );
+    assert_eq!(out[1]["attachments"], json!({"why": "because", "self": 3}));
+}
+
+#[test]
+fn runaway_work_is_bounded() {
+    // 5000 x 5000 iterations exceed the default fuel budget: a clear error, not a hang.
+    let xs = format!("{{\"xs\": [{}]}}", vec!["0"; 5000].join(","));
+    check_err(
+        "count(map xs as a (count(filter xs as b (a == b))))",
+        &xs,
+        "evaluation budget exceeded",
+    );
+    check("count(map xs as a (a))", &xs, "TRUE", json!(5000));
+}

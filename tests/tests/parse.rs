@@ -1,0 +1,94 @@
+//! Data-driven parser and checker tests: every file in `tests/parse/ok` must parse and check
+//! without diagnostics (`use` statements aside, see `POLICY_ERRORS_OK`), and every file in
+//! `tests/parse/err` must fail with the diagnostics recorded in its insta snapshot.
+//! Regenerate snapshots with `cargo insta test -p sentrie-tests --accept`.
+
+use std::path::Path;
+
+fn files(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sentrie"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            (name, text)
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no test files in {dir}");
+    out
+}
+
+#[test]
+fn ok_files_parse_and_check() {
+    for (name, text) in files("parse/ok") {
+        let path = format!("{name}.sentrie");
+        let (tree, diags) = sentrie_grammar::parse_file(sentrie_grammar::FileId(0), &text);
+        assert!(diags.is_empty(), "{name}: {diags:?}");
+        assert!(tree.is_some(), "{name}: no tree");
+        match sentrie_compiler::compile_text(&[(&path, &text)]) {
+            Ok(loaded) => {
+                // Modules are a later feature: `use` makes its policy unusable, nothing else.
+                for d in &loaded.diagnostics {
+                    assert!(
+                        d.message.starts_with("module"),
+                        "{name}: unexpected diagnostic {}",
+                        d.message
+                    );
+                }
+            }
+            Err(e) if text.contains("namespace") => {
+                let msgs: Vec<&str> = e.diagnostics.iter().map(|d| d.message.as_str()).collect();
+                panic!("{name}: {msgs:?}");
+            }
+            Err(e) => assert!(
+                e.diagnostics
+                    .iter()
+                    .all(|d| d.message.contains("no policies")),
+                "{name}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn err_files_report_located_diagnostics() {
+    for (name, text) in files("parse/err") {
+        let path = format!("{name}.sentrie");
+        let rendered = match sentrie_compiler::compile_text(&[(&path, &text)]) {
+            Ok(loaded) => {
+                // Policy errors: the pack loads but `validate` must report them.
+                assert!(!loaded.diagnostics.is_empty(), "{name} should not be valid");
+                sentrie_grammar::render_all(
+                    &loaded.diagnostics,
+                    &loaded.sources,
+                    sentrie_grammar::ErrorFormat::Plain,
+                )
+            }
+            Err(e) => sentrie_grammar::render_all(
+                &e.diagnostics,
+                &e.sources,
+                sentrie_grammar::ErrorFormat::Plain,
+            ),
+        };
+        for line in rendered.lines().filter(|l| l.starts_with("Error: ")) {
+            assert!(
+                line.starts_with(&format!("Error: {path}:")),
+                "{name}: diagnostic without a location: {line}"
+            );
+        }
+        insta::assert_snapshot!(name.clone(), rendered);
+    }
+}
+
+#[test]
+fn human_rendering_shows_the_source_line() {
+    let rendered = sentrie_tests::render_human(&[(
+        "broken.sentrie",
+        "namespace conf/broken\n\npolicy p {\n  rule r = default false {\n    let x = 1\n    x > 0\n  }\n\n  export decision of r\n}\n",
+    )]);
+    insta::assert_snapshot!(rendered);
+}
