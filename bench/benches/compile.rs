@@ -1,1 +1,2 @@
+//! Benchmarks of compiling packs (`compile/*`); filled in by the benchmark harness.
 fn main() {}

@@ -1,1 +1,1 @@
-//! placeholder
+//! Benchmark fixtures (see `benches/`).

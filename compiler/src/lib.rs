@@ -388,13 +388,28 @@ fn load_source(root: &Path, manifest: Option<&Path>) -> Result<Loaded, LoadError
             sources: SourceMap::new(),
         });
     };
-    if !diags.is_empty() {
-        return Err(LoadError {
-            diagnostics: diags,
-            sources: pack.sources,
-        });
+    if diags.is_empty() {
+        return compile_source(pack);
     }
-    compile_source(pack)
+    // Some files did not parse: still check the others, so one run reports every
+    // independent error. Name-resolution errors may stem from the broken files: drop them.
+    let mut diagnostics = diags;
+    if let Err(more) = Compiler::new(&pack).compile() {
+        diagnostics.extend(
+            more.into_iter()
+                .filter(|d| !is_resolution_error(&d.message)),
+        );
+    }
+    Err(LoadError {
+        diagnostics,
+        sources: pack.sources,
+    })
+}
+
+fn is_resolution_error(msg: &str) -> bool {
+    ["not found", "not exported", "ambiguous", "no policies"]
+        .iter()
+        .any(|p| msg.contains(p))
 }
 
 /// Compiles an already-read source pack.

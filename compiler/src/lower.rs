@@ -106,7 +106,14 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::LoadConst { dst, k });
     }
 
+    /// Evaluates `e` into a fresh register, or returns the register of an iterator variable
+    /// or accumulator directly (they are never written by the expression that reads them).
     fn temp(&mut self, e: &Expr) -> Reg {
+        if let ExprKind::Ident(name) = &e.kind {
+            if let Some(Binding::Reg(r)) = self.lookup_local(name) {
+                return r;
+            }
+        }
         let r = self.f.alloc();
         self.expr(e, r);
         r

@@ -203,11 +203,11 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
         };
         let id = sources.add(display, Arc::from(text.as_str()));
         let (tree, mut file_diags) = parse_file(id, &text);
+        // Files with syntax errors are left out of checking; their diagnostics are kept.
+        let clean = file_diags.is_empty();
         diags.append(&mut file_diags);
-        if let Some(tree) = tree {
-            if tree.namespace.is_some() {
-                files.push((id, tree));
-            }
+        if let Some(tree) = tree.filter(|t| clean && t.namespace.is_some()) {
+            files.push((id, tree));
         }
     }
     (

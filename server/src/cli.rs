@@ -13,7 +13,7 @@ use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// Print the version and exit.
-    #[arg(short = 'v', long = "version", action = ArgAction::Version, global = true)]
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
     /// Log level: DEBUG, INFO, WARN or ERROR.
     #[arg(long, global = true, value_parser = ["DEBUG", "INFO", "WARN", "ERROR", "debug", "info", "warn", "error"])]

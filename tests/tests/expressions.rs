@@ -1,6 +1,12 @@
 //! Table-driven tests of every operator and form through the whole pipeline
 //! (parse → compile → VM), including the Kleene truth tables.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
 use sentrie_tests::eval_rule;
 use serde_json::{json, Value};
 

@@ -3,6 +3,12 @@
 //! `tests/parse/err` must fail with the diagnostics recorded in its insta snapshot.
 //! Regenerate snapshots with `cargo insta test -p sentrie-tests --accept`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
 use std::path::Path;
 
 fn files(dir: &str) -> Vec<(String, String)> {

@@ -76,18 +76,10 @@ pub fn disasm(p: &Program, func: FuncId) -> String {
 }
 
 fn fmt_instr(ins: &Instr) -> String {
-    // Debug output of the enum, with `Reg(n)` shortened to `rn`.
-    let s = format!("{ins:?}");
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s.as_str();
-    while let Some(i) = rest.find("Reg(") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 4..];
-        let end = after.find(')').unwrap_or(after.len());
-        out.push('r');
-        out.push_str(&after[..end]);
-        rest = after.get(end + 1..).unwrap_or("");
-    }
-    out.push_str(&rest.replace(['{', '}'], "").replace("  ", " "));
-    out.trim_end().to_string()
+    // `Add { dst: Reg(0), lhs: Reg(1), rhs: Reg(2) }` becomes `Add dst=r0 lhs=r1 rhs=r2`.
+    let text = format!("{ins:?}")
+        .replace("Reg(", "r")
+        .replace([')', '{', '}', ','], "")
+        .replace(": ", "=");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,0 +1,303 @@
+//! End-to-end tests of the `sentrie` binary: exit codes, stdout/stderr separation, init,
+//! validate, exec output formats and fact handling (PACKS_AND_CLI.md §5, §7).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sentrie(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentrie"))
+        .args(args)
+        .output()
+        .expect("run sentrie")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sentrie-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const AUTH: &str = r#"namespace com/example/auth
+policy user {
+  rule isAdmin = default false when user.role is defined { yield user.role == "admin" }
+  rule isOwner = user.id == doc.owner
+  rule gated = when false { yield 1 }
+  export decision of isAdmin attach role as user.role
+  export decision of isOwner
+  export decision of gated
+}
+"#;
+
+fn demo_pack(name: &str) -> PathBuf {
+    let dir = tmpdir(name);
+    let out = sentrie(&["init", "demo", "--directory", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    std::fs::write(dir.join("auth.sentrie"), AUTH).unwrap();
+    dir
+}
+
+#[test]
+fn init_writes_a_valid_manifest_and_refuses_bad_input() {
+    let dir = demo_pack("init");
+    let manifest = std::fs::read_to_string(dir.join("sentrie.pack.toml")).unwrap();
+    assert_eq!(
+        manifest,
+        "[schema]\nversion = 1\n\n[pack]\nname = \"demo\"\nversion = \"0.0.1\"\n"
+    );
+    let again = sentrie(&["init", "demo", "--directory", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("directory is not empty"));
+    let bad = sentrie(&[
+        "init",
+        "9lives",
+        "--directory",
+        tmpdir("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("name needs to be a valid identity"));
+}
+
+#[test]
+fn exec_json_matches_the_spec_example() {
+    let dir = demo_pack("exec-json");
+    let out = sentrie(&[
+        "exec",
+        "com/example/auth/user/isAdmin",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--facts",
+        r#"{"user":{"role":"admin"}}"#,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = r#"[
+  {
+    "policy": "user",
+    "namespace": "com/example/auth",
+    "rule": "isAdmin",
+    "decision": {
+      "state": "TRUE",
+      "value": true
+    },
+    "attachments": {
+      "role": "admin"
+    }
+  }
+]
+"#;
+    assert_eq!(stdout(&out), expected);
+}
+
+#[test]
+fn exec_table_and_failures() {
+    let dir = demo_pack("exec-table");
+    let out = sentrie(&[
+        "exec",
+        "com/example/auth/user",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--facts",
+        r#"{"user":{"role":"admin","id":"u1"},"doc":{"owner":"u2"}}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected = "Namespace: com/example/auth\nPolicy:    user\n\nRules:\n  ✓ isAdmin: ✓ True\n  ✓ isOwner: ⨯ False\n  ✓ gated: • Unknown\n\nValues:\n  ✓ isAdmin: true\n  ✓ isOwner: false\n  ✓ gated: null\n\nAttachments:\n  ✓ isAdmin:\n     role: \"admin\"\n";
+    assert_eq!(stdout(&out), expected);
+
+    // A runtime error: decisions still printed, error on stderr, exit 1.
+    let failing = sentrie(&[
+        "exec",
+        "com/example/auth/user/isOwner",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(stdout(&failing).contains("\"state\": \"UNKNOWN\""));
+    assert!(stderr(&failing)
+        .contains("Error: com/example/auth/user/isOwner: cannot access field 'id' of undefined"));
+
+    let missing = sentrie(&[
+        "exec",
+        "com/example/auth/user/nope",
+        "--pack-location",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stdout(&missing).is_empty());
+    assert_eq!(
+        stderr(&missing).trim(),
+        "Error: rule not found: com/example/auth/user/nope"
+    );
+}
+
+#[test]
+fn facts_file_is_merged_and_bad_facts_fail() {
+    let dir = demo_pack("facts");
+    let file = dir.join("facts.json");
+    std::fs::write(&file, r#"{"user":{"role":"user","status":"active"}}"#).unwrap();
+    let out = sentrie(&[
+        "exec",
+        "com/example/auth/user/isAdmin",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--fact-file",
+        file.to_str().unwrap(),
+        "--facts",
+        r#"{"user":{"role":"admin"}}"#,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"value\": true"));
+    for bad in ["[1]", "{", "{\"n\": 1e400}"] {
+        let out = sentrie(&[
+            "exec",
+            "com/example/auth/user",
+            "--pack-location",
+            dir.to_str().unwrap(),
+            "--facts",
+            bad,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_prints() {
+    assert_eq!(sentrie(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(sentrie(&["exec"]).status.code(), Some(2));
+    assert_eq!(
+        sentrie(&["exec", "a/b", "--output", "xml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        sentrie(&["validate", "--facts", "{}"]).status.code(),
+        Some(2)
+    );
+    let v = sentrie(&["--version"]);
+    assert_eq!(v.status.code(), Some(0));
+    assert_eq!(
+        stdout(&v).trim(),
+        format!("sentrie {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+fn write_pack(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = tmpdir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 1\n\n[pack]\nname = \"t\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn validate(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["validate"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--pack-location", dir.to_str().unwrap()]);
+    sentrie(&args)
+}
+
+#[test]
+fn validate_reports_every_error_with_locations() {
+    let dir = write_pack(
+        "validate",
+        &[
+            (
+                "a.sentrie",
+                "namespace a\npolicy p {\n  rule r = 1 +\n  export decision of r\n}\n",
+            ),
+            (
+                "sub/b.sentrie",
+                "namespace b\npolicy q {\n  rule r = 1\n}\n",
+            ),
+        ],
+    );
+    let out = validate(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("a.sentrie:4:3"), "{err}");
+    assert!(
+        err.contains("sub/b.sentrie:2:8") && err.contains("does not export any rules"),
+        "{err}"
+    );
+    let json = validate(&dir, &["--error-format", "json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stderr).expect("json diagnostics");
+    assert_eq!(parsed.as_array().map(Vec::len), Some(2));
+    assert_eq!(parsed[0]["line"], 4);
+}
+
+#[test]
+fn validate_checks_targets_and_facts() {
+    let dir = write_pack("validate-facts", &[("a.sentrie", "namespace a\npolicy p {\n  fact n: number @min(1)\n  rule r = n\n  export decision of r\n}\n")]);
+    assert_eq!(validate(&dir, &[]).status.code(), Some(0));
+    assert_eq!(validate(&dir, &["a/p"]).status.code(), Some(0));
+    assert_eq!(validate(&dir, &["a/nope"]).status.code(), Some(1));
+    assert_eq!(
+        validate(&dir, &["a/p", "--facts", "{\"n\": 2}"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bad = validate(&dir, &["a/p", "--facts", "{\"n\": 0}"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("invalid value for fact 'n': constraint failed: 'min'"));
+}
+
+#[test]
+fn bad_packs_fail_cleanly() {
+    let manifest_dir = tmpdir("bad-manifest");
+    std::fs::create_dir_all(&manifest_dir).unwrap();
+    std::fs::write(
+        manifest_dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 2\n[pack]\nname = \"x\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    let out = validate(&manifest_dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("sentrie.pack.toml")
+            && stderr(&out).contains("schema validation failed")
+    );
+
+    let empty = write_pack("empty", &[]);
+    assert_eq!(validate(&empty, &[]).status.code(), Some(1));
+
+    let binary = write_pack("binary", &[("x.sentrie", "namespace x\n\u{0}\u{1}")]);
+    std::fs::write(binary.join("y.sentrie"), [0xff, 0xfe, 0x00]).unwrap();
+    let out = validate(&binary, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not valid UTF-8"));
+
+    assert_eq!(
+        validate(Path::new("/definitely/not/here"), &[])
+            .status
+            .code(),
+        Some(1)
+    );
+}

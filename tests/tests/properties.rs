@@ -1,0 +1,203 @@
+//! Property tests: the front end and checker never panic on arbitrary or mutated input, and
+//! the VM never panics on arbitrary facts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+use proptest::prelude::*;
+
+const SEEDS: &[&str] = &[
+    include_str!("../parse/ok/grammar_tour.sentrie"),
+    include_str!("../parse/ok/unicode_strings.sentrie"),
+    include_str!("../cases/102-language-features/pack/forms.sentrie"),
+    include_str!("../cases/103-shapes-facts/pack/team.sentrie"),
+];
+
+const FRAGMENTS: &[&str] = &[
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "\"",
+    "<<<EOT\n",
+    "\nEOT\n",
+    "--",
+    "//",
+    "not",
+    "in",
+    "is",
+    "yield",
+    "let x = ",
+    "rule",
+    "policy",
+    "namespace",
+    "@min(1)",
+    "?",
+    ":",
+    "!",
+    "!=",
+    "as",
+    "from",
+    "with",
+    "import decision",
+    "export decision of r",
+    "1e999",
+    "\\u",
+    "é",
+    "\u{0}",
+    ";",
+    ",",
+    "any xs as x",
+    "cast",
+    "count",
+    "shape S { a: string }",
+];
+
+/// Applies byte-level and token-level edits to a valid program.
+fn mutate(src: &str, edits: &[(usize, usize, usize)]) -> String {
+    let mut bytes = src.as_bytes().to_vec();
+    for &(kind, pos, arg) in edits {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = pos % bytes.len();
+        match kind % 4 {
+            0 => {
+                let end = (at + arg % 16).min(bytes.len());
+                bytes.drain(at..end);
+            }
+            1 => {
+                let frag = FRAGMENTS[arg % FRAGMENTS.len()].as_bytes();
+                bytes.splice(at..at, frag.iter().copied());
+            }
+            2 => {
+                let end = (at + arg % 64).min(bytes.len());
+                let copy: Vec<u8> = bytes[at..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            _ => bytes[at] = (arg % 256) as u8,
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn check_no_panic(text: &str) {
+    let (_, _) = sentrie_grammar::parse_file(sentrie_grammar::FileId(0), text);
+    if let Ok(loaded) = sentrie_compiler::compile_text(&[("p.sentrie", text)]) {
+        // Evaluate every exported rule once with empty facts: errors are fine, panics are not.
+        for (pid, pol) in loaded.program.policies.iter() {
+            let bump = bumpalo::Bump::new();
+            let facts = sentrie_vm::Value::Map(&[]);
+            let _ = sentrie_vm::evaluate(
+                &loaded.program,
+                pid,
+                &pol.exports,
+                facts,
+                &bump,
+                sentrie_vm::Limits::default(),
+            );
+        }
+    }
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+        "[a-z]{0,6}".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map("[a-z]{1,4}", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+        check_no_panic(&text);
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(seed in 0..SEEDS.len(), edits in prop::collection::vec((0usize..4, any::<usize>(), any::<usize>()), 1..6)) {
+        check_no_panic(&mutate(SEEDS[seed], &edits));
+    }
+
+    #[test]
+    fn arbitrary_facts_never_panic(facts in prop::collection::btree_map("[a-z]{1,6}", json_value(), 0..6)) {
+        let facts = serde_json::Value::Object(facts.into_iter().collect()).to_string();
+        for (path, src) in [("forms.sentrie", SEEDS[2]), ("team.sentrie", SEEDS[3])] {
+            let mut files = vec![(path, src)];
+            let org = include_str!("../cases/103-shapes-facts/pack/org.sentrie");
+            if path == "team.sentrie" {
+                files.push(("org.sentrie", org));
+            }
+            let loaded = sentrie_compiler::compile_text(&files).map_err(|_| TestCaseError::fail("seed must compile"))?;
+            for (pid, pol) in loaded.program.policies.iter() {
+                let bump = bumpalo::Bump::new();
+                let value = sentrie_vm::json::decode(facts.as_bytes(), &bump).map_err(TestCaseError::fail)?;
+                let _ = sentrie_vm::evaluate(&loaded.program, pid, &pol.exports, value, &bump, sentrie_vm::Limits::default());
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_inputs_get_diagnostics() {
+    let deep_parens = format!(
+        "namespace a\npolicy p {{ rule r = {}1{} export decision of r }}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let deep_lists = format!(
+        "namespace a\npolicy p {{ rule r = {}1{} export decision of r }}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let deep_unary = format!(
+        "namespace a\npolicy p {{ rule r = {}1 export decision of r }}",
+        "- ".repeat(10_000)
+    );
+    let long_line = format!(
+        "namespace a\npolicy p {{ rule r = \"{}\" export decision of r }}",
+        "x".repeat(1_000_000)
+    );
+    for (name, text) in [
+        ("parens", &deep_parens),
+        ("lists", &deep_lists),
+        ("unary", &deep_unary),
+    ] {
+        let err = sentrie_compiler::compile_text(&[("p.sentrie", text)])
+            .err()
+            .unwrap_or_else(|| panic!("{name} should fail"));
+        assert!(
+            err.diagnostics
+                .iter()
+                .any(|d| d.message.contains("too deep") || d.message.contains("too deeply")),
+            "{name}"
+        );
+    }
+    assert!(sentrie_compiler::compile_text(&[("p.sentrie", &long_line)]).is_ok());
+}
+
+#[test]
+fn deeply_nested_facts_are_rejected_cleanly() {
+    let bump = bumpalo::Bump::new();
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let err = sentrie_vm::json::decode(deep.as_bytes(), &bump).unwrap_err();
+    assert!(err.contains("recursion limit"), "{err}");
+    let huge = "{\"n\": 1e400}";
+    assert!(sentrie_vm::json::decode(huge.as_bytes(), &bump).is_err());
+}
