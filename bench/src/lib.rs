@@ -1,1 +1,77 @@
-//! Benchmark fixtures (see `benches/`).
+//! Benchmark fixtures shared by the criterion benches: generated packs of any size and the
+//! bundled example packs with representative facts.
+
+use std::fmt::Write;
+
+/// A pack of `n_rules` rules spread over policies of 100 rules each, every rule exported,
+/// mixing field access, comparisons, membership and a collection form.
+pub fn generated_pack(n_rules: usize) -> Vec<(String, String)> {
+    let per_policy = 100.min(n_rules.max(1));
+    let mut files = Vec::new();
+    let mut rule = 0;
+    let mut policy = 0;
+    while rule < n_rules {
+        let mut src = String::new();
+        let _ = writeln!(src, "namespace gen/p{policy}\n\npolicy p {{\n  fact user: document\n  fact req: document\n  let roles = [\"admin\", \"editor\", \"viewer\"]");
+        let first = rule;
+        for _ in 0..per_policy {
+            if rule >= n_rules {
+                break;
+            }
+            let _ = writeln!(
+                src,
+                "  rule r{rule} = default false when user.role in roles {{\n    let limit = {rule} % 50 + 10\n    yield req.size < limit and (user.tier == \"pro\" or any user.groups as g (g == \"g{}\"))\n  }}",
+                rule % 7
+            );
+            rule += 1;
+        }
+        for r in first..rule {
+            let _ = writeln!(src, "  export decision of r{r} attach limit as {r}");
+        }
+        src.push_str("}\n");
+        files.push((format!("p{policy}.sentrie"), src));
+        policy += 1;
+    }
+    files
+}
+
+/// Facts for the generated pack (about 200 bytes).
+pub const GENERATED_FACTS: &str = r#"{"user":{"role":"editor","tier":"free","groups":["g1","g2","g3"]},"req":{"size":12,"path":"/v1/items"}}"#;
+
+pub const RBAC: &str = include_str!("../../examples/rbac/rbac.sentrie");
+pub const RBAC_FACTS: &str = r#"{"user":{"id":"u1","roles":["editor","viewer"]},"resource":{"owner":"u2","kind":"doc"},"action":"write"}"#;
+
+pub const GATEWAY_FILES: [(&str, &str); 4] = [
+    (
+        "shapes.sentrie",
+        include_str!("../../examples/ai-gateway/shapes.sentrie"),
+    ),
+    (
+        "org.sentrie",
+        include_str!("../../examples/ai-gateway/org.sentrie"),
+    ),
+    (
+        "team.sentrie",
+        include_str!("../../examples/ai-gateway/team.sentrie"),
+    ),
+    (
+        "gateway.sentrie",
+        include_str!("../../examples/ai-gateway/gateway.sentrie"),
+    ),
+];
+
+/// About 1 KB of facts for the gateway request policy.
+pub fn gateway_facts() -> String {
+    let prompt = "Summarise the attached quarterly report for the leadership team, focusing on revenue, churn and the hiring plan. ".repeat(6);
+    format!(
+        r#"{{"caller":{{"id":"u-1842","role":"ml-engineer","team":"search-quality"}},"req":{{"model":"gpt-4o-mini","environment":"production","prompt":"{prompt}","estimated_cost":0.42}},"usage":{{"user_spent_today":3.5,"team_spent_today":118.0}}}}"#
+    )
+}
+
+/// Borrows generated files as `(&str, &str)` pairs for `compile_text`.
+pub fn as_refs(files: &[(String, String)]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
+}

@@ -37,7 +37,7 @@ pub fn decisions(
                     .attachments
                     .iter()
                     .zip(d.attachments.iter())
-                    .map(|((name, _), v)| (name.clone(), json::to_json(v.get())))
+                    .map(|((name, _), v)| (name.clone(), json::to_json(*v)))
                     .collect();
                 (
                     StateValue {

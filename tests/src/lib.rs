@@ -49,7 +49,7 @@ pub fn eval(
                         .attachments
                         .iter()
                         .zip(d.attachments.iter())
-                        .map(|((n, _), v)| (n.clone(), json::to_json(v.get())))
+                        .map(|((n, _), v)| (n.clone(), json::to_json(*v)))
                         .collect();
                     serde_json::json!({"rule": info.name, "state": d.state.as_str(), "value": json::to_json(d.value), "attachments": atts})
                 }

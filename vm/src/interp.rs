@@ -68,11 +68,13 @@ enum Ret<'a> {
     Let { slot: u32, dst: u32 },
     /// A rule body: wrap as a decision, cache, run attachments, then store.
     Rule { rule: RuleId, dst: u32 },
-    /// Attachment `idx` of a decision being completed.
+    /// Attachment `idx` of a decision being completed; the values of earlier attachments
+    /// are on `att_stack` from `start`.
     Attach {
         dec: &'a DecisionVal<'a>,
         idx: u32,
         dst: u32,
+        start: u32,
     },
 }
 
@@ -108,6 +110,7 @@ pub struct Vm<'a> {
     subs: Vec<u32>,
     builders: Vec<BumpVec<'a, Value<'a>>>,
     ctxs: Vec<Ctx<'a>>,
+    att_stack: BumpVec<'a, Value<'a>>,
     fuel: u64,
     limits: Limits,
 }
@@ -167,6 +170,7 @@ impl<'a> Vm<'a> {
             subs: Vec::new(),
             builders: Vec::new(),
             ctxs: Vec::with_capacity(2),
+            att_stack: BumpVec::new_in(bump),
             fuel: limits.fuel,
             limits,
         }
@@ -333,6 +337,7 @@ impl<'a> Vm<'a> {
                     }
                 }
                 self.subs.clear();
+                self.att_stack.clear();
                 Err(Fault { message, func, pc })
             }
         }
@@ -746,23 +751,37 @@ impl<'a> Vm<'a> {
                                     return Ok(Flow::Continue);
                                 }
                             }
-                            Ret::Attach { dec, idx, dst } => {
-                                dec.attachments[idx as usize].set(v.plain());
+                            Ret::Attach {
+                                dec,
+                                idx,
+                                dst,
+                                start,
+                            } => {
+                                self.att_stack.push(v.plain());
                                 let info = &p.rules[dec.rule];
                                 if (idx as usize) + 1 < info.attachments.len() {
                                     let next = idx + 1;
-                                    tri!(self.push_frame(
-                                        info.attachments[next as usize].1,
-                                        fr.ctx,
-                                        Ret::Attach {
-                                            dec,
-                                            idx: next,
-                                            dst
-                                        }
-                                    ));
+                                    let ret = Ret::Attach {
+                                        dec,
+                                        idx: next,
+                                        dst,
+                                        start,
+                                    };
+                                    let func = info.attachments[next as usize].1;
+                                    tri!(self.push_frame(func, fr.ctx, ret));
                                     return Ok(Flow::Continue);
                                 }
-                                self.regs[dst as usize] = Value::Decision(dec);
+                                let attachments = self
+                                    .bump
+                                    .alloc_slice_copy(&self.att_stack[start as usize..]);
+                                self.att_stack.truncate(start as usize);
+                                let done: &'a DecisionVal<'a> = self.bump.alloc(DecisionVal {
+                                    attachments,
+                                    ..*dec
+                                });
+                                self.ctxs[fr.ctx as usize].rules[info.slot as usize]
+                                    .set(Some(done));
+                                self.regs[dst as usize] = Value::Decision(done);
                             }
                         }
                         if self.frames.len() <= depth {
@@ -783,14 +802,13 @@ impl<'a> Vm<'a> {
             Value::Decision(d) => Some(d),
             _ => None,
         };
-        let attachments = self
-            .bump
-            .alloc_slice_fill_with(info.attachments.len(), |_| Cell::new(Value::Undefined));
+        // Cached at once so attachments can read the rule itself; replaced by the complete
+        // decision once its attachments are computed.
         let dec: &'a DecisionVal<'a> = self.bump.alloc(DecisionVal {
             rule,
             state: v.truthy(),
             value: v.plain(),
-            attachments,
+            attachments: &[],
             imported,
         });
         self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(dec));
@@ -799,7 +817,17 @@ impl<'a> Vm<'a> {
             return Ok(false);
         }
         let func = info.attachments[0].1;
-        self.push_frame(func, ctx, Ret::Attach { dec, idx: 0, dst })?;
+        let start = self.att_stack.len() as u32;
+        self.push_frame(
+            func,
+            ctx,
+            Ret::Attach {
+                dec,
+                idx: 0,
+                dst,
+                start,
+            },
+        )?;
         Ok(true)
     }
 }
@@ -823,7 +851,7 @@ fn get_field<'a>(p: &Program, recv: Value<'a>, name: &str, lenient: bool) -> Ste
             while let Some(dec) = cur {
                 let info = &p.rules[dec.rule];
                 if let Some(i) = info.attachments.iter().position(|(n, _)| n == name) {
-                    return Ok(dec.attachments[i].get());
+                    return Ok(dec.attachments.get(i).copied().unwrap_or(Value::Undefined));
                 }
                 cur = dec.imported;
             }

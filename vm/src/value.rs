@@ -1,7 +1,6 @@
 //! Runtime values. `Value` is `Copy`: strings, lists and maps are references into the
 //! per-decision arena (or into the `Program` for constants), so moving a register is a memcpy.
 
-use std::cell::Cell;
 use std::cmp::Ordering;
 
 use crate::program::RuleId;
@@ -95,8 +94,9 @@ pub struct DecisionVal<'a> {
     pub rule: RuleId,
     pub state: Tri,
     pub value: Value<'a>,
-    /// Attachment values, in the order of the rule's export (empty if not exported).
-    pub attachments: &'a [Cell<Value<'a>>],
+    /// Attachment values, in the order of the rule's export (empty if not exported, and
+    /// while the attachments themselves are being computed).
+    pub attachments: &'a [Value<'a>],
     /// For an import rule: the imported decision (its attachments are readable).
     pub imported: Option<&'a DecisionVal<'a>>,
 }
