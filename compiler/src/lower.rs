@@ -312,27 +312,19 @@ impl<'c, 'p> Lower<'c, 'p> {
                     self.f.patch_here(to_end);
                 }
             },
-            ExprKind::Quant {
-                kind,
-                coll,
-                var,
-                index,
-                body,
-            } => self.quant(*kind, coll, var, index.as_ref(), body, dst),
-            ExprKind::Distinct {
-                coll,
-                left,
-                right,
-                body,
-            } => self.distinct(coll, left, right, body, dst),
-            ExprKind::Reduce {
-                coll,
-                init,
-                acc,
-                var,
-                index,
-                body,
-            } => self.reduce(coll, init, acc, var, index.as_ref(), body, dst),
+            ExprKind::Quant(q) => {
+                self.quant(q.kind, &q.coll, &q.var, q.index.as_ref(), &q.body, dst)
+            }
+            ExprKind::Distinct(d) => self.distinct(&d.coll, &d.left, &d.right, &d.body, dst),
+            ExprKind::Reduce(r) => self.reduce(
+                &r.coll,
+                &r.init,
+                &r.acc,
+                &r.var,
+                r.index.as_ref(),
+                &r.body,
+                dst,
+            ),
             ExprKind::Cast(x, ty) => {
                 let r = self.temp(x);
                 let ty = self.resolve_type(ty);

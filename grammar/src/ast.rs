@@ -51,12 +51,12 @@ pub struct Policy {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PolicyStmt {
-    Fact(FactDecl),
-    Use(UseDecl),
-    Let(LetDecl),
-    Rule(RuleDecl),
-    Export(ExportDecl),
-    Shape(ShapeDecl),
+    Fact(Box<FactDecl>),
+    Use(Box<UseDecl>),
+    Let(Box<LetDecl>),
+    Rule(Box<RuleDecl>),
+    Export(Box<ExportDecl>),
+    Shape(Box<ShapeDecl>),
 }
 
 impl PolicyStmt {
@@ -117,16 +117,16 @@ pub struct LetDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleDecl {
     pub name: Name,
-    pub default: Option<Expr>,
-    pub when: Option<Expr>,
+    pub default: Option<Box<Expr>>,
+    pub when: Option<Box<Expr>>,
     pub body: RuleBody,
     pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RuleBody {
-    Expr(Expr),
-    Import(ImportClause),
+    Expr(Box<Expr>),
+    Import(Box<ImportClause>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -295,6 +295,36 @@ pub struct Block {
     pub span: Span,
 }
 
+/// `any|all|filter|first|map COLL as VAR[, INDEX] BODY`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantExpr {
+    pub kind: Quant,
+    pub coll: Expr,
+    pub var: Name,
+    pub index: Option<Name>,
+    pub body: Expr,
+}
+
+/// `distinct COLL as LEFT, RIGHT BODY`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DistinctExpr {
+    pub coll: Expr,
+    pub left: Name,
+    pub right: Name,
+    pub body: Expr,
+}
+
+/// `reduce COLL from INIT as ACC, VAR[, INDEX] BODY`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReduceExpr {
+    pub coll: Expr,
+    pub init: Expr,
+    pub acc: Name,
+    pub var: Name,
+    pub index: Option<Name>,
+    pub body: Expr,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
     pub kind: ExprKind,
@@ -336,28 +366,10 @@ pub enum ExprKind {
         then: Option<Box<Expr>>,
         other: Box<Expr>,
     },
-    Quant {
-        kind: Quant,
-        coll: Box<Expr>,
-        var: Name,
-        index: Option<Name>,
-        body: Box<Expr>,
-    },
-    Distinct {
-        coll: Box<Expr>,
-        left: Name,
-        right: Name,
-        body: Box<Expr>,
-    },
-    Reduce {
-        coll: Box<Expr>,
-        init: Box<Expr>,
-        acc: Name,
-        var: Name,
-        index: Option<Name>,
-        body: Box<Expr>,
-    },
-    Cast(Box<Expr>, TypeRef),
+    Quant(Box<QuantExpr>),
+    Distinct(Box<DistinctExpr>),
+    Reduce(Box<ReduceExpr>),
+    Cast(Box<Expr>, Box<TypeRef>),
     Count(Box<Expr>),
     /// A placeholder left where a parse error was recovered.
     Error,

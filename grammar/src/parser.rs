@@ -162,12 +162,9 @@ fn child_depth(kind: &ExprKind) -> u32 {
             .depth
             .max(other.depth)
             .max(then.as_ref().map_or(0, |t| t.depth)),
-        ExprKind::Quant { coll, body, .. } | ExprKind::Distinct { coll, body, .. } => {
-            coll.depth.max(body.depth)
-        }
-        ExprKind::Reduce {
-            coll, init, body, ..
-        } => coll.depth.max(init.depth).max(body.depth),
+        ExprKind::Quant(q) => q.coll.depth.max(q.body.depth),
+        ExprKind::Distinct(d) => d.coll.depth.max(d.body.depth),
+        ExprKind::Reduce(r) => r.coll.depth.max(r.init.depth).max(r.body.depth),
     }
 }
 

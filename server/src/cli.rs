@@ -74,6 +74,21 @@ pub enum Command {
         #[arg(long)]
         facts: Option<String>,
     },
+    /// Measure in-process decision latency and throughput for a target.
+    Bench {
+        target: String,
+        #[arg(long, default_value = ".")]
+        pack_location: PathBuf,
+        #[arg(long)]
+        facts: Option<String>,
+        #[arg(long)]
+        fact_file: Option<PathBuf>,
+        /// Decisions to time in each mode (hot and cold).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        iterations: u64,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Print the bytecode of a rule (or of every rule of a policy).
     Disasm {
         target: String,

@@ -301,3 +301,42 @@ fn bad_packs_fail_cleanly() {
         Some(1)
     );
 }
+
+#[test]
+fn bench_reports_latency_and_throughput() {
+    let dir = demo_pack("bench");
+    let out = sentrie(&[
+        "bench",
+        "com/example/auth/user/isAdmin",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--facts",
+        r#"{"user":{"role":"admin"}}"#,
+        "--iterations",
+        "200",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["iterations"], 200);
+    for key in [
+        "hot_ns_p50",
+        "hot_ns_p99",
+        "cold_ns_p50",
+        "cold_ns_p99",
+        "decisions_per_sec",
+    ] {
+        assert!(v[key].as_u64().is_some_and(|n| n > 0), "{key} in {v}");
+    }
+    assert!(v["hot_ns_p50"].as_u64() <= v["hot_ns_p99"].as_u64());
+    // A target that fails at run time is reported instead of being timed.
+    let failing = sentrie(&[
+        "bench",
+        "com/example/auth/user/isOwner",
+        "--pack-location",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(stderr(&failing).contains("the target fails"));
+}

@@ -1,5 +1,6 @@
 //! One module per command; each returns the process exit code.
 
+mod bench;
 mod disasm;
 mod exec;
 mod init;
@@ -45,6 +46,23 @@ pub fn run(cli: Cli) -> u8 {
             target,
             pack_location,
         } => disasm::run(&target, &pack_location, format),
+        Command::Bench {
+            target,
+            pack_location,
+            facts,
+            fact_file,
+            iterations,
+            output,
+        } => {
+            let args = bench::Args {
+                target: &target,
+                pack: &pack_location,
+                facts: facts.as_deref(),
+                fact_file: fact_file.as_deref(),
+                iterations,
+            };
+            bench::run(&args, output, format)
+        }
     }
 }
 
