@@ -5,6 +5,7 @@
 //! | `compile/parse_check_10k` | lex + parse + index + check + lower + verify of a 10,000-rule pack |
 //! | `compile/parse_10k` | lex + parse only, same sources |
 //! | `compile/gateway` | the whole pipeline on the AI-gateway example |
+//! | `compile/load_compiled_10k` | decode + verify the compiled file of the 10,000-rule pack |
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sentrie_bench::{as_refs, generated_pack, GATEWAY_FILES};

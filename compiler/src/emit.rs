@@ -2,10 +2,11 @@
 //! first, temporaries above), builders likewise; the high-water marks size the frame.
 
 use sentrie_vm::bytecode::{Instr, Reg};
-use sentrie_vm::program::{Func, SrcLoc};
+use sentrie_vm::program::{Func, PolicyId, SrcLoc};
 
 pub struct FnBuilder {
     pub name: String,
+    pub policy: PolicyId,
     pub code: Vec<Instr>,
     next_reg: u32,
     max_reg: u32,
@@ -20,9 +21,10 @@ pub struct FnBuilder {
 pub struct Patch(usize);
 
 impl FnBuilder {
-    pub fn new(name: String) -> FnBuilder {
+    pub fn new(name: String, policy: PolicyId) -> FnBuilder {
         FnBuilder {
             name,
+            policy,
             code: Vec::new(),
             next_reg: 0,
             max_reg: 0,
@@ -121,6 +123,7 @@ impl FnBuilder {
     pub fn finish(self) -> Func {
         Func {
             name: self.name,
+            policy: self.policy,
             code: self.code,
             n_regs: self.max_reg.max(1).min(u32::from(u16::MAX)) as u16,
             n_builders: self.max_builder.min(u32::from(u16::MAX)) as u16,

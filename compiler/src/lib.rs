@@ -7,6 +7,7 @@
 //!
 //! This crate does not evaluate anything; that is `sentrie-vm`'s job.
 
+pub mod artifact;
 pub mod deps;
 pub mod emit;
 pub mod index;
@@ -320,6 +321,10 @@ impl<'p> Compiler<'p> {
 /// A loaded pack, ready to evaluate.
 pub struct Loaded {
     pub program: Arc<Program>,
+    /// SHA-256 (hex) identifying the pack: of the compiled file, or of the sorted source texts.
+    pub hash: String,
+    /// True when loaded from a compiled pack file.
+    pub compiled: bool,
     pub sources: SourceMap,
     pub manifest: manifest::Manifest,
     /// Policy errors (the pack still runs; see LANGUAGE.md §17.1).
@@ -356,12 +361,7 @@ pub fn load_pack(path: &Path) -> Result<Loaded, LoadError> {
     let location = pack::locate(path).map_err(LoadError::plain)?;
     let (root, manifest) = match location {
         pack::Location::Source { root, manifest } => (root, manifest),
-        pack::Location::Compiled(p) => {
-            return Err(LoadError::plain(format!(
-                "`{}` is a compiled pack; compiled packs are not supported yet",
-                p.display()
-            )))
-        }
+        pack::Location::Compiled(p) => return load_compiled(&p),
     };
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
@@ -418,6 +418,8 @@ pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
     match result {
         Ok(c) => Ok(Loaded {
             program: Arc::new(c.program),
+            hash: source_hash(&pack.sources),
+            compiled: false,
             sources: pack.sources,
             manifest: pack.manifest,
             diagnostics: c.diagnostics,
@@ -462,4 +464,37 @@ pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
         files: parsed,
     };
     compile_source(pack)
+}
+
+/// Loads a compiled pack file (PACKS_AND_CLI.md §9.3).
+pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| LoadError::plain(format!("cannot read `{}`: {e}", path.display())))?;
+    let art = artifact::decode(&bytes)
+        .map_err(|e| LoadError::plain(format!("{}: {e}", path.display())))?;
+    Ok(Loaded {
+        program: Arc::new(art.program),
+        hash: art.hash,
+        compiled: true,
+        sources: SourceMap::new(),
+        manifest: art.manifest,
+        diagnostics: Vec::new(),
+    })
+}
+
+/// SHA-256 over the sorted `(path, text)` pairs of a source pack.
+fn source_hash(sources: &SourceMap) -> String {
+    let mut files: Vec<(&str, &str)> = sources
+        .files()
+        .map(|(_, f)| (f.path.as_str(), &*f.text))
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    for (p, t) in files {
+        all.extend_from_slice(p.as_bytes());
+        all.push(0);
+        all.extend_from_slice(artifact::sha256_hex(t.as_bytes()).as_bytes());
+        all.push(b'\n');
+    }
+    artifact::sha256_hex(&all)
 }

@@ -48,10 +48,11 @@ pub struct Lower<'c, 'p> {
 
 impl<'c, 'p> Lower<'c, 'p> {
     pub fn new(c: &'c mut Compiler<'p>, pidx: usize, name: String, node: Node, mode: Mode) -> Self {
+        let policy = c.policies[pidx].id;
         Lower {
             c,
             pidx,
-            f: FnBuilder::new(name),
+            f: FnBuilder::new(name, policy),
             scope: Vec::new(),
             block_lets: Vec::new(),
             node,

@@ -4,7 +4,7 @@ use regex::Regex;
 use toml::Value as Toml;
 
 /// The validated manifest. Only what the engine uses is kept typed; the rest is checked.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub name: String,
     pub version: String,

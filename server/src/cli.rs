@@ -74,6 +74,16 @@ pub enum Command {
         #[arg(long)]
         facts: Option<String>,
     },
+    /// Compile a source pack into one verified file that exec, validate and serve load.
+    Compile {
+        /// Source pack location (overrides --pack-location).
+        pack: Option<PathBuf>,
+        #[arg(long, default_value = ".")]
+        pack_location: PathBuf,
+        /// Output file.
+        #[arg(short = 'o', long = "out", visible_alias = "output")]
+        out: PathBuf,
+    },
     /// Measure in-process decision latency and throughput for a target.
     Bench {
         target: String,

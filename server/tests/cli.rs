@@ -340,3 +340,85 @@ fn bench_reports_latency_and_throughput() {
     assert_eq!(failing.status.code(), Some(1));
     assert!(stderr(&failing).contains("the target fails"));
 }
+
+#[test]
+fn compile_writes_an_artifact_that_exec_and_validate_load() {
+    let dir = demo_pack("compile");
+    let out_file = dir
+        .parent()
+        .unwrap()
+        .join(format!("sentrie-cli-{}-demo.spk", std::process::id()));
+    let out = sentrie(&[
+        "compile",
+        dir.to_str().unwrap(),
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let facts = r#"{"user":{"role":"admin","id":"u"},"doc":{"owner":"u"}}"#;
+    let from_source = sentrie(&[
+        "exec",
+        "com/example/auth/user",
+        "--pack-location",
+        dir.to_str().unwrap(),
+        "--facts",
+        facts,
+        "--output",
+        "json",
+    ]);
+    let from_file = sentrie(&[
+        "exec",
+        "com/example/auth/user",
+        "--pack-location",
+        out_file.to_str().unwrap(),
+        "--facts",
+        facts,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+    assert_eq!(stdout(&from_source), stdout(&from_file));
+    let v = sentrie(&["validate", "--pack-location", out_file.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0));
+    assert!(stderr(&v).contains("compiled pack demo 0.0.1"));
+    // Compiling a compiled pack, or a pack with errors, fails and writes nothing.
+    let again = sentrie(&[
+        "compile",
+        out_file.to_str().unwrap(),
+        "-o",
+        "/tmp/never-written.spk",
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("input is already a compiled pack"));
+    let broken = write_pack(
+        "compile-broken",
+        &[(
+            "a.sentrie",
+            "namespace a\npolicy p {\n  fact x: Missing\n  rule r = 1\n  export decision of r\n}\n",
+        )],
+    );
+    let target = broken.join("out.spk");
+    let failed = sentrie(&[
+        "compile",
+        "--pack-location",
+        broken.to_str().unwrap(),
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(!target.exists());
+    // A damaged file is reported, never a crash.
+    let mut bytes = std::fs::read(&out_file).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    std::fs::write(&out_file, &bytes).unwrap();
+    let damaged = sentrie(&[
+        "exec",
+        "com/example/auth/user",
+        "--pack-location",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(damaged.status.code(), Some(1));
+    assert!(stderr(&damaged).contains("corrupted compiled pack"));
+}

@@ -16,8 +16,12 @@ pub fn cast<'a>(
         return Ok(Value::Undefined);
     }
     let mut base = ty;
-    while let TypeKind::Alias(t) = &p.types[base].kind {
-        base = *t;
+    // Bounded: the verifier rejects alias cycles, this keeps a bad program from spinning.
+    for _ in 0..64 {
+        match &p.types[base].kind {
+            TypeKind::Alias(t) => base = *t,
+            _ => break,
+        }
     }
     let converted = match &p.types[base].kind {
         TypeKind::String => Value::Str(bump.alloc_str(&canonical_text(v))),

@@ -26,8 +26,12 @@ entity_impl!(FuncId, "func");
 pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
-/// A constant in the pool.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
+pub const IR_VERSION: u32 = 1;
+
+/// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
+/// compiled pack cannot exhaust the stack with nested lists.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Const {
     Num(f64),
     Str(String),
@@ -37,6 +41,50 @@ pub enum Const {
     Bool(bool),
     Unknown,
     Null,
+}
+
+/// Maximum nesting of constant lists and maps accepted when decoding a compiled pack.
+const MAX_CONST_DEPTH: u32 = 300;
+
+thread_local! {
+    static CONST_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The wire form of [`Const`]: same variants in the same order, so the encodings agree.
+#[derive(Deserialize)]
+#[serde(rename = "Const")]
+enum ConstRepr {
+    Num(f64),
+    Str(String),
+    List(Vec<Const>),
+    Map(Vec<(String, Const)>),
+    Bool(bool),
+    Unknown,
+    Null,
+}
+
+impl<'de> Deserialize<'de> for Const {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Const, D::Error> {
+        let depth = CONST_DEPTH.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        let res = if depth > MAX_CONST_DEPTH {
+            Err(serde::de::Error::custom("constant nested too deeply"))
+        } else {
+            ConstRepr::deserialize(d)
+        };
+        CONST_DEPTH.with(|c| c.set(c.get().saturating_sub(1)));
+        Ok(match res? {
+            ConstRepr::Num(n) => Const::Num(n),
+            ConstRepr::Str(s) => Const::Str(s),
+            ConstRepr::List(v) => Const::List(v),
+            ConstRepr::Map(v) => Const::Map(v),
+            ConstRepr::Bool(b) => Const::Bool(b),
+            ConstRepr::Unknown => Const::Unknown,
+            ConstRepr::Null => Const::Null,
+        })
+    }
 }
 
 /// A source position resolved at compile time: file index, line, column.
@@ -51,6 +99,8 @@ pub struct SrcLoc {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Func {
     pub name: String,
+    /// The policy whose evaluation context the function runs in.
+    pub policy: PolicyId,
     pub code: Vec<Instr>,
     pub n_regs: u16,
     pub n_builders: u16,

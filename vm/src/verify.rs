@@ -2,54 +2,81 @@
 //! `Program` is in bounds before it runs, so the dispatch loop can index without `Result`s.
 
 use crate::bytecode::{Instr, Reg};
-use crate::program::{Func, Program};
+use crate::program::{Func, FuncId, PolicyId, Program, TypeKind};
 
 /// Checks the whole program; the error names the function and instruction.
 pub fn verify(p: &Program) -> Result<(), String> {
     for (id, f) in p.funcs.iter() {
         verify_func(p, f).map_err(|e| format!("{id} ({}): {e}", f.name))?;
     }
+    verify_tables(p)?;
+    verify_types(p)?;
+    if p.imports
+        .iter()
+        .any(|site| p.rules.get(site.rule).is_none())
+    {
+        return Err("import site refers to a missing rule".to_string());
+    }
+    if p.compiled_regexes.len() != p.regexes.len() {
+        return Err("regular expressions were not prepared".to_string());
+    }
+    Ok(())
+}
+
+/// Rules, lets and facts: every function runs in the context of the policy that owns it, and
+/// cache slots match positions in the policy's tables.
+fn verify_tables(p: &Program) -> Result<(), String> {
+    let func_of = |f: FuncId, pol: PolicyId| p.funcs.get(f).is_some_and(|x| x.policy == pol);
     for (_, r) in p.rules.iter() {
-        if p.funcs.get(r.func).is_none() || p.policies.get(r.policy).is_none() {
-            return Err(format!(
-                "rule {} refers to a missing function or policy",
-                r.name
-            ));
-        }
-        if r.attachments.iter().any(|(_, f)| p.funcs.get(*f).is_none()) {
-            return Err(format!("rule {} has a missing attachment function", r.name));
-        }
-        if r.slot as usize >= p.policies[r.policy].rules.len() {
-            return Err(format!("rule {} has a bad cache slot", r.name));
+        let funcs_ok =
+            func_of(r.func, r.policy) && r.attachments.iter().all(|(_, f)| func_of(*f, r.policy));
+        let slot_ok = p
+            .policies
+            .get(r.policy)
+            .is_some_and(|pol| pol.rules.get(r.slot as usize).is_some());
+        if !funcs_ok || !slot_ok {
+            return Err(format!("rule {} is malformed", r.name));
         }
     }
-    for (_, l) in p.lets.iter() {
-        if p.funcs.get(l.func).is_none()
-            || p.policies.get(l.policy).is_none()
-            || l.slot as usize >= p.policies[l.policy].lets.len()
-        {
-            return Err(format!("let {} is malformed", l.name));
-        }
-    }
-    for (_, pol) in p.policies.iter() {
-        let rules_ok = pol
-            .rules
-            .iter()
-            .chain(pol.exports.iter())
-            .all(|r| p.rules.get(*r).is_some());
-        let lets_ok = pol.lets.iter().all(|l| p.lets.get(*l).is_some());
-        let facts_ok = pol.facts.iter().all(|f| {
-            p.types.get(f.ty).is_some() && f.default.is_none_or(|d| p.funcs.get(d).is_some())
+    for (pid, pol) in p.policies.iter() {
+        let rules_ok = pol.rules.iter().enumerate().all(|(i, r)| {
+            p.rules
+                .get(*r)
+                .is_some_and(|x| x.slot as usize == i && x.policy == pid)
         });
-        if !(rules_ok && lets_ok && facts_ok) {
+        let exports_ok = pol
+            .exports
+            .iter()
+            .all(|r| p.rules.get(*r).is_some_and(|x| x.policy == pid));
+        let lets_ok = pol.lets.iter().enumerate().all(|(i, l)| {
+            p.lets
+                .get(*l)
+                .is_some_and(|x| x.slot as usize == i && x.policy == pid && func_of(x.func, pid))
+        });
+        let facts_ok = pol
+            .facts
+            .iter()
+            .all(|f| p.types.get(f.ty).is_some() && f.default.is_none_or(|d| func_of(d, pid)));
+        if !(rules_ok && exports_ok && lets_ok && facts_ok) {
             return Err(format!(
                 "policy {}/{} is malformed",
                 pol.namespace, pol.name
             ));
         }
     }
-    for (_, t) in p.types.iter() {
-        use crate::program::TypeKind;
+    if p.lets.iter().any(|(_, l)| {
+        p.policies
+            .get(l.policy)
+            .is_none_or(|pol| pol.lets.len() <= l.slot as usize)
+    }) {
+        return Err("a let has a bad cache slot".to_string());
+    }
+    Ok(())
+}
+
+/// Type references are in bounds and alias chains end.
+fn verify_types(p: &Program) -> Result<(), String> {
+    for (id, t) in p.types.iter() {
         let ok = match &t.kind {
             TypeKind::List(x) | TypeKind::Map(x) | TypeKind::Alias(x) => p.types.get(*x).is_some(),
             TypeKind::Record(xs) => xs.iter().all(|x| p.types.get(*x).is_some()),
@@ -63,20 +90,42 @@ pub fn verify(p: &Program) -> Result<(), String> {
         if !ok || !regex_ok {
             return Err(format!("type {} is malformed", t.name));
         }
-    }
-    for site in &p.imports {
-        if p.rules.get(site.rule).is_none() {
-            return Err("import site refers to a missing rule".to_string());
+        let mut cur = id;
+        let mut steps = 0;
+        while let TypeKind::Alias(next) = &p.types[cur].kind {
+            cur = *next;
+            steps += 1;
+            if steps > 64 {
+                return Err(format!(
+                    "alias chain of type {} is too long or cyclic",
+                    t.name
+                ));
+            }
         }
-    }
-    if p.compiled_regexes.len() != p.regexes.len() {
-        return Err("regular expressions were not prepared".to_string());
     }
     Ok(())
 }
 
 fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
     let len = f.code.len();
+    let Some(policy) = p.policies.get(f.policy) else {
+        return Err("function of a missing policy".to_string());
+    };
+    let own_let = |l: u32| match p.lets.get(crate::program::LetId::from_u32(l)) {
+        Some(info) if info.policy == f.policy => Ok(()),
+        _ => Err(format!("let {l} is not a let of this function's policy")),
+    };
+    let own_rule = |r: u32| match p.rules.get(crate::program::RuleId::from_u32(r)) {
+        Some(info) if info.policy == f.policy => Ok(()),
+        _ => Err(format!("rule {r} is not a rule of this function's policy")),
+    };
+    let fact = |i: u16| {
+        if (i as usize) < policy.facts.len() {
+            Ok(())
+        } else {
+            Err(format!("fact {i} out of range"))
+        }
+    };
     let reg = |r: Reg| -> Result<(), String> {
         if r.0 < f.n_regs {
             Ok(())
@@ -145,18 +194,10 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             | Instr::IsDefined { dst, src }
             | Instr::IsEmpty { dst, src }
             | Instr::Count { dst, src } => reg(dst).and(reg(src)),
-            Instr::LoadFact { dst, .. } => reg(dst),
+            Instr::LoadFact { dst, idx } => reg(dst).and(fact(idx)),
             Instr::LoadAdhoc { dst, name: n } => reg(dst).and(name(n)),
-            Instr::LoadLet { dst, let_id } => reg(dst).and(if (let_id as usize) < p.lets.len() {
-                Ok(())
-            } else {
-                Err("bad let".into())
-            }),
-            Instr::LoadRule { dst, rule } => reg(dst).and(if (rule as usize) < p.rules.len() {
-                Ok(())
-            } else {
-                Err("bad rule".into())
-            }),
+            Instr::LoadLet { dst, let_id } => reg(dst).and(own_let(let_id)),
+            Instr::LoadRule { dst, rule } => reg(dst).and(own_rule(rule)),
             Instr::Import { dst, site } => reg(dst).and(match p.imports.get(site as usize) {
                 Some(s) => span(s.args, s.names.len()),
                 None => Err("bad import site".into()),

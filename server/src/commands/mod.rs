@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code.
 
 mod bench;
+mod compile;
 mod disasm;
 mod exec;
 mod init;
@@ -23,6 +24,11 @@ pub fn run(cli: Cli) -> u8 {
     };
     match cli.command {
         Command::Init { name, directory } => init::run(&name, &directory),
+        Command::Compile {
+            pack,
+            pack_location,
+            out,
+        } => compile::run(pack.as_deref().unwrap_or(&pack_location), &out, format),
         Command::Exec {
             target,
             pack_location,

@@ -22,6 +22,18 @@ pub fn run(
     let Some(loaded) = load(pack, format) else {
         return EXIT_FAIL;
     };
+    if loaded.compiled {
+        let p = &loaded.program;
+        eprintln!(
+            "compiled pack {} {} (sha256 {}): {} policies, {} rules, {} functions",
+            loaded.manifest.name,
+            loaded.manifest.version,
+            loaded.hash,
+            p.policies.len(),
+            p.rules.len(),
+            p.funcs.len()
+        );
+    }
     if !loaded.diagnostics.is_empty() {
         eprintln!(
             "{}",

@@ -1,0 +1,67 @@
+//! `sentrie compile [PACK] -o FILE` (PACKS_AND_CLI.md §7.5): validate like `validate`, then
+//! write the compiled pack atomically (temporary file in the same directory, then rename).
+
+use std::io::Write;
+use std::path::Path;
+
+use sentrie_compiler::{artifact, pack};
+use sentrie_grammar::{render_all, ErrorFormat};
+
+use super::{error, load, EXIT_FAIL, EXIT_OK};
+
+pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
+    if matches!(pack::locate(pack_path), Ok(pack::Location::Compiled(_))) {
+        error("input is already a compiled pack");
+        return EXIT_FAIL;
+    }
+    let Some(loaded) = load(pack_path, format) else {
+        return EXIT_FAIL;
+    };
+    if !loaded.diagnostics.is_empty() {
+        eprintln!(
+            "{}",
+            render_all(&loaded.diagnostics, &loaded.sources, format)
+        );
+        return EXIT_FAIL;
+    }
+    let sources: Vec<(String, &str)> = loaded
+        .sources
+        .files()
+        .map(|(_, f)| (f.path.clone(), &*f.text))
+        .collect();
+    let bytes = match artifact::encode(&loaded.manifest, &sources, &loaded.program) {
+        Ok(b) => b,
+        Err(e) => {
+            error(&e);
+            return EXIT_FAIL;
+        }
+    };
+    match write_atomically(out, &bytes) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            error(&format!("cannot write `{}`: {e}", out.display()));
+            EXIT_FAIL
+        }
+    }
+}
+
+fn write_atomically(out: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map_or_else(|| "pack".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, out)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
