@@ -30,6 +30,14 @@ fn compile(c: &mut Criterion) {
     g.bench_function("gateway", |b| {
         b.iter(|| assert!(sentrie_compiler::compile_text(&GATEWAY_FILES).is_ok()))
     });
+    let loaded = sentrie_compiler::compile_text(&refs)
+        .unwrap_or_else(|_| panic!("generated pack must compile"));
+    let sources: Vec<(String, &str)> = refs.iter().map(|(p, t)| ((*p).to_string(), *t)).collect();
+    let bytes = sentrie_compiler::artifact::encode(&loaded.manifest, &sources, &loaded.program)
+        .unwrap_or_else(|e| panic!("encode: {e}"));
+    g.bench_function("load_compiled_10k", |b| {
+        b.iter(|| assert!(sentrie_compiler::artifact::decode(&bytes).is_ok()))
+    });
     g.finish();
 }
 

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `eval_hot/<pack>` | one decision with facts already decoded into the arena (arena reset per iteration) |
 //! | `eval_cold/<pack>` | decode the facts JSON bytes + one decision |
+//! | `eval_cold/decode_<pack>` | decoding the facts bytes into arena values alone |
 //! | `eval_cold/serde_json_parse_<pack>` | baseline: parsing the same bytes into `serde_json::Value` |
 //!
 //! Packs: `rbac` (examples/rbac, `allow`), `gateway` (examples/ai-gateway, whole policy, ~1 KB
@@ -110,6 +111,12 @@ fn eval(c: &mut Criterion) {
                     Limits::default(),
                 );
                 assert!(out.iter().all(|o| o.result.is_ok()));
+            })
+        });
+        cold.bench_function(format!("decode_{}", k.name), |b| {
+            b.iter(|| {
+                bump.reset();
+                json::decode(k.facts.as_bytes(), &bump).is_ok()
             })
         });
         cold.bench_function(format!("serde_json_parse_{}", k.name), |b| {

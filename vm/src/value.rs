@@ -14,6 +14,7 @@ pub enum Tri {
 }
 
 impl Tri {
+    #[inline]
     pub fn from_bool(b: bool) -> Tri {
         if b {
             Tri::True
@@ -61,6 +62,7 @@ impl Tri {
         }
     }
 
+    #[inline]
     pub fn value<'a>(self) -> Value<'a> {
         match self {
             Tri::True => Value::Bool(true),
@@ -103,6 +105,7 @@ pub struct DecisionVal<'a> {
 
 impl<'a> Value<'a> {
     /// `T(v)` (LANGUAGE.md §4.3).
+    #[inline]
     pub fn truthy(self) -> Tri {
         match self {
             Value::Bool(b) => Tri::from_bool(b),
@@ -117,6 +120,7 @@ impl<'a> Value<'a> {
     }
 
     /// A decision stands for its value in every operator but truthiness.
+    #[inline]
     pub fn plain(self) -> Value<'a> {
         match self {
             Value::Decision(d) => d.value.plain(),
@@ -124,6 +128,7 @@ impl<'a> Value<'a> {
         }
     }
 
+    #[inline]
     pub fn is_undefined(self) -> bool {
         matches!(self.plain(), Value::Undefined)
     }
@@ -143,6 +148,7 @@ impl<'a> Value<'a> {
 }
 
 /// Looks a key up in a sorted map.
+#[inline]
 pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
     m.binary_search_by(|(k, _)| (*k).cmp(key))
         .ok()
