@@ -411,7 +411,13 @@ impl<'a> Vm<'a> {
                 pc += 1;
                 match instr {
                     Instr::LoadConst { dst, k } => {
-                        set!(dst, json::const_value(&p.consts[k as usize], self.bump))
+                        // Scalars inline; lists and maps are built in the arena.
+                        let v = match &p.consts[k as usize] {
+                            crate::program::Const::Num(n) => Value::Num(*n),
+                            crate::program::Const::Str(s) => Value::Str(s),
+                            other => json::const_value(other, self.bump),
+                        };
+                        set!(dst, v)
                     }
                     Instr::LoadUndef { dst } => set!(dst, Value::Undefined),
                     Instr::LoadNull { dst } => set!(dst, Value::Null),
