@@ -21,6 +21,9 @@ pub struct Cli {
     /// Same as `--log-level DEBUG`.
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// How diagnostics are printed on stderr.
     #[arg(long, global = true, value_enum, default_value_t = ErrorFormatArg::Human)]
     pub error_format: ErrorFormatArg,
@@ -74,6 +77,8 @@ pub enum Command {
         #[arg(long)]
         facts: Option<String>,
     },
+    /// Serve decisions over HTTP (HTTP_API.md).
+    Serve(ServeArgs),
     /// Compile a source pack into one verified file that exec, validate and serve load.
     Compile {
         /// Source pack location (overrides --pack-location).
@@ -105,4 +110,55 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Pack location (overrides --pack-location).
+    pub pack: Option<PathBuf>,
+    #[arg(long, default_value = "./")]
+    pub pack_location: PathBuf,
+    /// TCP port; 0 lets the OS choose.
+    #[arg(long, env = "SENTRIE_PORT", default_value_t = 7529)]
+    pub port: u16,
+    /// `local`, `all`, `local4`, `local6`, `network4`, `network6`, `network`, or addresses;
+    /// repeatable and comma-separated.
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// Worker threads (default: available cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Maximum concurrent connections per worker.
+    #[arg(long, default_value_t = 25_000)]
+    pub max_connections: usize,
+    /// Largest accepted request body.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Deepest accepted JSON nesting in a request body (at most 128).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=128))]
+    pub max_json_depth: u64,
+    /// Evaluation budget of one request (units charged at loops and calls).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_fuel: u64,
+    /// Wall-clock limit of one evaluation, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub decision_timeout_ms: u64,
+    /// Reload when files under the pack location change.
+    #[arg(long)]
+    pub watch: bool,
+    /// Polling interval of `--watch`, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub watch_interval_ms: u64,
+    /// Write one JSON line per decision to this file (`-` for stdout).
+    #[arg(long)]
+    pub decision_log: Option<String>,
+    /// What the decision log records about the facts.
+    #[arg(long, value_enum, default_value_t = crate::http::audit::FactsMode::Full)]
+    pub decision_log_facts: crate::http::audit::FactsMode,
 }

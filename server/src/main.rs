@@ -3,8 +3,11 @@
 //! stdout carries only results; diagnostics and logs go to stderr.
 
 mod cli;
+mod clock;
 mod commands;
 mod facts;
+mod http;
+mod logging;
 mod output;
 
 use std::process::ExitCode;
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    logging::init(args.log_level.as_deref(), args.debug, args.log_format);
     let code = commands::run(args);
     ExitCode::from(code)
 }

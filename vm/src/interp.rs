@@ -19,6 +19,8 @@ pub struct Limits {
     pub fuel: u64,
     /// Maximum nesting of rule, let, import and attachment evaluations.
     pub max_depth: usize,
+    /// Wall-clock limit, checked every few hundred fuel units.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for Limits {
@@ -26,6 +28,7 @@ impl Default for Limits {
         Limits {
             fuel: 10_000_000,
             max_depth: 1000,
+            deadline: None,
         }
     }
 }
@@ -313,6 +316,13 @@ impl<'a> Vm<'a> {
             return Err("evaluation budget exceeded: too much work for one decision".to_string());
         }
         self.fuel -= 1;
+        if self.fuel.is_multiple_of(256) {
+            if let Some(deadline) = self.limits.deadline {
+                if std::time::Instant::now() > deadline {
+                    return Err("evaluation deadline exceeded".to_string());
+                }
+            }
+        }
         Ok(())
     }
 

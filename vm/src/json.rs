@@ -93,6 +93,38 @@ pub fn decode<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
     Ok(v)
 }
 
+/// Checks that JSON text nests at most `max` levels of arrays and objects, without parsing
+/// it (a linear scan that skips strings). Malformed text is left for the parser to report.
+pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Err(format!("JSON nested more than {max} levels deep"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Converts a value for output (LANGUAGE.md §4.2).
 pub fn to_json(v: Value<'_>) -> serde_json::Value {
     to_json_depth(v, 0)
@@ -151,5 +183,27 @@ pub fn const_value<'a>(c: &'a crate::program::Const, bump: &'a Bump) -> Value<'a
                     .map(|(k, x)| (k.as_str(), const_value(x, bump))),
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_check_counts_brackets_outside_strings() {
+        assert!(check_depth(br#"{"a":[[1]]}"#, 3).is_ok());
+        assert!(check_depth(br#"{"a":[[1]]}"#, 2).is_err());
+        assert!(check_depth(br#"{"a":"[[[[[[\"[["}"#, 1).is_ok());
+    }
+
+    #[test]
+    fn decode_sorts_keys_and_keeps_the_last_duplicate() {
+        let bump = Bump::new();
+        let v = decode(br#"{"b":1,"a":2,"b":3}"#, &bump).unwrap();
+        assert_eq!(to_json(v).to_string(), r#"{"a":2,"b":3}"#);
+        assert!(decode(b"{} x", &bump).is_err());
+        assert_eq!(to_json(Value::Num(2.0)).to_string(), "2");
+        assert_eq!(to_json(Value::Num(f64::NAN)).to_string(), "null");
     }
 }

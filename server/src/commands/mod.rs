@@ -5,6 +5,7 @@ mod compile;
 mod disasm;
 mod exec;
 mod init;
+mod serve;
 mod validate;
 
 use sentrie_compiler::{LoadError, Loaded};
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> u8 {
     };
     match cli.command {
         Command::Init { name, directory } => init::run(&name, &directory),
+        Command::Serve(args) => serve::run(args),
         Command::Compile {
             pack,
             pack_location,

@@ -1,0 +1,31 @@
+//! `sentrie serve [PACK]` (PACKS_AND_CLI.md §7.4): maps flags to server options.
+
+use std::time::Duration;
+
+use crate::cli::ServeArgs;
+use crate::http::{self, state::Limits};
+
+pub fn run(args: ServeArgs) -> u8 {
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1);
+    let opts = http::Options {
+        location: args.pack.unwrap_or(args.pack_location),
+        port: args.port,
+        listen: args.listen,
+        limits: Limits {
+            body_bytes: args.max_body_bytes,
+            json_depth: args.max_json_depth as usize,
+            fuel: args.max_fuel,
+            deadline: Duration::from_millis(args.decision_timeout_ms),
+        },
+        workers,
+        max_connections: args.max_connections,
+        watch: args.watch,
+        watch_interval: Duration::from_millis(args.watch_interval_ms.max(10)),
+        decision_log: args.decision_log,
+        decision_log_facts: args.decision_log_facts,
+    };
+    http::serve(opts)
+}

@@ -1,0 +1,109 @@
+//! The decision audit log: one JSON line per decision request, written by a background thread
+//! from a bounded queue. A slow disk never blocks a request: when the queue is full the line
+//! is dropped and counted. Dropping the `AuditLog` flushes the queue and joins the writer.
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::metrics::Metrics;
+
+/// What the log records about the facts of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FactsMode {
+    /// The facts object itself.
+    Full,
+    /// Only the SHA-256 of the request body's facts.
+    Hash,
+    /// Nothing about the facts.
+    None,
+}
+
+pub struct AuditLog {
+    tx: Option<SyncSender<String>>,
+    writer: Option<JoinHandle<()>>,
+    pub facts: FactsMode,
+    metrics: Arc<Metrics>,
+}
+
+/// Queue length before lines are dropped.
+const QUEUE: usize = 16_384;
+
+impl AuditLog {
+    /// Opens `path` for appending (`-` is stdout) and starts the writer thread.
+    pub fn open(path: &str, facts: FactsMode, metrics: Arc<Metrics>) -> std::io::Result<AuditLog> {
+        let mut out: Box<dyn Write + Send> = if path == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )
+        };
+        let (tx, rx) = sync_channel::<String>(QUEUE);
+        let m = Arc::clone(&metrics);
+        let writer = std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || {
+                let mut buf = std::io::BufWriter::with_capacity(1 << 16, &mut out);
+                while let Ok(line) = rx.recv() {
+                    let ok = buf
+                        .write_all(line.as_bytes())
+                        .and_then(|()| buf.write_all(b"\n"))
+                        .is_ok();
+                    if ok {
+                        m.log_written.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        m.log_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Flush when the queue is momentarily empty, so lines reach the disk promptly
+                    // without a write per line under load.
+                    if rx
+                        .try_recv()
+                        .map(|next| {
+                            let ok = buf
+                                .write_all(next.as_bytes())
+                                .and_then(|()| buf.write_all(b"\n"))
+                                .is_ok();
+                            let counter = if ok { &m.log_written } else { &m.log_dropped };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        })
+                        .is_err()
+                    {
+                        let _ = buf.flush();
+                    }
+                }
+                let _ = buf.flush();
+            })?;
+        Ok(AuditLog {
+            tx: Some(tx),
+            writer: Some(writer),
+            facts,
+            metrics,
+        })
+    }
+
+    /// Queues one line; never blocks.
+    pub fn record(&self, line: String) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}

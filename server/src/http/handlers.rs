@@ -1,0 +1,298 @@
+//! Route handlers. They stay thin: extract, call the VM, map to a response.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use bumpalo::Bump;
+use futures_util::StreamExt;
+use sentrie_vm::{json, target, Value};
+use serde::Serialize;
+
+use super::problem::{invalid_json, method_not_allowed, problem};
+use super::state::App;
+use crate::output::{self, DecisionOut};
+
+/// The request id chosen by the middleware.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+pub fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map_or_else(String::new, |r| r.0.clone())
+}
+
+thread_local! {
+    /// One arena per worker thread, reset for every decision; never held across an await.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::with_capacity(64 * 1024));
+}
+
+/// Arenas that grew past this after a huge request are replaced rather than kept.
+const ARENA_KEEP_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Serialize)]
+struct DecisionResponse<'a> {
+    decisions: &'a [DecisionOut],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub async fn decision(
+    req: HttpRequest,
+    mut body: web::Payload,
+    app: web::Data<App>,
+) -> HttpResponse {
+    let rid = request_id(&req);
+    let raw = req.uri().path().strip_prefix("/decision").unwrap_or("");
+    let Some(target_text) = decode_path(raw) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Invalid Path",
+            "the path is not valid percent-encoded UTF-8",
+            &rid,
+        );
+    };
+    if target_text.split('/').all(str::is_empty) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid Path",
+            "The path parameter is required but was not provided",
+            &rid,
+        );
+    }
+    let pack = app.pack.load_full();
+    let target = match target::resolve(&pack.program, &target_text) {
+        Ok(t) => t,
+        Err(e) => return problem(StatusCode::NOT_FOUND, "Invalid Path", &e, &rid),
+    };
+    let limit = app.limits.body_bytes;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else {
+            return invalid_json(&rid);
+        };
+        if bytes.len() + chunk.len() > limit {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload Too Large",
+                &format!("request body exceeds {limit} bytes"),
+                &rid,
+            );
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if json::check_depth(&bytes, app.limits.json_depth).is_err() {
+        return invalid_json(&rid);
+    }
+    let started = Instant::now();
+    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate(&app, &pack, &target, &bytes, &rid, &target_text)
+    }));
+    app.metrics
+        .decision_latency(started.elapsed().as_nanos() as u64);
+    match evaluated {
+        Ok(Ok(body)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(body),
+        Ok(Err(())) => invalid_json(&rid),
+        Err(_) => {
+            // A panic is a bug; the worker's arena may be mid-use, so start a fresh one.
+            ARENA.with(|a| *a.borrow_mut() = Bump::new());
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "the decision could not be evaluated",
+                &rid,
+            )
+        }
+    }
+}
+
+/// Decodes the body straight into the worker's arena, evaluates and serialises the response.
+fn evaluate(
+    app: &App,
+    pack: &super::state::PackState,
+    target: &target::Target,
+    bytes: &[u8],
+    rid: &str,
+    target_text: &str,
+) -> Result<String, ()> {
+    ARENA.with(|cell| {
+        let mut arena = cell.borrow_mut();
+        if arena.allocated_bytes() > ARENA_KEEP_BYTES {
+            *arena = Bump::with_capacity(64 * 1024);
+        }
+        arena.reset();
+        let bump: &Bump = &arena;
+        let Ok(Value::Map(top)) = json::decode(bytes, bump) else {
+            return Err(());
+        };
+        let facts = match sentrie_vm::value::map_get(top, "facts") {
+            None | Some(Value::Null) => Value::Map(&[]),
+            Some(v @ Value::Map(_)) => v,
+            Some(_) => return Err(()),
+        };
+        let limits = sentrie_vm::Limits {
+            fuel: app.limits.fuel,
+            deadline: Some(Instant::now() + app.limits.deadline),
+            ..sentrie_vm::Limits::default()
+        };
+        let outcomes = sentrie_vm::evaluate(
+            &pack.program,
+            target.policy,
+            &target.rules,
+            facts,
+            bump,
+            limits,
+        );
+        let (decisions, failures) = output::decisions(&pack.program, &outcomes);
+        let error = (!failures.is_empty()).then(|| {
+            failures
+                .iter()
+                .map(|(r, m)| format!("{r}: {m}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        let body = serde_json::to_string(&DecisionResponse {
+            decisions: &decisions,
+            error: error.clone(),
+        })
+        .map_err(|_| ())?;
+        if let Some(log) = &app.audit {
+            log.record(audit_line(
+                log.facts,
+                rid,
+                target_text,
+                &pack.hash,
+                &decisions,
+                error.as_deref(),
+                facts,
+            ));
+        }
+        Ok(body)
+    })
+}
+
+fn audit_line(
+    mode: super::audit::FactsMode,
+    rid: &str,
+    target_text: &str,
+    pack_hash: &str,
+    decisions: &[DecisionOut],
+    error: Option<&str>,
+    facts: Value<'_>,
+) -> String {
+    let mut line = serde_json::json!({
+        "time": crate::clock::rfc3339_now(),
+        "request_id": rid,
+        "target": target_text,
+        "pack_hash": pack_hash,
+        "decisions": decisions,
+    });
+    if let Some(obj) = line.as_object_mut() {
+        if let Some(e) = error {
+            obj.insert("error".into(), serde_json::Value::String(e.to_string()));
+        }
+        match mode {
+            super::audit::FactsMode::Full => {
+                obj.insert("facts".into(), json::to_json(facts));
+            }
+            super::audit::FactsMode::Hash => {
+                let text = json::to_json(facts).to_string();
+                obj.insert(
+                    "facts_sha256".into(),
+                    sentrie_compiler::artifact::sha256_hex(text.as_bytes()).into(),
+                );
+            }
+            super::audit::FactsMode::None => {}
+        }
+    }
+    line.to_string()
+}
+
+/// Percent-decodes each path segment; `None` for malformed escapes or invalid UTF-8.
+fn decode_path(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+pub async fn decision_options() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+pub async fn decision_other_method(req: HttpRequest) -> HttpResponse {
+    method_not_allowed(
+        "Only POST requests are supported for this endpoint",
+        "POST, OPTIONS",
+        &request_id(&req),
+    )
+}
+
+pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
+    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::HEAD
+    {
+        return method_not_allowed(
+            "Only GET and HEAD are supported for this endpoint",
+            "GET, HEAD",
+            &request_id(&req),
+        );
+    }
+    let pack = app.pack.load();
+    let body = serde_json::json!({
+        "status": "healthy",
+        "time": crate::clock::rfc3339_now(),
+        "pack": {"name": pack.name, "version": pack.version, "hash": pack.hash},
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body.to_string())
+}
+
+pub async fn metrics(app: web::Data<App>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
+        .body(app.metrics.render())
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(include_str!("../../openapi.json"))
+}
+
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        req.uri().path(),
+        &request_id(&req),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_path;
+
+    #[test]
+    fn percent_decoding_of_paths() {
+        assert_eq!(decode_path("/a%2Fb/c").as_deref(), Some("/a/b/c"));
+        assert_eq!(decode_path("/caf%C3%A9").as_deref(), Some("/café"));
+        assert_eq!(decode_path("/bad%zz"), None);
+        assert_eq!(decode_path("/bad%ff"), None);
+        assert_eq!(decode_path("/trunc%4"), None);
+    }
+}

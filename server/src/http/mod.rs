@@ -1,0 +1,207 @@
+//! `sentrie serve`: the actix-web decision server (HTTP_API.md). Routing, the middleware that
+//! adds request ids, CORS headers, metrics and the access log, and the server lifecycle
+//! (bind, print listeners, run until SIGINT/SIGTERM, reload on SIGHUP or file change).
+
+pub mod audit;
+mod handlers;
+mod listen;
+mod metrics;
+mod problem;
+mod reload;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App as ActixApp, HttpMessage, HttpServer};
+use arc_swap::ArcSwap;
+
+use self::handlers::RequestId;
+use self::metrics::Metrics;
+use self::state::{App, Limits, PackState};
+
+/// Everything `serve` needs, from the command line.
+pub struct Options {
+    pub location: PathBuf,
+    pub port: u16,
+    pub listen: Vec<String>,
+    pub limits: Limits,
+    pub workers: usize,
+    pub max_connections: usize,
+    pub watch: bool,
+    pub watch_interval: Duration,
+    pub decision_log: Option<String>,
+    pub decision_log_facts: audit::FactsMode,
+}
+
+/// A request id from `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`.
+fn accepted_request_id(v: Option<&HeaderValue>) -> Option<String> {
+    let s = v?.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    ok.then(|| s.to_string())
+}
+
+fn route_index(path: &str) -> usize {
+    match path {
+        p if p == "/decision" || p.starts_with("/decision/") => 0,
+        "/health" => 1,
+        "/metrics" => 2,
+        "/openapi.json" => 3,
+        _ => 4,
+    }
+}
+
+/// Runs the server until it is stopped. Returns the process exit code.
+pub fn serve(opts: Options) -> u8 {
+    let loaded = match sentrie_compiler::load_pack(&opts.location) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "{}",
+                sentrie_grammar::render_all(
+                    &e.diagnostics,
+                    &e.sources,
+                    sentrie_grammar::ErrorFormat::Human
+                )
+            );
+            return 1;
+        }
+    };
+    for d in &loaded.diagnostics {
+        tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error: its rules fail at evaluation");
+    }
+    let addrs = match listen::addresses(&opts.listen, opts.port) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    };
+    let metrics = Arc::new(Metrics::default());
+    let audit = match &opts.decision_log {
+        Some(path) => {
+            match audit::AuditLog::open(path, opts.decision_log_facts, Arc::clone(&metrics)) {
+                Ok(log) => Some(log),
+                Err(e) => {
+                    eprintln!("Error: cannot open the decision log `{path}`: {e}");
+                    return 1;
+                }
+            }
+        }
+        None => None,
+    };
+    let app = Arc::new(App {
+        pack: ArcSwap::from_pointee(PackState::from_loaded(loaded)),
+        location: opts.location.clone(),
+        limits: opts.limits,
+        metrics,
+        audit,
+    });
+    let trigger = match reload::start(Arc::clone(&app)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Error: cannot start the reloader: {e}");
+            return 1;
+        }
+    };
+    if opts.watch {
+        if let Err(e) = reload::watch(opts.location.clone(), opts.watch_interval, trigger.clone()) {
+            eprintln!("Error: cannot start the pack watcher: {e}");
+            return 1;
+        }
+    }
+    let code = match run_server(Arc::clone(&app), &addrs, &opts, trigger) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    };
+    // The last reference flushes the decision log when dropped.
+    drop(app);
+    code
+}
+
+fn run_server(
+    app: Arc<App>,
+    addrs: &[std::net::SocketAddr],
+    opts: &Options,
+    trigger: std::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    let data = web::Data::from(Arc::clone(&app));
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let server_data = data.clone();
+        let mut server = HttpServer::new(move || {
+            let metrics_app = server_data.clone();
+            ActixApp::new()
+                .app_data(server_data.clone())
+                .wrap_fn(move |req, srv| {
+                    let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(sentrie_vm::builtins::uuid_v4);
+                    req.extensions_mut().insert(RequestId(id.clone()));
+                    let started = Instant::now();
+                    let method = req.method().clone();
+                    let path = req.path().to_string();
+                    let metrics = Arc::clone(&metrics_app.metrics);
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res: ServiceResponse = fut.await?;
+                        let status = res.status().as_u16();
+                        let headers = res.headers_mut();
+                        for (k, v) in [
+                            ("access-control-allow-origin", "*"),
+                            ("access-control-allow-methods", "POST, OPTIONS"),
+                            ("access-control-allow-headers", "Content-Type"),
+                        ] {
+                            headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+                        }
+                        if let Ok(v) = HeaderValue::from_str(&id) {
+                            headers.insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        metrics.request(route_index(&path), status);
+                        tracing::info!(%method, %path, status, micros = started.elapsed().as_micros() as u64, request_id = %id, "request");
+                        Ok(res)
+                    }
+                })
+                .route("/health", web::route().to(handlers::health))
+                .route("/metrics", web::get().to(handlers::metrics))
+                .route("/openapi.json", web::get().to(handlers::openapi))
+                .service(
+                    web::resource(["/decision", "/decision/{tail:.*}"])
+                        .route(web::post().to(handlers::decision))
+                        .route(web::method(actix_web::http::Method::OPTIONS).to(handlers::decision_options))
+                        .default_service(web::to(handlers::decision_other_method)),
+                )
+                .default_service(web::to(handlers::not_found))
+        })
+        .workers(opts.workers)
+        .max_connections(opts.max_connections)
+        .shutdown_timeout(10)
+        .client_request_timeout(Duration::from_secs(30))
+        .keep_alive(Duration::from_secs(30));
+        for addr in addrs {
+            server = server.bind(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+        }
+        for addr in server.addrs() {
+            eprintln!("listening on http://{addr}");
+        }
+        let server = server.run();
+        #[cfg(unix)]
+        actix_web::rt::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the pack");
+                if trigger.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        server.await
+    })
+}

@@ -1,0 +1,49 @@
+//! Shared server state: the current pack (swapped atomically on reload), limits, metrics and
+//! the decision log. Requests take a snapshot of the pack (`Arc`) and finish on it even if a
+//! reload swaps in a new one meanwhile.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sentrie_vm::Program;
+
+use super::audit::AuditLog;
+use super::metrics::Metrics;
+
+/// One loaded pack version.
+pub struct PackState {
+    pub program: Arc<Program>,
+    pub name: String,
+    pub version: String,
+    pub hash: String,
+}
+
+impl PackState {
+    pub fn from_loaded(l: sentrie_compiler::Loaded) -> PackState {
+        PackState {
+            program: l.program,
+            name: l.manifest.name,
+            version: l.manifest.version,
+            hash: l.hash,
+        }
+    }
+}
+
+/// Per-request limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub json_depth: usize,
+    pub fuel: u64,
+    pub deadline: Duration,
+}
+
+pub struct App {
+    pub pack: ArcSwap<PackState>,
+    pub location: PathBuf,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub audit: Option<AuditLog>,
+}

@@ -1,0 +1,685 @@
+//! Integration tests of `sentrie serve`: the real binary on 127.0.0.1 with an ephemeral port,
+//! driven by a minimal HTTP/1.1 client. Every endpoint, error status and body, CORS, request
+//! ids, limits, the decision log, hot reload (file change, SIGHUP, broken pack) and a swap
+//! under load.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(pack: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+            .arg("serve")
+            .arg(pack)
+            .args(["--port", "0", "--workers", "2"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(
+                        rest.rsplit(':')
+                            .next()
+                            .unwrap_or("0")
+                            .parse::<u16>()
+                            .unwrap_or(0),
+                    );
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("server did not start");
+        Server { child, port, log }
+    }
+
+    fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        request(self.port, method, path, headers, body)
+    }
+
+    fn decide(&self, target: &str, facts: &str) -> Resp {
+        self.req(
+            "POST",
+            &format!("/decision/{target}"),
+            &[],
+            format!("{{\"facts\": {facts}}}").as_bytes(),
+        )
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    fn wait_exit(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return (status.code(), self.log.lock().unwrap().clone());
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // A server may answer before reading a large body; ignore write errors after that.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sentrie-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+const POLICY_V1: &str = "namespace t\npolicy p {\n  rule version = 1\n  rule ok = default false when user.role is defined { yield user.role == \"admin\" }\n  export decision of version\n  export decision of ok attach role as user.role\n}\n";
+
+fn write_pack(dir: &Path, policy: &str) {
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 1\n\n[pack]\nname = \"srv\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("p.sentrie"), policy).unwrap();
+}
+
+fn version(s: &Server) -> i64 {
+    let r = s.decide("t/p/version", "{}");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()["decisions"][0]["decision"]["value"]
+        .as_i64()
+        .unwrap()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn endpoints_statuses_and_headers() {
+    let s = Server::start(&repo().join("examples/rbac"), &[]);
+    let facts = r#"{"user":{"id":"u1","roles":["editor"]},"resource":{"owner":"u2","kind":"doc"},"action":"write"}"#;
+    let ok = s.decide("example/rbac/documents/allow", facts);
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), Some("application/json"));
+    assert_eq!(ok.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        ok.header("access-control-allow-methods"),
+        Some("POST, OPTIONS")
+    );
+    assert_eq!(
+        ok.header("access-control-allow-headers"),
+        Some("Content-Type")
+    );
+    let body = ok.json();
+    assert_eq!(
+        body["decisions"][0]["decision"],
+        serde_json::json!({"state": "TRUE", "value": true})
+    );
+    assert!(body.get("error").is_none());
+
+    // Percent-encoding and empty segments resolve to the same target; query strings are ignored.
+    for path in [
+        "/decision/example%2Frbac/documents/allow",
+        "/decision//example//rbac/documents/allow/",
+        "/decision/example/rbac/documents/allow?x=1",
+    ] {
+        let r = s.req(
+            "POST",
+            path,
+            &[],
+            format!("{{\"facts\": {facts}}}").as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{path}");
+    }
+
+    // Runtime errors: 200 with `error`, failed rules UNKNOWN.
+    let failed = s.decide("example/rbac/documents", "{}");
+    assert_eq!(failed.status, 200);
+    let v = failed.json();
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("example/rbac/documents/allow: required fact not found: user"));
+    assert_eq!(v["decisions"].as_array().unwrap().len(), 4);
+    assert_eq!(v["decisions"][0]["decision"]["state"], "UNKNOWN");
+
+    // Request ids: echoed when valid, replaced otherwise, and used as `instance`.
+    let r = s.req(
+        "POST",
+        "/decision/nope/x",
+        &[("X-Request-Id", "req-42.a:b")],
+        b"{}",
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("x-request-id"), Some("req-42.a:b"));
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let p = r.json();
+    assert_eq!(p["instance"], "req-42.a:b");
+    assert_eq!(p["type"], "https://sentrie.sh/problems/404");
+    assert_eq!(p["title"], "Invalid Path");
+    assert!(p["detail"]
+        .as_str()
+        .unwrap()
+        .contains("namespace not found"));
+    assert!(p["timestamp"].as_str().unwrap().ends_with('Z'));
+    let bad_id = s.req("GET", "/health", &[("X-Request-Id", "has space")], b"");
+    assert_ne!(bad_id.header("x-request-id"), Some("has space"));
+    assert_eq!(bad_id.header("x-request-id").unwrap().len(), 36);
+
+    let cases: &[(&str, &str, &[u8], u16, &str)] = &[
+        ("POST", "/decision", b"{}", 400, "Invalid Path"),
+        ("POST", "/decision/", b"{}", 400, "Invalid Path"),
+        (
+            "POST",
+            "/decision/example/rbac/nope",
+            b"{}",
+            404,
+            "Invalid Path",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents/isAdmin",
+            b"{}",
+            404,
+            "Invalid Path",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents/allow/extra",
+            b"{}",
+            404,
+            "Invalid Path",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/../documents",
+            b"{}",
+            404,
+            "Invalid Path",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/%2e%2e/documents",
+            b"{}",
+            404,
+            "Invalid Path",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"[1]",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"{\"facts\": [1]}",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"{} trailing",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"{\"facts\": {\"a\": \"\xff\xfe\"}}",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"{\"facts\": {\"n\": 1e400}}",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "POST",
+            "/decision/example/rbac/documents",
+            b"{\"facts\": {\"a\":",
+            400,
+            "Invalid JSON",
+        ),
+        (
+            "GET",
+            "/decision/example/rbac/documents",
+            b"",
+            405,
+            "Method Not Allowed",
+        ),
+        ("DELETE", "/decision/x", b"", 405, "Method Not Allowed"),
+        ("POST", "/health", b"", 405, "Method Not Allowed"),
+        ("GET", "/nowhere", b"", 404, "Not Found"),
+    ];
+    for (method, path, body, status, title) in cases {
+        let r = s.req(method, path, &[], body);
+        assert_eq!(r.status, *status, "{method} {path}");
+        assert_eq!(r.json()["title"], *title, "{method} {path}");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    }
+    assert_eq!(
+        s.req("GET", "/decision/x", &[], b"").header("allow"),
+        Some("POST, OPTIONS")
+    );
+    assert_eq!(
+        s.req("PUT", "/health", &[], b"").header("allow"),
+        Some("GET, HEAD")
+    );
+    let deep = format!(
+        "{{\"facts\": {{\"a\": {}1{}}}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_eq!(
+        s.req(
+            "POST",
+            "/decision/example/rbac/documents",
+            &[],
+            deep.as_bytes()
+        )
+        .status,
+        400
+    );
+
+    let pre = s.req("OPTIONS", "/decision/anything/at/all", &[], b"");
+    assert_eq!(pre.status, 200);
+    assert!(pre.body.is_empty());
+    assert_eq!(
+        pre.header("access-control-allow-methods"),
+        Some("POST, OPTIONS")
+    );
+
+    let health = s.req("GET", "/health", &[], b"");
+    assert_eq!(health.status, 200);
+    let h = health.json();
+    assert_eq!(h["status"], "healthy");
+    assert_eq!(h["pack"]["name"], "rbac-quickstart");
+    assert_eq!(h["pack"]["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(s.req("HEAD", "/health", &[], b"").status, 200);
+
+    let metrics = String::from_utf8(s.req("GET", "/metrics", &[], b"").body).unwrap();
+    assert!(metrics.contains("sentrie_http_requests_total{route=\"decision\",status=\"200\"}"));
+    assert!(metrics.contains("sentrie_http_requests_total{route=\"decision\",status=\"405\"}"));
+    assert!(metrics.contains("sentrie_decision_duration_seconds_count"));
+    assert!(metrics.contains("sentrie_decision_log_dropped_total 0"));
+    let api = s.req("GET", "/openapi.json", &[], b"").json();
+    assert_eq!(api["openapi"], "3.0.3");
+    assert!(api["paths"]["/decision/{target}"]["post"].is_object());
+}
+
+#[test]
+fn body_limit_and_oversized_bodies() {
+    let s = Server::start(&repo().join("examples/rbac"), &["--max-body-bytes", "2000"]);
+    let big = format!("{{\"facts\": {{\"pad\": \"{}\"}}}}", "x".repeat(5000));
+    let r = s.req(
+        "POST",
+        "/decision/example/rbac/documents",
+        &[],
+        big.as_bytes(),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["title"], "Payload Too Large");
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("request body exceeds"));
+    drop(s);
+    // The default limit is 10 MiB: a 12 MB body is refused without harming the server.
+    let s = Server::start(&repo().join("examples/rbac"), &[]);
+    let huge = vec![b' '; 12 * 1024 * 1024];
+    assert_eq!(
+        s.req("POST", "/decision/example/rbac/documents", &[], &huge)
+            .status,
+        413
+    );
+    assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
+}
+
+#[test]
+fn http_decisions_equal_exec_output() {
+    let mut roots = vec![repo().join("tests/cases")];
+    let shared = repo().parent().unwrap().join("shared/conformance/cases");
+    if shared.is_dir() {
+        roots.push(shared);
+    }
+    let mut compared = 0;
+    for root in roots {
+        let mut groups: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        groups.sort();
+        for group in groups {
+            let name = group.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains("error") || name.contains("ts-modules") {
+                continue;
+            }
+            let cases: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(group.join("cases.json")).unwrap()).unwrap();
+            let s = Server::start(&group.join("pack"), &[]);
+            for case in cases.as_array().unwrap() {
+                let target = case["target"].as_str().unwrap();
+                let facts = case["facts"].to_string();
+                let exec = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+                    .args(["exec", target, "--pack-location"])
+                    .arg(group.join("pack"))
+                    .args(["--facts", &facts, "--output", "json"])
+                    .output()
+                    .unwrap();
+                let http = s.decide(target, &facts);
+                if exec.stdout.is_empty() {
+                    // The target does not resolve: exec fails with no output, HTTP says 404.
+                    assert_eq!(exec.status.code(), Some(1), "{name}: {target}");
+                    assert_eq!(http.status, 404, "{name}: {target}");
+                    continue;
+                }
+                let from_exec: serde_json::Value = serde_json::from_slice(&exec.stdout).unwrap();
+                assert_eq!(http.status, 200, "{name}/{target}");
+                let from_http = http.json()["decisions"].clone();
+                // Same values, and the same bytes once both are printed compactly.
+                assert_eq!(from_exec, from_http, "{name}: {target}");
+                assert_eq!(
+                    serde_json::to_string(&from_exec).unwrap(),
+                    serde_json::to_string(&from_http).unwrap()
+                );
+                assert_eq!(
+                    exec.status.code() == Some(0),
+                    http.json().get("error").is_none(),
+                    "{name}: {target}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 50, "only {compared} cases compared");
+}
+
+#[test]
+fn reload_on_change_keeps_serving_through_a_broken_pack() {
+    let dir = tmp("watch");
+    write_pack(&dir, POLICY_V1);
+    let s = Server::start(&dir, &["--watch", "--watch-interval-ms", "50"]);
+    assert_eq!(version(&s), 1);
+    let hash1 = s.req("GET", "/health", &[], b"").json()["pack"]["hash"].clone();
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 2"),
+    );
+    eventually("reload to version 2", || version(&s) == 2);
+    assert_ne!(
+        s.req("GET", "/health", &[], b"").json()["pack"]["hash"],
+        hash1
+    );
+    // A broken pack is rejected: the previous one keeps answering.
+    write_pack(&dir, "namespace t\npolicy p {\n  rule version = \n}\n");
+    eventually("the failed reload to be counted", || {
+        String::from_utf8(s.req("GET", "/metrics", &[], b"").body)
+            .unwrap()
+            .contains("sentrie_pack_reload_failures_total 1")
+    });
+    assert_eq!(version(&s), 2);
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 3"),
+    );
+    eventually("reload to version 3", || version(&s) == 3);
+    // Deleting the pack while serving: the reload fails, the server keeps answering.
+    std::fs::remove_dir_all(&dir).unwrap();
+    eventually("the second failed reload", || {
+        String::from_utf8(s.req("GET", "/metrics", &[], b"").body)
+            .unwrap()
+            .contains("sentrie_pack_reload_failures_total 2")
+    });
+    assert_eq!(version(&s), 3);
+    let log = s.log.lock().unwrap().clone();
+    assert!(log.contains("reload rejected"), "{log}");
+}
+
+#[test]
+fn sighup_reloads_and_a_swap_under_load_loses_nothing() {
+    let dir = tmp("hup");
+    write_pack(&dir, POLICY_V1);
+    let s = Server::start(&dir, &[]);
+    assert_eq!(version(&s), 1);
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 2"),
+    );
+    s.signal("-HUP");
+    eventually("SIGHUP reload", || version(&s) == 2);
+
+    // Several clients hammer the server while the pack is swapped back and forth.
+    let port = s.port;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let stop = Arc::clone(&stop);
+        clients.push(std::thread::spawn(move || {
+            let (mut ok, mut bad) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || ok < 500 {
+                let r = request(
+                    port,
+                    "POST",
+                    "/decision/t/p",
+                    &[],
+                    br#"{"facts":{"user":{"role":"admin"}}}"#,
+                );
+                let good = r.status == 200 && {
+                    let v = r.json();
+                    v.get("error").is_none() && v["decisions"][1]["decision"]["value"] == true
+                };
+                if good {
+                    ok += 1;
+                } else {
+                    bad += 1;
+                }
+                if ok + bad >= 2500 {
+                    break;
+                }
+            }
+            (ok, bad)
+        }));
+    }
+    for i in 0..6 {
+        std::thread::sleep(Duration::from_millis(60));
+        write_pack(
+            &dir,
+            &POLICY_V1.replace("rule version = 1", &format!("rule version = {}", 10 + i)),
+        );
+        s.signal("-HUP");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut bad) = (0, 0);
+    for c in clients {
+        let (o, b) = c.join().unwrap();
+        ok += o;
+        bad += b;
+    }
+    assert_eq!(bad, 0, "{bad} failed responses out of {}", ok + bad);
+    assert!(ok >= 2000, "only {ok} requests");
+    eventually("last reload", || version(&s) == 15);
+}
+
+#[test]
+fn decision_log_records_every_decision_and_flushes_on_shutdown() {
+    let dir = tmp("log");
+    write_pack(&dir, POLICY_V1);
+    let log_path = dir.join("decisions.jsonl");
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log",
+            log_path.to_str().unwrap(),
+            "--decision-log-facts",
+            "hash",
+        ],
+    );
+    for i in 0..200 {
+        let r = s.req(
+            "POST",
+            "/decision/t/p",
+            &[("X-Request-Id", &format!("r{i}"))],
+            br#"{"facts":{"user":{"role":"dev"}}}"#,
+        );
+        assert_eq!(r.status, 200);
+    }
+    s.signal("-TERM");
+    let (code, _) = s.wait_exit();
+    assert_eq!(code, Some(0));
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 200);
+    let first = &lines[0];
+    assert_eq!(first["request_id"], "r0");
+    assert_eq!(first["target"], "/t/p");
+    assert_eq!(first["pack_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(first["facts_sha256"].as_str().unwrap().len(), 64);
+    assert!(first.get("facts").is_none());
+    assert_eq!(first["decisions"][1]["attachments"]["role"], "dev");
+}
+
+#[test]
+fn startup_errors_exit_1() {
+    let dir = tmp("broken");
+    write_pack(&dir, "namespace t\npolicy p {\n}\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+        .arg("serve")
+        .arg(&dir)
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not export any rules"));
+    let ok = tmp("listen");
+    write_pack(&ok, POLICY_V1);
+    let bad = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+        .arg("serve")
+        .arg(&ok)
+        .args(["--port", "0", "--listen", "local,127.0.0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+}
