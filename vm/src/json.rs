@@ -153,6 +153,67 @@ fn to_json_depth(v: Value<'_>, depth: u32) -> serde_json::Value {
     }
 }
 
+/// Appends the compact JSON text of a value (keys in map order, which is sorted), exactly as
+/// `to_json(v).to_string()` would print it but without building a `serde_json::Value`.
+pub fn write_compact(out: &mut String, v: Value<'_>) {
+    write_depth(out, v, 0);
+}
+
+fn write_depth(out: &mut String, v: Value<'_>, depth: u32) {
+    if depth > crate::MAX_VALUE_DEPTH {
+        out.push_str("null");
+        return;
+    }
+    match v {
+        Value::Undefined | Value::Null | Value::Unknown | Value::Pending => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Value::Num(n) => out.push_str(&number_json(n).to_string()),
+        Value::Str(s) => write_str(out, s),
+        Value::List(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_depth(out, *x, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (i, (k, x)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write_depth(out, *x, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Decision(d) => write_depth(out, d.value, depth + 1),
+    }
+}
+
+/// A JSON string literal with the escapes serde_json uses.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Integral numbers print without a fraction; non-finite numbers become `null`.
 pub fn number_json(n: f64) -> serde_json::Value {
     if !n.is_finite() {
@@ -195,6 +256,16 @@ mod tests {
         assert!(check_depth(br#"{"a":[[1]]}"#, 3).is_ok());
         assert!(check_depth(br#"{"a":[[1]]}"#, 2).is_err());
         assert!(check_depth(br#"{"a":"[[[[[[\"[["}"#, 1).is_ok());
+    }
+
+    #[test]
+    fn compact_writer_matches_serde_json() {
+        let bump = Bump::new();
+        let text = r#"{"b":[1,2.5,-0,1e21,"q\"\\\n\u0001é"],"a":{"x":null,"y":true}}"#;
+        let v = decode(text.as_bytes(), &bump).unwrap();
+        let mut out = String::new();
+        write_compact(&mut out, v);
+        assert_eq!(out, to_json(v).to_string());
     }
 
     #[test]

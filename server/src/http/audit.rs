@@ -48,37 +48,7 @@ impl AuditLog {
         let m = Arc::clone(&metrics);
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || {
-                let mut buf = std::io::BufWriter::with_capacity(1 << 16, &mut out);
-                while let Ok(line) = rx.recv() {
-                    let ok = buf
-                        .write_all(line.as_bytes())
-                        .and_then(|()| buf.write_all(b"\n"))
-                        .is_ok();
-                    if ok {
-                        m.log_written.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        m.log_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Flush when the queue is momentarily empty, so lines reach the disk promptly
-                    // without a write per line under load.
-                    if rx
-                        .try_recv()
-                        .map(|next| {
-                            let ok = buf
-                                .write_all(next.as_bytes())
-                                .and_then(|()| buf.write_all(b"\n"))
-                                .is_ok();
-                            let counter = if ok { &m.log_written } else { &m.log_dropped };
-                            counter.fetch_add(1, Ordering::Relaxed);
-                        })
-                        .is_err()
-                    {
-                        let _ = buf.flush();
-                    }
-                }
-                let _ = buf.flush();
-            })?;
+            .spawn(move || write_loop(&rx, &mut out, &m))?;
         Ok(AuditLog {
             tx: Some(tx),
             writer: Some(writer),
@@ -98,6 +68,46 @@ impl AuditLog {
         }
     }
 }
+
+/// Drains the queue in batches and sleeps between them: a blocked `recv` would make every
+/// request wake this thread (a context switch per decision), which costs far more than the
+/// write itself on a small machine.
+fn write_loop(
+    rx: &std::sync::mpsc::Receiver<String>,
+    out: &mut Box<dyn Write + Send>,
+    m: &Metrics,
+) {
+    use std::sync::mpsc::TryRecvError;
+    let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
+    loop {
+        let mut wrote = false;
+        loop {
+            match rx.try_recv() {
+                Ok(line) => {
+                    let ok = buf
+                        .write_all(line.as_bytes())
+                        .and_then(|()| buf.write_all(b"\n"))
+                        .is_ok();
+                    let counter = if ok { &m.log_written } else { &m.log_dropped };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    wrote = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    let _ = buf.flush();
+                    return;
+                }
+            }
+        }
+        if wrote {
+            let _ = buf.flush();
+        }
+        std::thread::sleep(BATCH_INTERVAL);
+    }
+}
+
+/// How long the writer sleeps between batches; bounds how stale the file can be.
+const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Drop for AuditLog {
     fn drop(&mut self) {

@@ -166,8 +166,7 @@ fn evaluate(
                 rid,
                 target_text,
                 &pack.hash,
-                &decisions,
-                error.as_deref(),
+                &body,
                 facts,
             ));
         }
@@ -175,41 +174,44 @@ fn evaluate(
     })
 }
 
+/// One decision-log line, built by appending to the already serialised response body (which
+/// starts with `{"decisions":`), so decisions are not serialised twice.
 fn audit_line(
     mode: super::audit::FactsMode,
     rid: &str,
     target_text: &str,
     pack_hash: &str,
-    decisions: &[DecisionOut],
-    error: Option<&str>,
+    body: &str,
     facts: Value<'_>,
 ) -> String {
-    let mut line = serde_json::json!({
-        "time": crate::clock::rfc3339_now(),
-        "request_id": rid,
-        "target": target_text,
-        "pack_hash": pack_hash,
-        "decisions": decisions,
-    });
-    if let Some(obj) = line.as_object_mut() {
-        if let Some(e) = error {
-            obj.insert("error".into(), serde_json::Value::String(e.to_string()));
+    let mut line = String::with_capacity(body.len() + 256);
+    line.push_str("{\"time\":\"");
+    line.push_str(&crate::clock::rfc3339_now());
+    line.push_str("\",\"request_id\":");
+    json::write_str(&mut line, rid);
+    line.push_str(",\"target\":");
+    json::write_str(&mut line, target_text);
+    line.push_str(",\"pack_hash\":\"");
+    line.push_str(pack_hash);
+    line.push('"');
+    match mode {
+        super::audit::FactsMode::Full => {
+            line.push_str(",\"facts\":");
+            json::write_compact(&mut line, facts);
         }
-        match mode {
-            super::audit::FactsMode::Full => {
-                obj.insert("facts".into(), json::to_json(facts));
-            }
-            super::audit::FactsMode::Hash => {
-                let text = json::to_json(facts).to_string();
-                obj.insert(
-                    "facts_sha256".into(),
-                    sentrie_compiler::artifact::sha256_hex(text.as_bytes()).into(),
-                );
-            }
-            super::audit::FactsMode::None => {}
+        super::audit::FactsMode::Hash => {
+            // The hash of the canonical facts text: compact, keys sorted.
+            let mut text = String::with_capacity(1024);
+            json::write_compact(&mut text, facts);
+            line.push_str(",\"facts_sha256\":\"");
+            line.push_str(&sentrie_compiler::artifact::sha256_hex(text.as_bytes()));
+            line.push('"');
         }
+        super::audit::FactsMode::None => {}
     }
-    line.to_string()
+    line.push(',');
+    line.push_str(body.strip_prefix('{').unwrap_or(body));
+    line
 }
 
 /// Percent-decodes each path segment; `None` for malformed escapes or invalid UTF-8.

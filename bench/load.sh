@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of `sentrie serve` on the AI-gateway example, over loopback only.
+#  1. peak throughput with wrk (installed from Debian's packages if missing);
+#  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen.rs (4
+#     connections: on a 2-core machine more generator threads measure their own scheduling);
+#  3. peak throughput again with the decision log on.
+# Usage: bench/load.sh [SECONDS]   (default 10 per phase). Prints a summary at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release -q -p sentrie-server -p sentrie-bench --bin sentrie --bin loadgen
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/body.json" <<'JSON'
+{"facts":{"caller":{"id":"u-1842","role":"ml-engineer","team":"search-quality"},"req":{"model":"gpt-4o-mini","environment":"production","prompt":"Summarise the attached quarterly report for the leadership team, focusing on revenue, churn and the hiring plan. Keep it short and mention the two biggest risks. Use bullet points, no more than eight, and finish with one recommendation for the next quarter. Mention customer feedback trends and the status of the platform migration.","estimated_cost":0.42},"usage":{"user_spent_today":3.5,"team_spent_today":118.0}}}
+JSON
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$work/body.json", "rb")
+wrk.body = f:read("*a")
+f:close()
+LUA
+path=/decision/aigw/gateway/request
+
+start_server() {
+  ./target/release/sentrie serve examples/ai-gateway --port 0 --log-level ERROR "$@" 2> "$work/server.err" &
+  for _ in $(seq 100); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.err" | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && return 0
+    sleep 0.1
+  done
+  echo "server did not start"; cat "$work/server.err"; exit 1
+}
+peak() {
+  wrk -t1 -c32 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$port$path" | tee "$work/wrk.txt" >&2
+  awk '/Requests\/sec/ {printf "%d", $2}' "$work/wrk.txt"
+}
+
+start_server
+curl -sf -X POST --data-binary @"$work/body.json" "http://127.0.0.1:$port$path" > /dev/null
+peak_rps=$(peak)
+half=$((peak_rps / 2))
+paced=$(./target/release/loadgen --addr "127.0.0.1:$port" --path "$path" --body "$work/body.json" --rate "$half" --connections 4 --seconds "$secs")
+kill %1; wait %1 2>/dev/null || true
+
+start_server --decision-log "$work/decisions.jsonl" --decision-log-facts hash
+logged_rps=$(peak)
+kill %1; wait %1 2>/dev/null || true
+lines=$(wc -l < "$work/decisions.jsonl")
+
+echo "peak: $peak_rps decisions/s (wrk, 1 thread, 32 connections)"
+echo "paced at $half/s: $paced"
+echo "peak with decision log: $logged_rps decisions/s ($lines lines written)"
