@@ -157,7 +157,7 @@ fn evaluate(
         });
         let body = serde_json::to_string(&DecisionResponse {
             decisions: &decisions,
-            error: error.clone(),
+            error,
         })
         .map_err(|_| ())?;
         if let Some(log) = &app.audit {
