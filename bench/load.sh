@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of `sentrie serve` on the AI-gateway example, over loopback only.
 #  1. peak throughput with wrk (installed from Debian's packages if missing);
-#  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen.rs (4
+#  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen.rs (8
 #     connections: on a 2-core machine more generator threads measure their own scheduling);
-#  3. peak throughput again with the decision log on.
+#  3. peak throughput again with the decision log on (full facts, the default).
 # Usage: bench/load.sh [SECONDS]   (default 10 per phase). Prints a summary at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +44,10 @@ start_server
 curl -sf -X POST --data-binary @"$work/body.json" "http://127.0.0.1:$port$path" > /dev/null
 peak_rps=$(peak)
 half=$((peak_rps / 2))
-paced=$(./target/release/loadgen --addr "127.0.0.1:$port" --path "$path" --body "$work/body.json" --rate "$half" --connections 4 --seconds "$secs")
+paced=$(./target/release/loadgen --addr "127.0.0.1:$port" --path "$path" --body "$work/body.json" --rate "$half" --connections 8 --seconds "$secs")
 kill %1; wait %1 2>/dev/null || true
 
-start_server --decision-log "$work/decisions.jsonl" --decision-log-facts hash
+start_server --decision-log "$work/decisions.jsonl"
 logged_rps=$(peak)
 kill %1; wait %1 2>/dev/null || true
 lines=$(wc -l < "$work/decisions.jsonl")

@@ -5,7 +5,8 @@
 //!
 //! Usage: loadgen --addr 127.0.0.1:7529 --path /decision/ns/p --body FILE
 //!                [--rate N] [--connections C] [--seconds S]
-//! Prints one JSON object: requests, errors, achieved rate, p50/p90/p99/max latency in µs.
+//! Prints one JSON object: requests, errors, achieved rate, p50/p90/p99/max latency in µs
+//! from the scheduled time, and `service_*` percentiles from the actual send.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -81,12 +82,16 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
     }
 }
 
-fn worker(
-    a: &Args,
-    start: Instant,
-    interval: Option<Duration>,
-    offset: Duration,
-) -> (Vec<u64>, u64) {
+/// One connection's results: latencies from the scheduled send time, service times from the
+/// actual send (what the server took, without the generator's own lateness), errors.
+#[derive(Default)]
+struct Samples {
+    latency: Vec<u64>,
+    service: Vec<u64>,
+    errors: u64,
+}
+
+fn worker(a: &Args, start: Instant, interval: Option<Duration>, offset: Duration) -> Samples {
     let request = {
         let mut r = format!(
             "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -98,11 +103,11 @@ fn worker(
         r
     };
     let end = start + Duration::from_secs_f64(a.seconds);
-    let mut lat = Vec::new();
-    let mut errors = 0u64;
+    let mut out = Samples::default();
     let mut buf = Vec::with_capacity(4096);
     let Ok(mut s) = TcpStream::connect(&a.addr) else {
-        return (lat, 1);
+        out.errors = 1;
+        return out;
     };
     let _ = s.set_nodelay(true);
     let mut next = start + offset;
@@ -122,13 +127,17 @@ fn worker(
         if scheduled >= end {
             break;
         }
-        let ok = s
+        let sent = Instant::now();
+        match s
             .write_all(&request)
-            .and_then(|()| read_response(&mut s, &mut buf));
-        match ok {
-            Ok(200) => lat.push(scheduled.elapsed().as_micros() as u64),
+            .and_then(|()| read_response(&mut s, &mut buf))
+        {
+            Ok(200) => {
+                out.latency.push(scheduled.elapsed().as_micros() as u64);
+                out.service.push(sent.elapsed().as_micros() as u64);
+            }
             _ => {
-                errors += 1;
+                out.errors += 1;
                 match TcpStream::connect(&a.addr) {
                     Ok(n) => s = n,
                     Err(_) => break,
@@ -136,7 +145,13 @@ fn worker(
             }
         }
     }
-    (lat, errors)
+    out
+}
+
+fn pct(v: &[u64], q: f64) -> u64 {
+    v.get(((v.len() as f64 - 1.0) * q).round().max(0.0) as usize)
+        .copied()
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -149,7 +164,7 @@ fn main() {
     };
     let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.connections as f64 / a.rate));
     let start = Instant::now() + Duration::from_millis(100);
-    let results: Vec<(Vec<u64>, u64)> = std::thread::scope(|scope| {
+    let results: Vec<Samples> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..a.connections)
             .map(|i| {
                 let offset = interval.map_or(Duration::ZERO, |iv| {
@@ -164,24 +179,26 @@ fn main() {
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut all: Vec<u64> = results
+    let mut lat: Vec<u64> = results
         .iter()
-        .flat_map(|(l, _)| l.iter().copied())
+        .flat_map(|r| r.latency.iter().copied())
         .collect();
-    let errors: u64 = results.iter().map(|(_, e)| e).sum();
-    all.sort_unstable();
-    let pct = |q: f64| {
-        all.get(((all.len() as f64 - 1.0) * q).round().max(0.0) as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let mut svc: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.service.iter().copied())
+        .collect();
+    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    lat.sort_unstable();
+    svc.sort_unstable();
     println!(
-        "{{\"requests\": {}, \"errors\": {errors}, \"rate_per_sec\": {:.0}, \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"max_us\": {}}}",
-        all.len(),
-        all.len() as f64 / a.seconds,
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
-        all.last().copied().unwrap_or(0)
+        "{{\"requests\": {}, \"errors\": {errors}, \"rate_per_sec\": {:.0}, \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"max_us\": {}, \"service_p50_us\": {}, \"service_p99_us\": {}}}",
+        lat.len(),
+        lat.len() as f64 / a.seconds,
+        pct(&lat, 0.5),
+        pct(&lat, 0.9),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(0),
+        pct(&svc, 0.5),
+        pct(&svc, 0.99),
     );
 }

@@ -232,6 +232,19 @@ fn decode_path(raw: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Everything that is not a fixed route: `/decision[/...]` by method, otherwise 404.
+pub async fn dispatch(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
+    let path = req.uri().path();
+    if path != "/decision" && !path.starts_with("/decision/") {
+        return not_found(req).await;
+    }
+    match *req.method() {
+        actix_web::http::Method::POST => decision(req, body, app).await,
+        actix_web::http::Method::OPTIONS => decision_options().await,
+        _ => decision_other_method(req).await,
+    }
+}
+
 pub async fn decision_options() -> HttpResponse {
     HttpResponse::Ok().finish()
 }

@@ -172,13 +172,15 @@ fn run_server(
                 .route("/health", web::route().to(handlers::health))
                 .route("/metrics", web::get().to(handlers::metrics))
                 .route("/openapi.json", web::get().to(handlers::openapi))
-                .service(
-                    web::resource(["/decision", "/decision/{tail:.*}"])
-                        .route(web::post().to(handlers::decision))
-                        .route(web::method(actix_web::http::Method::OPTIONS).to(handlers::decision_options))
-                        .default_service(web::to(handlers::decision_other_method)),
-                )
-                .default_service(web::to(handlers::not_found))
+                // `/decision/...` is dispatched by prefix in the default service: a dynamic
+                // route pattern would run a regex over every request path.
+                .default_service(web::to(handlers::dispatch))
+        })
+        // Small responses must not wait for the client's delayed ACK (Nagle).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
         })
         .workers(opts.workers)
         .max_connections(opts.max_connections)
