@@ -683,3 +683,27 @@ fn startup_errors_exit_1() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn idle_connections_do_not_starve_requests() {
+    let s = Server::start(&repo().join("examples/rbac"), &[]);
+    // Stay well under the per-process descriptor limit of the test runner.
+    let mut idle = Vec::new();
+    for _ in 0..1500 {
+        match TcpStream::connect(("127.0.0.1", s.port)) {
+            Ok(c) => idle.push(c),
+            Err(_) => break,
+        }
+    }
+    assert!(idle.len() >= 500, "only {} idle connections opened", idle.len());
+    // Half-sent requests on some of them: headers without the body.
+    for c in idle.iter_mut().take(200) {
+        let _ = c.write_all(b"POST /decision/example/rbac/documents HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"fa");
+    }
+    let r = s.req("GET", "/health", &[], b"");
+    assert_eq!(r.status, 200);
+    let facts = r#"{"user":{"id":"u1","roles":["admin"]},"resource":{"owner":"u2","kind":"doc"},"action":"delete"}"#;
+    assert_eq!(s.decide("example/rbac/documents/allow", facts).json()["decisions"][0]["decision"]["value"], true);
+    drop(idle);
+    assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
+}
