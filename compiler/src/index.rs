@@ -49,6 +49,8 @@ pub struct PolicyEntry<'p> {
     pub use_aliases: FxHashMap<String, &'p ast::UseDecl>,
     /// Import targets resolved per import rule.
     pub import_targets: FxHashMap<RuleId, RuleId>,
+    /// `use` statements resolved (filled just before lowering).
+    pub modules: Vec<crate::modules::UsedModule>,
 }
 
 impl<'p> Compiler<'p> {
@@ -226,6 +228,7 @@ impl<'p> Compiler<'p> {
             import_names: FxHashMap::default(),
             use_aliases: FxHashMap::default(),
             import_targets: FxHashMap::default(),
+            modules: Vec::new(),
         };
         let mut errors = Vec::new();
         let mut seen_other = false;

@@ -13,6 +13,7 @@ pub mod emit;
 pub mod index;
 pub mod lower;
 pub mod manifest;
+pub mod modules;
 pub mod pack;
 pub mod types;
 
@@ -217,16 +218,8 @@ impl<'p> Compiler<'p> {
         let rules = entry.rules.clone();
         let exports = entry.exports.clone();
         let id = entry.id;
-        let uses = entry.uses.clone();
-        for u in uses {
-            let msg =
-                "module support is not available yet: `use` statements make the policy unusable"
-                    .to_string();
-            self.policy_error(
-                pidx,
-                Diagnostic::error(format!("module: {msg}"), u.source_span),
-            );
-        }
+        let used = self.resolve_uses(pidx);
+        self.policies[pidx].modules = used;
         let mut infos = Vec::new();
         for f in facts {
             let mut errs = TypeErrors::default();

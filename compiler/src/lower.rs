@@ -5,13 +5,17 @@
 use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind, MapKey, Quant, RuleBody, UnOp};
 use sentrie_grammar::{Diagnostic, Span};
 use sentrie_vm::bytecode::{Instr, IterOp, Reg};
-use sentrie_vm::program::{CallSite, Const, FuncId, ImportSite, LetCheck, RuleId, TypeId};
+use sentrie_vm::program::{
+    CallSite, Const, FuncId, ImportSite, LetCheck, NativeSite, RuleId, TypeId,
+};
 
 use crate::deps::Node;
 use crate::emit::FnBuilder;
 use crate::index::ValueRef;
+use crate::modules::{ModuleKind, UsedModule};
 use crate::types::{TypeCtx, TypeErrors};
 use crate::Compiler;
+use sentrie_vm::modules::Export;
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -233,8 +237,8 @@ impl<'c, 'p> Lower<'c, 'p> {
             ExprKind::Block(b) => self.block(b, dst),
             ExprKind::Field(recv, name) => {
                 if let ExprKind::Ident(alias) = &recv.kind {
-                    if self.is_module_alias(alias) {
-                        self.module_unsupported(alias, e.span, dst);
+                    if let Some(m) = self.module_alias(alias) {
+                        self.module_value(&m, &name.text, e.span, dst);
                         return;
                     }
                 }
@@ -356,18 +360,97 @@ impl<'c, 'p> Lower<'c, 'p> {
             .map(|(_, b)| *b)
     }
 
-    fn is_module_alias(&self, name: &str) -> bool {
-        self.lookup_local(name).is_none()
-            && !self.c.policies[self.pidx].values.contains_key(name)
-            && self.c.policies[self.pidx].use_aliases.contains_key(name)
+    /// The module used under `alias`, unless a local or policy name shadows it.
+    fn module_alias(&self, alias: &str) -> Option<UsedModule> {
+        if self.lookup_local(alias).is_some()
+            || self.c.policies[self.pidx].values.contains_key(alias)
+        {
+            return None;
+        }
+        self.c.policies[self.pidx]
+            .modules
+            .iter()
+            .find(|m| m.alias == alias)
+            .cloned()
     }
 
-    fn module_unsupported(&mut self, alias: &str, span: Span, dst: Reg) {
-        let msg = format!("module `{alias}`: module functions are not supported yet");
-        self.policy_error(Diagnostic::error(msg.clone(), span));
+    /// Emits a runtime failure with `msg` and leaves undefined in `dst`.
+    fn fail(&mut self, msg: String, span: Span, dst: Reg) {
         let k = self.c.const_id(Const::Str(msg));
+        self.loc(span);
         self.f.emit(Instr::Fail { k });
         self.f.emit(Instr::LoadUndef { dst });
+    }
+
+    /// `alias.NAME` without a call: an exported constant.
+    fn module_value(&mut self, m: &UsedModule, name: &str, span: Span, dst: Reg) {
+        if let Some(why) = &m.failure {
+            return self.fail(why.clone(), span, dst);
+        }
+        if !m.names.iter().any(|n| n == name) {
+            return self.fail(format!("'{name}' not imported from {}", m.alias), span, dst);
+        }
+        match &m.kind {
+            ModuleKind::Builtin(module) => match sentrie_vm::modules::lookup(module, name) {
+                Some(Export::Const(c)) => self.konst(c, dst),
+                Some(Export::Function(_)) => self.fail(
+                    format!("{}.{name} is a function: call it", m.alias),
+                    span,
+                    dst,
+                ),
+                None => self.fail(
+                    format!("module @sentrie/{module} missing export {name}"),
+                    span,
+                    dst,
+                ),
+            },
+            ModuleKind::Local(_) | ModuleKind::Broken => {
+                self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
+            }
+        }
+    }
+
+    /// A call of module function `name` of `m` with `args`.
+    fn module_call(&mut self, m: &UsedModule, name: &str, args: &[Expr], span: Span, dst: Reg) {
+        if let Some(why) = &m.failure {
+            return self.fail(why.clone(), span, dst);
+        }
+        if !m.names.iter().any(|n| n == name) {
+            return self.fail(
+                format!("function '{name}' not imported from {}", m.alias),
+                span,
+                dst,
+            );
+        }
+        let ModuleKind::Builtin(module) = &m.kind else {
+            return self.fail(format!("module `{}` cannot be used", m.alias), span, dst);
+        };
+        match sentrie_vm::modules::lookup(module, name) {
+            Some(Export::Function(_)) => {}
+            Some(Export::Const(_)) => {
+                return self.fail(format!("{}.{name} is not a function", m.alias), span, dst)
+            }
+            None => {
+                return self.fail(
+                    format!("module @sentrie/{module} missing export {name}"),
+                    span,
+                    dst,
+                )
+            }
+        }
+        let start = self.f.alloc_n(args.len().max(1) as u32);
+        for (i, a) in args.iter().enumerate() {
+            self.expr(a, Reg(start.0 + i as u16));
+        }
+        self.c.program.natives.push(NativeSite {
+            module: module.clone(),
+            export: name.to_string(),
+            args: start,
+            argc: args.len() as u16,
+        });
+        let site = (self.c.program.natives.len() - 1) as u32;
+        self.loc(span);
+        self.f.emit(Instr::CallNative { dst, site });
     }
 
     fn ident(&mut self, name: &str, span: Span, dst: Reg) {
@@ -654,8 +737,8 @@ impl<'c, 'p> Lower<'c, 'p> {
             ExprKind::Ident(n) => n.clone(),
             ExprKind::Field(recv, f) => match &recv.kind {
                 ExprKind::Ident(alias) => {
-                    if self.is_module_alias(alias) {
-                        self.module_unsupported(alias, span, dst);
+                    if let Some(m) = self.module_alias(alias) {
+                        self.module_call(&m, &f.text, args, span, dst);
                         return;
                     }
                     format!("{alias}.{}", f.text)
@@ -670,13 +753,22 @@ impl<'c, 'p> Lower<'c, 'p> {
                 return;
             }
         };
-        if self.c.policies[self.pidx]
-            .uses
+        // An unqualified name imported by exactly one `use` is that module's function.
+        let importing: Vec<UsedModule> = self.c.policies[self.pidx]
+            .modules
             .iter()
-            .any(|u| u.names.iter().any(|n| n.text == name))
-        {
-            self.module_unsupported(&name, span, dst);
-            return;
+            .filter(|m| m.names.contains(&name))
+            .cloned()
+            .collect();
+        match importing.as_slice() {
+            [m] => return self.module_call(m, &name, args, span, dst),
+            [] => {}
+            _ => {
+                let msg = format!("invalid call: ambiguous function `{name}` is imported by several use statements");
+                self.policy_error(Diagnostic::error(msg, span));
+                self.f.emit(Instr::LoadUndef { dst });
+                return;
+            }
         }
         let Some((builtin, min, max)) = sentrie_vm::builtins::lookup(&name) else {
             let k = self

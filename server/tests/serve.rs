@@ -695,15 +695,24 @@ fn idle_connections_do_not_starve_requests() {
             Err(_) => break,
         }
     }
-    assert!(idle.len() >= 500, "only {} idle connections opened", idle.len());
+    assert!(
+        idle.len() >= 500,
+        "only {} idle connections opened",
+        idle.len()
+    );
     // Half-sent requests on some of them: headers without the body.
     for c in idle.iter_mut().take(200) {
-        let _ = c.write_all(b"POST /decision/example/rbac/documents HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"fa");
+        let _ = c.write_all(
+            b"POST /decision/example/rbac/documents HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"fa",
+        );
     }
     let r = s.req("GET", "/health", &[], b"");
     assert_eq!(r.status, 200);
     let facts = r#"{"user":{"id":"u1","roles":["admin"]},"resource":{"owner":"u2","kind":"doc"},"action":"delete"}"#;
-    assert_eq!(s.decide("example/rbac/documents/allow", facts).json()["decisions"][0]["decision"]["value"], true);
+    assert_eq!(
+        s.decide("example/rbac/documents/allow", facts).json()["decisions"][0]["decision"]["value"],
+        true
+    );
     drop(idle);
     assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
 }

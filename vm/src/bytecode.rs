@@ -331,6 +331,11 @@ pub enum Instr {
         dst: Reg,
         site: u32,
     },
+    /// Native module function call `natives[site]` (`@sentrie/*`).
+    CallNative {
+        dst: Reg,
+        site: u32,
+    },
     /// Raise the runtime error `consts[k]` (a string): policy errors, unknown functions.
     Fail {
         k: u32,

@@ -56,6 +56,10 @@ pub fn disasm(p: &Program, func: FuncId) -> String {
                 .lets
                 .get(crate::program::LetId::from_u32(*let_id))
                 .map(|l| format!("  ; let {}", l.name)),
+            Instr::CallNative { site, .. } => p
+                .natives
+                .get(*site as usize)
+                .map(|n| format!("  ; @sentrie/{}.{}", n.module, n.export)),
             Instr::CallBuiltin { site, .. } => p
                 .calls
                 .get(*site as usize)

@@ -114,6 +114,8 @@ pub struct Vm<'a> {
     builders: BumpVec<'a, BumpVec<'a, Value<'a>>>,
     ctxs: BumpVec<'a, Ctx<'a>>,
     att_stack: BumpVec<'a, Value<'a>>,
+    /// Evaluation start time for clock functions, read at first use.
+    now_ms: Option<i64>,
     fuel: u64,
     limits: Limits,
 }
@@ -174,6 +176,7 @@ impl<'a> Vm<'a> {
             builders: BumpVec::new_in(bump),
             ctxs: BumpVec::with_capacity_in(2, bump),
             att_stack: BumpVec::new_in(bump),
+            now_ms: None,
             fuel: limits.fuel,
             limits,
         }
@@ -739,6 +742,19 @@ impl<'a> Vm<'a> {
                         let v = tri!(builtins::call(site.builtin, args, self.bump));
                         set!(dst, v)
                     }
+                    Instr::CallNative { dst, site } => {
+                        let now_ms = *self.now_ms.get_or_insert_with(unix_ms);
+                        let site_info = &p.natives[site as usize];
+                        let start = base + site_info.args.0 as usize;
+                        let args = &self.regs[start..start + site_info.argc as usize];
+                        let env = crate::modules::Env {
+                            bump: self.bump,
+                            now_ms,
+                        };
+                        let res = (p.compiled_natives[site as usize])(args, &env);
+                        let v = tri!(res);
+                        set!(dst, v)
+                    }
                     Instr::Fail { k } => {
                         bail!(match &p.consts[k as usize] {
                             crate::program::Const::Str(s) => s.clone(),
@@ -846,6 +862,12 @@ impl<'a> Vm<'a> {
         )?;
         Ok(true)
     }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn plain_error(message: String) -> EvalError {

@@ -193,6 +193,15 @@ pub struct CallSite {
     pub argc: u16,
 }
 
+/// A call of an `@sentrie/*` module function; arguments in `args .. args + argc`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NativeSite {
+    pub module: String,
+    pub export: String,
+    pub args: Reg,
+    pub argc: u16,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LetCheck {
     pub name: String,
@@ -253,6 +262,7 @@ pub struct Program {
     pub types: PrimaryMap<TypeId, TypeDef>,
     pub imports: Vec<ImportSite>,
     pub calls: Vec<CallSite>,
+    pub natives: Vec<NativeSite>,
     pub let_checks: Vec<LetCheck>,
     pub regexes: Vec<String>,
     pub files: Vec<String>,
@@ -261,6 +271,9 @@ pub struct Program {
     /// Compiled forms of `regexes`, rebuilt by [`Program::prepare`] (never serialized).
     #[serde(skip)]
     pub compiled_regexes: Vec<regex::Regex>,
+    /// Function pointers of `natives`, resolved by [`Program::prepare`] (never serialized).
+    #[serde(skip)]
+    pub compiled_natives: Vec<crate::modules::NativeFn>,
 }
 
 impl Program {
@@ -270,6 +283,15 @@ impl Program {
             .regexes
             .iter()
             .map(|p| crate::regex_cache::build(p))
+            .collect::<Result<_, _>>()?;
+        self.compiled_natives = self
+            .natives
+            .iter()
+            .map(|n| {
+                crate::modules::function(&n.module, &n.export).ok_or_else(|| {
+                    format!("unknown native function @sentrie/{}.{}", n.module, n.export)
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(())
     }

@@ -32,19 +32,24 @@ thread_local! {
     static CACHE: RefCell<FxHashMap<String, Regex>> = RefCell::new(FxHashMap::default());
 }
 
-/// Is there a match of `pattern` in `text`? Patterns are compiled once per thread.
-pub fn is_match(pattern: &str, text: &str) -> Result<bool, String> {
+/// Runs `f` with the compiled `pattern`; patterns are compiled once per thread.
+pub fn with_regex<T>(pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T, String> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(re) = cache.get(pattern) {
-            return Ok(re.is_match(text));
+            return Ok(f(re));
         }
         let re = build(pattern)?;
-        let res = re.is_match(text);
+        let res = f(&re);
         if cache.len() >= CACHE_CAP {
             cache.clear();
         }
         cache.insert(pattern.to_string(), re);
         Ok(res)
     })
+}
+
+/// Is there a match of `pattern` in `text`?
+pub fn is_match(pattern: &str, text: &str) -> Result<bool, String> {
+    with_regex(pattern, |re| re.is_match(text))
 }

@@ -17,6 +17,9 @@ pub fn verify(p: &Program) -> Result<(), String> {
     {
         return Err("import site refers to a missing rule".to_string());
     }
+    if p.compiled_natives.len() != p.natives.len() {
+        return Err("native functions were not prepared".to_string());
+    }
     if p.compiled_regexes.len() != p.regexes.len() {
         return Err("regular expressions were not prepared".to_string());
     }
@@ -270,6 +273,10 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             Instr::CallBuiltin { dst, site } => reg(dst).and(match p.calls.get(site as usize) {
                 Some(c) => span(c.args, c.argc.into()),
                 None => Err("bad call site".into()),
+            }),
+            Instr::CallNative { dst, site } => reg(dst).and(match p.natives.get(site as usize) {
+                Some(n) => span(n.args, n.argc.into()),
+                None => Err("bad native call site".into()),
             }),
             Instr::Fail { k } => cnst(k),
             Instr::Ret { src } => reg(src),

@@ -1,0 +1,203 @@
+//! `use` statements (LANGUAGE.md §16.1): module sources resolved to builtin `@sentrie/*`
+//! modules or pack files, default aliases, and export checks. Problems are policy errors.
+
+use sentrie_grammar::ast::{ModuleSource, UseDecl};
+use sentrie_grammar::Diagnostic;
+
+use crate::Compiler;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModuleKind {
+    /// `@sentrie/NAME`.
+    Builtin(String),
+    /// A pack file, by canonical key (`@local/` + pack-relative path).
+    Local(String),
+    /// The source could not be resolved (a policy error was recorded).
+    Broken,
+}
+
+#[derive(Clone, Debug)]
+pub struct UsedModule {
+    pub alias: String,
+    pub kind: ModuleKind,
+    /// The names listed in the `use` statement.
+    pub names: Vec<String>,
+    /// Why calls into it fail, for modules that cannot be used.
+    pub failure: Option<String>,
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Joins and normalises `/`-separated path segments; `None` if it climbs above the root.
+fn normalise(parts: &[&str]) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for p in parts.iter().flat_map(|p| p.split('/')) {
+        match p {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out.join("/"))
+}
+
+impl<'p> Compiler<'p> {
+    /// Resolves the `use` statements of a policy, recording policy errors.
+    pub(crate) fn resolve_uses(&mut self, pidx: usize) -> Vec<UsedModule> {
+        let uses = self.policies[pidx].uses.clone();
+        let file = self.policies[pidx].file;
+        let file_dir = self
+            .pack
+            .sources
+            .get(file)
+            .map(|f| {
+                f.path
+                    .rsplit_once('/')
+                    .map_or(String::new(), |(d, _)| d.to_string())
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for u in uses {
+            let (kind, default_alias, error) = self.module_source(u, &file_dir);
+            let alias = match (&u.alias, default_alias) {
+                (Some(a), _) => a.text.clone(),
+                (None, Some(a)) if is_ident(&a) => a,
+                (None, other) => {
+                    let shown = other.unwrap_or_default();
+                    self.policy_error(
+                        pidx,
+                        Diagnostic::error(
+                            format!(
+                                "module `{shown}` needs an alias: `{shown}` is not an identifier"
+                            ),
+                            u.source_span,
+                        )
+                        .with_help("add `as NAME` to the use statement"),
+                    );
+                    continue;
+                }
+            };
+            let names: Vec<String> = u.names.iter().map(|n| n.text.clone()).collect();
+            let mut failure = error.clone();
+            if let Some(msg) = error {
+                self.policy_error(pidx, Diagnostic::error(msg, u.source_span));
+            } else if let ModuleKind::Builtin(m) = &kind {
+                for n in &u.names {
+                    if sentrie_vm::modules::lookup(m, &n.text).is_none() {
+                        let msg = format!("module @sentrie/{m} missing export {}", n.text);
+                        self.policy_error(pidx, Diagnostic::error(msg.clone(), n.span));
+                        failure.get_or_insert(msg);
+                    }
+                }
+            }
+            out.push(UsedModule {
+                alias,
+                kind,
+                names,
+                failure,
+            });
+        }
+        out
+    }
+
+    /// `(kind, default alias, error)` of a use statement's source.
+    fn module_source(
+        &self,
+        u: &UseDecl,
+        file_dir: &str,
+    ) -> (ModuleKind, Option<String>, Option<String>) {
+        let text = match &u.source {
+            ModuleSource::At(segs) => format!(
+                "@{}",
+                segs.iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+            ModuleSource::Quoted(q) => q.clone(),
+        };
+        let last = text.rsplit('/').next().unwrap_or(&text);
+        let default_alias = Some(
+            last.strip_suffix(".ts")
+                .or_else(|| last.strip_suffix(".js"))
+                .unwrap_or(last)
+                .to_string(),
+        );
+        if let Some(name) = text.strip_prefix("@sentrie/") {
+            if sentrie_vm::modules::module_exists(name) {
+                return (ModuleKind::Builtin(name.to_string()), default_alias, None);
+            }
+            return (
+                ModuleKind::Broken,
+                default_alias,
+                Some(format!("module `{text}` not found: no such builtin module")),
+            );
+        }
+        let rel = if let Some(p) = text.strip_prefix("@local/") {
+            normalise(&[p])
+        } else if text.starts_with('@') {
+            return (
+                ModuleKind::Broken,
+                default_alias,
+                Some(format!(
+                    "unsupported module source `{text}`: only @sentrie/ and @local/ are known"
+                )),
+            );
+        } else if let Some(abs) = text.strip_prefix('/') {
+            normalise(&[abs])
+        } else {
+            normalise(&[file_dir, &text])
+        };
+        let Some(rel) = rel else {
+            return (
+                ModuleKind::Broken,
+                default_alias,
+                Some(format!("module `{text}` is outside the pack")),
+            );
+        };
+        let root = &self.pack.root;
+        let has_ext = [".ts", ".tsx", ".mts", ".cts", ".js"]
+            .iter()
+            .any(|e| rel.ends_with(e));
+        let candidates = if has_ext {
+            vec![rel]
+        } else {
+            vec![format!("{rel}.ts"), format!("{rel}.js")]
+        };
+        let Some(found) = candidates.into_iter().find(|c| root.join(c).is_file()) else {
+            return (
+                ModuleKind::Broken,
+                default_alias,
+                Some(format!("module `{text}` not found")),
+            );
+        };
+        let key = format!("@local/{found}");
+        let msg =
+            format!("module `{key}`: TypeScript and JavaScript modules are not supported yet");
+        (ModuleKind::Local(key), default_alias, Some(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalise_inside_the_root() {
+        assert_eq!(
+            normalise(&["lib", "./x/../y.ts"]).as_deref(),
+            Some("lib/y.ts")
+        );
+        assert_eq!(normalise(&["", "a.ts"]).as_deref(), Some("a.ts"));
+        assert_eq!(normalise(&["lib", "../../etc/passwd"]), None);
+        assert!(is_ident("utils") && !is_ident("my-mod") && !is_ident("1x"));
+    }
+}

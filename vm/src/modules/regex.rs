@@ -1,0 +1,75 @@
+//! `@sentrie/regex` (RE2 syntax of the `regex` crate, patterns cached per thread): match,
+//! find, findAll, replace (first), replaceAll (`$1`/`${name}` expand groups), split.
+
+use super::{alloc_str, arity, list, str_arg, Env, Export};
+use crate::regex_cache::with_regex;
+use crate::value::Value;
+
+type R<'a> = Result<Value<'a>, String>;
+
+fn is_match<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
+    arity("match", args, 2, 2)?;
+    let s = str_arg(args, 1);
+    with_regex(&str_arg(args, 0), |re| Value::Bool(re.is_match(&s)))
+}
+
+fn find<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
+    arity("find", args, 2, 2)?;
+    let s = str_arg(args, 1);
+    let found = with_regex(&str_arg(args, 0), |re| {
+        re.find(&s).map(|m| m.as_str().to_string())
+    })?;
+    Ok(match found {
+        Some(m) if !m.is_empty() => alloc_str(env, &m),
+        _ => Value::Null,
+    })
+}
+
+fn find_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
+    arity("findAll", args, 2, 2)?;
+    let s = str_arg(args, 1);
+    let all: Vec<String> = with_regex(&str_arg(args, 0), |re| {
+        re.find_iter(&s).map(|m| m.as_str().to_string()).collect()
+    })?;
+    Ok(list(env, all.iter().map(|m| alloc_str(env, m))))
+}
+
+fn replace<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
+    arity("replace", args, 3, 3)?;
+    let (s, r) = (str_arg(args, 1), str_arg(args, 2));
+    let out = with_regex(&str_arg(args, 0), |re| {
+        re.replace(&s, r.as_str()).into_owned()
+    })?;
+    Ok(alloc_str(env, &out))
+}
+
+fn replace_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
+    arity("replaceAll", args, 3, 3)?;
+    let (s, r) = (str_arg(args, 1), str_arg(args, 2));
+    let out = with_regex(&str_arg(args, 0), |re| {
+        re.replace_all(&s, r.as_str()).into_owned()
+    })?;
+    Ok(alloc_str(env, &out))
+}
+
+fn split<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
+    arity("split", args, 2, 2)?;
+    let s = str_arg(args, 1);
+    let parts: Vec<String> = with_regex(&str_arg(args, 0), |re| {
+        re.split(&s).map(str::to_string).collect()
+    })?;
+    Ok(list(env, parts.iter().map(|p| alloc_str(env, p))))
+}
+
+pub fn lookup(name: &str) -> Option<Export> {
+    let f: super::NativeFn = match name {
+        "match" => is_match,
+        "find" => find,
+        "findAll" => find_all,
+        "replace" => replace,
+        "replaceAll" => replace_all,
+        "split" => split,
+        _ => return None,
+    };
+    Some(Export::Function(f))
+}

@@ -1,0 +1,68 @@
+//! `@sentrie/uuid`: `v4()`, `v6()`, `v7()` as lowercase canonical strings.
+
+use super::{alloc_str, arity, Env, Export};
+use crate::value::Value;
+
+fn format(b: [u8; 16]) -> String {
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn random_bytes() -> [u8; 16] {
+    let u = crate::builtins::uuid_v4().replace('-', "");
+    let mut b = [0u8; 16];
+    for (i, byte) in b.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&u[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    b
+}
+
+fn v4<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    arity("v4", args, 0, 0)?;
+    Ok(alloc_str(env, &crate::builtins::uuid_v4()))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn v7<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    arity("v7", args, 0, 0)?;
+    let mut b = random_bytes();
+    b[..6].copy_from_slice(&unix_ms().to_be_bytes()[2..]);
+    b[6] = (b[6] & 0x0f) | 0x70;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Ok(alloc_str(env, &format(b)))
+}
+
+fn v6<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    arity("v6", args, 0, 0)?;
+    // 60-bit count of 100 ns intervals since 1582-10-15, most significant bits first.
+    let ticks = unix_ms() * 10_000 + 0x01B2_1DD2_1381_4000;
+    let mut b = random_bytes();
+    let t = ticks << 4;
+    b[..6].copy_from_slice(&t.to_be_bytes()[..6]);
+    b[6] = 0x60 | ((ticks >> 8) & 0x0f) as u8;
+    b[7] = (ticks & 0xff) as u8;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Ok(alloc_str(env, &format(b)))
+}
+
+pub fn lookup(name: &str) -> Option<Export> {
+    let f: super::NativeFn = match name {
+        "v4" => v4,
+        "v6" => v6,
+        "v7" => v7,
+        _ => return None,
+    };
+    Some(Export::Function(f))
+}
