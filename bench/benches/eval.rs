@@ -9,7 +9,8 @@
 //!
 //! Packs: `rbac` (examples/rbac, `allow`), `gateway` (examples/ai-gateway, whole policy, ~1 KB
 //! of facts), `rules_10` and `rules_10k` (the same rule evaluated in a 10-rule and a
-//! 10,000-rule generated pack).
+//! 10,000-rule generated pack), `native_call` (a rule calling `@sentrie/hash` `sha256`) and
+//! `ts_call` (a rule calling a user TypeScript function in QuickJS).
 
 use bumpalo::Bump;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -28,6 +29,15 @@ struct Case {
 fn case(name: &'static str, files: &[(&str, &str)], target_text: &str, facts: String) -> Case {
     let loaded =
         sentrie_compiler::compile_text(files).unwrap_or_else(|_| panic!("{name} must compile"));
+    finish(name, loaded, target_text, facts)
+}
+
+fn finish(
+    name: &'static str,
+    loaded: sentrie_compiler::Loaded,
+    target_text: &str,
+    facts: String,
+) -> Case {
     let target =
         target::resolve(&loaded.program, target_text).unwrap_or_else(|e| panic!("{name}: {e}"));
     Case {
@@ -66,7 +76,39 @@ fn cases() -> Vec<Case> {
             "gen/p0/p/r7",
             GENERATED_FACTS.to_string(),
         ),
+        case(
+            "native_call",
+            &[("n.sentrie", NATIVE)],
+            "bench/native/p/r",
+            r#"{"s":"hello world"}"#.to_string(),
+        ),
+        finish(
+            "ts_call",
+            module_pack(),
+            "bench/ts/p/r",
+            r#"{"s":"hello world"}"#.to_string(),
+        ),
     ]
+}
+
+const NATIVE: &str = "namespace bench/native\npolicy p {\n  use { sha256 } from @sentrie/hash as h\n  rule r = h.sha256(s)\n  export decision of r\n}\n";
+
+/// A pack on disk with one TypeScript module (user modules are loaded from files).
+fn module_pack() -> sentrie_compiler::Loaded {
+    let dir = std::env::temp_dir().join(format!("sentrie-bench-ts-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let write =
+        |p: &str, t: &str| std::fs::write(dir.join(p), t).unwrap_or_else(|e| panic!("{p}: {e}"));
+    write(
+        "sentrie.pack.toml",
+        "[schema]\nversion = 1\n\n[pack]\nname = \"b\"\nversion = \"1.0.0\"\n",
+    );
+    write(
+        "text.ts",
+        "export function shout(s: string): string { return s.toUpperCase() + '!'; }\n",
+    );
+    write("p.sentrie", "namespace bench/ts\npolicy p {\n  use { shout } from \"./text.ts\" as t\n  rule r = t.shout(s)\n  export decision of r\n}\n");
+    sentrie_compiler::load_pack(&dir).unwrap_or_else(|_| panic!("ts pack must load"))
 }
 
 fn eval(c: &mut Criterion) {

@@ -15,6 +15,7 @@ pub mod lower;
 pub mod manifest;
 pub mod modules;
 pub mod pack;
+pub mod transpile;
 pub mod types;
 
 use std::path::Path;
@@ -51,6 +52,10 @@ pub struct Compiler<'p> {
     block_let_counter: u32,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<String, u32>,
+    /// Transpiled user modules by canonical key (sorted, for deterministic output).
+    pub(crate) js_modules: std::collections::BTreeMap<String, String>,
+    /// Modules that failed to load, by key.
+    pub(crate) module_errors: FxHashMap<String, String>,
 }
 
 /// A successfully compiled pack. `diagnostics` are policy errors: the pack runs, but the
@@ -79,6 +84,8 @@ impl<'p> Compiler<'p> {
             block_let_counter: 0,
             names: FxHashMap::default(),
             consts: FxHashMap::default(),
+            js_modules: std::collections::BTreeMap::new(),
+            module_errors: FxHashMap::default(),
         }
     }
 
@@ -179,6 +186,8 @@ impl<'p> Compiler<'p> {
             return Err(all);
         }
         let mut program = self.program;
+        program.js_modules = self.js_modules.into_iter().collect();
+        program.env_names = self.pack.manifest.env.clone();
         program.files = self
             .pack
             .sources

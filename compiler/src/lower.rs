@@ -6,7 +6,7 @@ use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind, MapKey, Quant, RuleBody,
 use sentrie_grammar::{Diagnostic, Span};
 use sentrie_vm::bytecode::{Instr, IterOp, Reg};
 use sentrie_vm::program::{
-    CallSite, Const, FuncId, ImportSite, LetCheck, NativeSite, RuleId, TypeId,
+    CallSite, Const, FuncId, ImportSite, LetCheck, ModuleSite, NativeSite, RuleId, TypeId,
 };
 
 use crate::deps::Node;
@@ -404,10 +404,37 @@ impl<'c, 'p> Lower<'c, 'p> {
                     dst,
                 ),
             },
-            ModuleKind::Local(_) | ModuleKind::Broken => {
+            ModuleKind::Local(key) => self.module_site(key, name, false, &[], span, dst),
+            ModuleKind::Broken => {
                 self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
             }
         }
+    }
+
+    /// Emits a user-module call (or export read) run in QuickJS.
+    fn module_site(
+        &mut self,
+        key: &str,
+        name: &str,
+        call: bool,
+        args: &[Expr],
+        span: Span,
+        dst: Reg,
+    ) {
+        let start = self.f.alloc_n(args.len().max(1) as u32);
+        for (i, a) in args.iter().enumerate() {
+            self.expr(a, Reg(start.0 + i as u16));
+        }
+        self.c.program.module_sites.push(ModuleSite {
+            key: key.to_string(),
+            export: name.to_string(),
+            call,
+            args: start,
+            argc: args.len() as u16,
+        });
+        let site = (self.c.program.module_sites.len() - 1) as u32;
+        self.loc(span);
+        self.f.emit(Instr::CallModule { dst, site });
     }
 
     /// A call of module function `name` of `m` with `args`.
@@ -422,8 +449,12 @@ impl<'c, 'p> Lower<'c, 'p> {
                 dst,
             );
         }
-        let ModuleKind::Builtin(module) = &m.kind else {
-            return self.fail(format!("module `{}` cannot be used", m.alias), span, dst);
+        let module = match &m.kind {
+            ModuleKind::Builtin(module) => module,
+            ModuleKind::Local(key) => return self.module_site(key, name, true, args, span, dst),
+            ModuleKind::Broken => {
+                return self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
+            }
         };
         match sentrie_vm::modules::lookup(module, name) {
             Some(Export::Function(_)) => {}

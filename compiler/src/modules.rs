@@ -89,6 +89,11 @@ impl<'p> Compiler<'p> {
             let mut failure = error.clone();
             if let Some(msg) = error {
                 self.policy_error(pidx, Diagnostic::error(msg, u.source_span));
+            } else if let ModuleKind::Local(key) = &kind {
+                if let Err(msg) = self.check_local_module(key, &names) {
+                    self.policy_error(pidx, Diagnostic::error(msg.clone(), u.source_span));
+                    failure = Some(msg);
+                }
             } else if let ModuleKind::Builtin(m) = &kind {
                 for n in &u.names {
                     if sentrie_vm::modules::lookup(m, &n.text).is_none() {
@@ -179,10 +184,62 @@ impl<'p> Compiler<'p> {
                 Some(format!("module `{text}` not found")),
             );
         };
-        let key = format!("@local/{found}");
-        let msg =
-            format!("module `{key}`: TypeScript and JavaScript modules are not supported yet");
-        (ModuleKind::Local(key), default_alias, Some(msg))
+        (
+            ModuleKind::Local(format!("@local/{found}")),
+            default_alias,
+            None,
+        )
+    }
+
+    /// Transpiles a local module and everything it imports into `js_modules` (once per key).
+    fn load_module_graph(&mut self, key: &str) -> Result<(), String> {
+        let mut queue = vec![key.to_string()];
+        while let Some(k) = queue.pop() {
+            if self.js_modules.contains_key(&k) {
+                continue;
+            }
+            let rel = k.strip_prefix("@local/").unwrap_or(&k).to_string();
+            let path = self.pack.root.join(&rel);
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| format!("module `{k}`: cannot read: {e}"))?;
+            let t = crate::transpile::transpile(&rel, &source)
+                .map_err(|e| format!("module `{k}`: {e}"))?;
+            for spec in &t.imports {
+                let candidates = sentrie_vm::jsrt::import_candidates(&k, spec)
+                    .map_err(|e| format!("module `{k}`: {e}"))?;
+                let found = candidates
+                    .into_iter()
+                    .find(|c| {
+                        c.strip_prefix("@local/")
+                            .is_some_and(|r| self.pack.root.join(r).is_file())
+                    })
+                    .ok_or_else(|| format!("module `{k}`: import `{spec}` not found"))?;
+                queue.push(found);
+            }
+            self.js_modules.insert(k, t.js);
+        }
+        Ok(())
+    }
+
+    /// Loads a local module, runs it once and checks the listed exports.
+    fn check_local_module(&mut self, key: &str, names: &[String]) -> Result<(), String> {
+        if let Some(err) = self.module_errors.get(key) {
+            return Err(err.clone());
+        }
+        let res = self.load_module_graph(key).and_then(|()| {
+            let all: Vec<(String, String)> = self
+                .js_modules
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            sentrie_vm::jsrt::check_exports(&all, key, names)
+        });
+        if let Err(e) = &res {
+            if !e.contains("missing export") {
+                self.module_errors.insert(key.to_string(), e.clone());
+            }
+        }
+        res
     }
 }
 

@@ -29,6 +29,8 @@ pub fn init(flag: Option<&str>, debug: bool, format: LogFormat) {
             .and_then(parse)
             .unwrap_or(Level::INFO)
     };
+    // Module `console.*` output is part of the DEBUG log (LANGUAGE.md §16.2).
+    sentrie_vm::jsrt::set_console_output(level == Level::DEBUG);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)

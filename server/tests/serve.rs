@@ -716,3 +716,36 @@ fn idle_connections_do_not_starve_requests() {
     drop(idle);
     assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
 }
+
+#[test]
+fn a_hostile_module_does_not_stop_the_server() {
+    let dir = tmp("hostile");
+    write_pack(&dir, "namespace t\npolicy p {\n  use { spin } from \"./spin.ts\" as m\n  rule loop = m.spin()\n  rule ok = 1\n  export decision of loop\n  export decision of ok\n}\n");
+    std::fs::write(
+        dir.join("spin.ts"),
+        "export function spin(): number { for (;;) {} }\n",
+    )
+    .unwrap();
+    let s = Server::start(&dir, &[]);
+    let port = s.port;
+    let spinner =
+        std::thread::spawn(move || request(port, "POST", "/decision/t/p/loop", &[], b"{}"));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
+        let r = s.decide("t/p/ok", "{}");
+        assert_eq!(r.json()["decisions"][0]["decision"]["value"], 1);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "other requests waited {:?}",
+        started.elapsed()
+    );
+    let spun = spinner.join().unwrap();
+    assert_eq!(spun.status, 200);
+    assert!(spun.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("ran longer than 5 s"));
+}

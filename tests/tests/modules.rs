@@ -106,3 +106,115 @@ fn alias_colliding_with_a_value_name_is_a_conflict() {
     let err = compile(&[("m.sentrie", src)]).err().unwrap();
     assert!(err.contains("conflict"), "{err}");
 }
+
+fn write_module_pack(name: &str, ts: &str, policy: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sentrie-modules-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 1\n\n[pack]\nname = \"m\"\nversion = \"1.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("mod.ts"), ts).unwrap();
+    std::fs::write(dir.join("p.sentrie"), policy).unwrap();
+    dir
+}
+
+fn load(dir: &std::path::Path) -> sentrie_compiler::Loaded {
+    sentrie_compiler::load_pack(dir)
+        .map_err(|e| e.diagnostics)
+        .unwrap()
+}
+
+const POLICY: &str = "namespace m\npolicy p {\n  use { spin, hog, recurse, ok } from \"./mod.ts\" as m\n  rule loop = m.spin()\n  rule memory = m.hog()\n  rule deep = m.recurse(0)\n  rule fine = m.ok()\n  export decision of loop\n  export decision of memory\n  export decision of deep\n  export decision of fine\n}\n";
+
+#[test]
+fn hostile_modules_hit_their_limits_and_the_runtime_recovers() {
+    let ts = "export function spin(): number { for (;;) {} }\n\
+              export function hog(): number { const a: string[] = []; for (;;) { a.push('x'.repeat(1 << 20)); } }\n\
+              export function recurse(n: number): number { return recurse(n + 1) + 1; }\n\
+              export function ok(): string { return 'still here'; }\n";
+    let dir = write_module_pack("hostile", ts, POLICY);
+    let loaded = load(&dir);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let started = std::time::Instant::now();
+    let spin = eval(&loaded, "m/p/loop", "{}").unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        spin[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ran longer than 5 s"),
+        "{spin:?}"
+    );
+    assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+    let hog = eval(&loaded, "m/p/memory", "{}").unwrap();
+    assert!(
+        hog[0]["error"].as_str().unwrap().contains("module"),
+        "{hog:?}"
+    );
+    let deep = eval(&loaded, "m/p/deep", "{}").unwrap();
+    assert!(
+        deep[0]["error"].as_str().unwrap().contains("module"),
+        "{deep:?}"
+    );
+    let fine = eval(&loaded, "m/p/fine", "{}").unwrap();
+    assert_eq!(fine[0]["value"], json!("still here"));
+}
+
+#[test]
+fn module_load_errors_name_the_module() {
+    let broken = write_module_pack("syntax", "export function ok(: number {", POLICY);
+    let loaded = load(&broken);
+    let msg = &loaded.diagnostics[0].message;
+    assert!(
+        msg.contains("module `@local/mod.ts`") && msg.contains("transpile error: mod.ts:1:"),
+        "{msg}"
+    );
+    let missing = write_module_pack(
+        "export",
+        "export function ok(): number { return 1; }",
+        POLICY,
+    );
+    let loaded = load(&missing);
+    assert!(loaded.diagnostics.iter().any(|d| d
+        .message
+        .contains("module @local/mod.ts missing export spin")));
+    let throws = write_module_pack(
+        "throw",
+        "throw new Error('at load');\nexport const x = 1;",
+        POLICY,
+    );
+    let loaded = load(&throws);
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("at load")),
+        "{:?}",
+        loaded.diagnostics
+    );
+    // The policy is unusable, with the same message at evaluation.
+    let out = eval(&loaded, "m/p/fine", "{}").unwrap();
+    assert!(out[0]["error"].as_str().unwrap().contains("at load"));
+}
+
+#[test]
+fn modules_see_only_permitted_environment_variables() {
+    let dir = write_module_pack(
+        "env",
+        "export function read(): string[] { const e = (globalThis as any).env; return [e.SENTRIE_MODULE_TEST_OK ?? 'unset', e.SENTRIE_MODULE_TEST_SECRET ?? 'unset', typeof (globalThis as any).process]; }\n",
+        "namespace m\npolicy p {\n  use { read } from \"./mod.ts\" as m\n  rule r = m.read()\n  export decision of r\n}\n",
+    );
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 1\n\n[pack]\nname = \"m\"\nversion = \"1.0.0\"\n\n[permissions]\nenv = [\"SENTRIE_MODULE_TEST_OK\"]\n",
+    )
+    .unwrap();
+    std::env::set_var("SENTRIE_MODULE_TEST_OK", "granted");
+    std::env::set_var("SENTRIE_MODULE_TEST_SECRET", "hidden");
+    let loaded = load(&dir);
+    let out = eval(&loaded, "m/p/r", "{}").unwrap();
+    assert_eq!(out[0]["value"], json!(["granted", "unset", "undefined"]));
+}

@@ -217,8 +217,7 @@ pub fn format_error(args: &[Value<'_>]) -> String {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    let digest = Sha256::digest(s.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::modules::hex(&Sha256::digest(s.as_bytes()))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -336,6 +336,11 @@ pub enum Instr {
         dst: Reg,
         site: u32,
     },
+    /// User module call (or export read) `module_sites[site]`, run in QuickJS.
+    CallModule {
+        dst: Reg,
+        site: u32,
+    },
     /// Raise the runtime error `consts[k]` (a string): policy errors, unknown functions.
     Fail {
         k: u32,

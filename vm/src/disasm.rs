@@ -56,6 +56,10 @@ pub fn disasm(p: &Program, func: FuncId) -> String {
                 .lets
                 .get(crate::program::LetId::from_u32(*let_id))
                 .map(|l| format!("  ; let {}", l.name)),
+            Instr::CallModule { site, .. } => p
+                .module_sites
+                .get(*site as usize)
+                .map(|m| format!("  ; {}.{}", m.key, m.export)),
             Instr::CallNative { site, .. } => p
                 .natives
                 .get(*site as usize)

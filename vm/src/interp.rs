@@ -755,6 +755,23 @@ impl<'a> Vm<'a> {
                         let v = tri!(res);
                         set!(dst, v)
                     }
+                    Instr::CallModule { dst, site } => {
+                        let m = &p.module_sites[site as usize];
+                        let start = base + m.args.0 as usize;
+                        let args = &self.regs[start..start + m.argc as usize];
+                        let res = crate::jsrt::invoke(
+                            p.instance,
+                            &p.js_modules,
+                            &p.env_names,
+                            &m.key,
+                            &m.export,
+                            m.call,
+                            args,
+                            self.bump,
+                        );
+                        let v = tri!(res);
+                        set!(dst, v)
+                    }
                     Instr::Fail { k } => {
                         bail!(match &p.consts[k as usize] {
                             crate::program::Const::Str(s) => s.clone(),

@@ -14,6 +14,7 @@ pub mod conform;
 pub mod disasm;
 pub mod interp;
 pub mod json;
+pub mod jsrt;
 pub mod modules;
 pub mod program;
 pub mod regex_cache;

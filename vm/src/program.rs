@@ -202,6 +202,17 @@ pub struct NativeSite {
     pub argc: u16,
 }
 
+/// A call of (or read from) a user module: `key` is the canonical module key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModuleSite {
+    pub key: String,
+    pub export: String,
+    /// False for `alias.NAME` reads of exported values.
+    pub call: bool,
+    pub args: Reg,
+    pub argc: u16,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LetCheck {
     pub name: String,
@@ -263,6 +274,11 @@ pub struct Program {
     pub imports: Vec<ImportSite>,
     pub calls: Vec<CallSite>,
     pub natives: Vec<NativeSite>,
+    pub module_sites: Vec<ModuleSite>,
+    /// Transpiled user modules `(canonical key, JavaScript)`, sorted by key.
+    pub js_modules: Vec<(String, String)>,
+    /// Environment variables modules may read (`permissions.env`).
+    pub env_names: Vec<String>,
     pub let_checks: Vec<LetCheck>,
     pub regexes: Vec<String>,
     pub files: Vec<String>,
@@ -274,6 +290,9 @@ pub struct Program {
     /// Function pointers of `natives`, resolved by [`Program::prepare`] (never serialized).
     #[serde(skip)]
     pub compiled_natives: Vec<crate::modules::NativeFn>,
+    /// Identifies this loaded program to the per-thread module runtimes.
+    #[serde(skip)]
+    pub instance: u64,
 }
 
 impl Program {
@@ -293,6 +312,8 @@ impl Program {
                 })
             })
             .collect::<Result<_, _>>()?;
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        self.instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

@@ -278,6 +278,14 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
                 Some(n) => span(n.args, n.argc.into()),
                 None => Err("bad native call site".into()),
             }),
+            Instr::CallModule { dst, site } => {
+                reg(dst).and(match p.module_sites.get(site as usize) {
+                    Some(m) if p.js_modules.iter().any(|(k, _)| *k == m.key) => {
+                        span(m.args, m.argc.into())
+                    }
+                    _ => Err("bad module call site".into()),
+                })
+            }
             Instr::Fail { k } => cnst(k),
             Instr::Ret { src } => reg(src),
         };

@@ -87,9 +87,19 @@ pub async fn decision(
         return invalid_json(&rid);
     }
     let started = Instant::now();
-    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        evaluate(&app, &pack, &target, &bytes, &rid, &target_text)
-    }));
+    let evaluated = if pack.program.module_sites.is_empty() {
+        guarded(&app, &pack, &target, &bytes, &rid, &target_text)
+    } else {
+        // User modules may run for seconds: evaluate on the blocking pool so this worker's
+        // other connections are not held up behind the call.
+        let (app2, pack2, rid2, text2) =
+            (app.clone(), pack.clone(), rid.clone(), target_text.clone());
+        let bytes = bytes.freeze();
+        match web::block(move || guarded(&app2, &pack2, &target, &bytes, &rid2, &text2)).await {
+            Ok(r) => r,
+            Err(_) => Err(()),
+        }
+    };
     app.metrics
         .decision_latency(started.elapsed().as_nanos() as u64);
     match evaluated {
@@ -97,20 +107,32 @@ pub async fn decision(
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(body),
         Ok(Err(())) => invalid_json(&rid),
-        Err(_) => {
-            // A panic is a bug; the worker's arena may be mid-use, so start a fresh one.
-            ARENA.with(|a| *a.borrow_mut() = Bump::new());
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "the decision could not be evaluated",
-                &rid,
-            )
-        }
+        Err(()) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            "the decision could not be evaluated",
+            &rid,
+        ),
     }
 }
 
-/// Decodes the body straight into the worker's arena, evaluates and serialises the response.
+/// `evaluate` behind a panic guard: `Err(())` for a caught panic (a bug), after which the
+/// thread's arena, possibly mid-use, is replaced.
+fn guarded(
+    app: &App,
+    pack: &super::state::PackState,
+    target: &target::Target,
+    bytes: &[u8],
+    rid: &str,
+    target_text: &str,
+) -> Result<Result<String, ()>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate(app, pack, target, bytes, rid, target_text)
+    }))
+    .map_err(|_| ARENA.with(|a| *a.borrow_mut() = Bump::new()))
+}
+
+/// Decodes the body straight into the thread's arena, evaluates and serialises the response.
 fn evaluate(
     app: &App,
     pack: &super::state::PackState,

@@ -9,6 +9,8 @@
 mod collection;
 mod encoding;
 mod hash;
+
+pub use hash::hex;
 mod js;
 mod json;
 mod regex;

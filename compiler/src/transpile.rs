@@ -1,0 +1,96 @@
+//! TypeScript to JavaScript with oxc (parse → semantic → transform → codegen), once at pack
+//! build. Also reports the module's import specifiers so the compiler can load its graph.
+
+use std::path::Path;
+
+use oxc_allocator::Allocator;
+use oxc_codegen::Codegen;
+use oxc_parser::Parser;
+use oxc_semantic::SemanticBuilder;
+use oxc_span::SourceType;
+use oxc_transformer::{TransformOptions, Transformer};
+
+pub struct Transpiled {
+    pub js: String,
+    /// Import specifiers, sorted.
+    pub imports: Vec<String>,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let upto = &src[..offset.min(src.len())];
+    let line = upto.matches('\n').count() + 1;
+    let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn describe(src: &str, path: &str, e: &oxc_diagnostics::OxcDiagnostic) -> String {
+    let at = e.labels.as_ref().and_then(|l| l.first()).map(|l| {
+        let (line, col) = line_col(src, l.offset());
+        format!("{path}:{line}:{col}: ")
+    });
+    format!("{}{}", at.unwrap_or_default(), e.message)
+}
+
+/// Transpiles one module. `.js` files are parsed (for their imports) and passed through.
+pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
+    let allocator = Allocator::default();
+    let source_type = SourceType::from_path(path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .with_module(true);
+    let parsed = Parser::new(&allocator, source, source_type).parse();
+    if let Some(e) = parsed.errors.first() {
+        return Err(format!("transpile error: {}", describe(source, path, e)));
+    }
+    let mut imports: Vec<String> = parsed
+        .module_record
+        .requested_modules
+        .keys()
+        .map(|k| k.to_string())
+        .collect();
+    imports.sort();
+    if !source_type.is_typescript() {
+        return Ok(Transpiled {
+            js: source.to_string(),
+            imports,
+        });
+    }
+    let mut program = parsed.program;
+    let scoping = SemanticBuilder::new()
+        .build(&program)
+        .semantic
+        .into_scoping();
+    let options = TransformOptions::default();
+    let ret = Transformer::new(&allocator, Path::new(path), &options)
+        .build_with_scoping(scoping, &mut program);
+    if let Some(e) = ret.errors.first() {
+        return Err(format!("transpile error: {}", describe(source, path, e)));
+    }
+    Ok(Transpiled {
+        js: Codegen::new().build(&program).code,
+        imports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_types_and_lists_imports() {
+        let t = transpile(
+            "m.ts",
+            "import { a } from './a';\ninterface X { y: number }\nexport function f(s: string): string { return s + a; }\n",
+        )
+        .unwrap();
+        assert!(
+            !t.js.contains("interface") && !t.js.contains(": string"),
+            "{}",
+            t.js
+        );
+        assert!(t.js.contains("export function f(s)"), "{}", t.js);
+        assert_eq!(t.imports, vec!["./a".to_string()]);
+        let err = transpile("bad.ts", "export function f( {").err().unwrap();
+        assert!(err.contains("transpile error: bad.ts:1:"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+export function scale(x: number, k: number): number {
+  return x * k;
+}

@@ -1,0 +1,348 @@
+//! User TypeScript/JavaScript modules, run in QuickJS (rquickjs). The compiler transpiles the
+//! modules once and stores the JavaScript in the `Program`; here each thread keeps one QuickJS
+//! runtime per program instance (a runtime is not `Send`), loads modules on first use, and calls
+//! exported functions with JSON-like values.
+//!
+//! Sandbox: no file system, network, process or timer APIs exist in plain QuickJS; the only
+//! added globals are `env` (the variables the manifest's `permissions.env` lists) and a
+//! `console` whose output goes to stderr only when debugging is on. Each runtime has a memory
+//! limit and each call an interrupt-driven time limit; a runtime that hit either is discarded.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bumpalo::Bump;
+use rquickjs::function::Args;
+use rquickjs::loader::{Loader, Resolver};
+use rquickjs::{CatchResultExt, Context, Ctx, Module, Object, Persistent, Runtime};
+
+use crate::value::Value;
+
+/// Time one call may run.
+pub const CALL_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// Memory one runtime may use.
+pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+const STACK_LIMIT: usize = 1024 * 1024;
+
+static CONSOLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets `console.*` in modules print to stderr (the CLI turns this on at DEBUG level).
+pub fn set_console_output(on: bool) {
+    CONSOLE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Normalises `/`-separated segments; `None` when climbing above the root.
+fn normalise(path: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out.join("/"))
+}
+
+/// Candidate canonical keys for an import `spec` made by the module `base` (itself a key
+/// `@local/...`): the exact name, then `.ts`, then `.js` (LANGUAGE.md §16.2).
+pub fn import_candidates(base: &str, spec: &str) -> Result<Vec<String>, String> {
+    let rel = if let Some(p) = spec.strip_prefix("@local/") {
+        normalise(p)
+    } else if spec.starts_with("@sentrie/") {
+        return Err(format!(
+            "importing `{spec}` from a module is not supported yet"
+        ));
+    } else if spec.starts_with("./") || spec.starts_with("../") {
+        let dir = base
+            .strip_prefix("@local/")
+            .and_then(|b| b.rsplit_once('/'))
+            .map_or("", |(d, _)| d);
+        normalise(&format!("{dir}/{spec}"))
+    } else {
+        return Err(format!(
+            "unsupported import `{spec}`: use a relative path or @local/"
+        ));
+    };
+    let rel = rel.ok_or_else(|| format!("import `{spec}` leaves the pack"))?;
+    Ok(vec![
+        format!("@local/{rel}"),
+        format!("@local/{rel}.ts"),
+        format!("@local/{rel}.js"),
+    ])
+}
+
+struct KeyResolver {
+    keys: Rc<Vec<String>>,
+}
+
+impl Resolver for KeyResolver {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+    ) -> rquickjs::Result<String> {
+        let resolved = import_candidates(base, name)
+            .ok()
+            .and_then(|c| c.into_iter().find(|k| self.keys.contains(k)));
+        resolved.ok_or_else(|| {
+            rquickjs::Error::new_resolving_message(base, name, "module not found in the pack")
+        })
+    }
+}
+
+struct SourceLoader {
+    modules: Rc<Vec<(String, String)>>,
+}
+
+impl Loader for SourceLoader {
+    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js>> {
+        let Some((_, js)) = self.modules.iter().find(|(k, _)| k == name) else {
+            return Err(rquickjs::Error::new_loading_message(
+                name,
+                "module not found in the pack",
+            ));
+        };
+        Module::declare(ctx.clone(), name, js.as_str())
+    }
+}
+
+/// Fields drop in declaration order: handles into the runtime first, the runtime last.
+struct Engine {
+    namespaces: HashMap<String, Persistent<Object<'static>>>,
+    ctx: Context,
+    _rt: Runtime,
+    instance: u64,
+    deadline: Rc<Cell<Option<Instant>>>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+fn engine(instance: u64, modules: &[(String, String)], env: &[String]) -> Result<Engine, String> {
+    let rt = Runtime::new().map_err(|e| format!("module runtime: {e}"))?;
+    rt.set_memory_limit(MEMORY_LIMIT);
+    rt.set_max_stack_size(STACK_LIMIT);
+    let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+    let d = Rc::clone(&deadline);
+    rt.set_interrupt_handler(Some(Box::new(move || {
+        d.get().is_some_and(|t| Instant::now() > t)
+    })));
+    let modules = Rc::new(modules.to_vec());
+    let keys = Rc::new(modules.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+    rt.set_loader(KeyResolver { keys }, SourceLoader { modules });
+    let ctx = Context::full(&rt).map_err(|e| format!("module runtime: {e}"))?;
+    ctx.with(|ctx| -> rquickjs::Result<()> {
+        let globals = ctx.globals();
+        let env_obj = Object::new(ctx.clone())?;
+        for name in env {
+            if let Ok(v) = std::env::var(name) {
+                env_obj.set(name.as_str(), v)?;
+            }
+        }
+        globals.set("env", env_obj)?;
+        let console = Object::new(ctx.clone())?;
+        for level in ["log", "info", "warn", "error", "debug"] {
+            let f = rquickjs::Function::new(
+                ctx.clone(),
+                move |args: rquickjs::function::Rest<rquickjs::Value<'_>>| {
+                    if CONSOLE.load(std::sync::atomic::Ordering::Relaxed) {
+                        let parts: Vec<String> = args
+                            .0
+                            .iter()
+                            .map(|v| {
+                                v.as_string()
+                                    .and_then(|s| s.to_string().ok())
+                                    .unwrap_or_else(|| format!("{v:?}"))
+                            })
+                            .collect();
+                        eprintln!("module console.{level}: {}", parts.join(" "));
+                    }
+                },
+            )?;
+            console.set(level, f)?;
+        }
+        globals.set("console", console)?;
+        Ok(())
+    })
+    .map_err(|e| format!("module runtime: {e}"))?;
+    Ok(Engine {
+        namespaces: HashMap::new(),
+        ctx,
+        _rt: rt,
+        instance,
+        deadline,
+    })
+}
+
+/// Describes a caught JavaScript error: its message, and its stack when it has one.
+fn caught(ctx: &Ctx<'_>, err: rquickjs::Error) -> String {
+    match Err::<(), _>(err).catch(ctx) {
+        Err(e) => e.to_string().trim().to_string(),
+        Ok(()) => "unknown error".to_string(),
+    }
+}
+
+fn namespace<'js>(
+    ctx: &Ctx<'js>,
+    eng_ns: &mut HashMap<String, Persistent<Object<'static>>>,
+    key: &str,
+    modules: &[(String, String)],
+) -> Result<Object<'js>, String> {
+    if let Some(ns) = eng_ns.get(key) {
+        return ns.clone().restore(ctx).map_err(|e| caught(ctx, e));
+    }
+    let Some((_, js)) = modules.iter().find(|(k, _)| k == key) else {
+        return Err(format!("module `{key}` is not in the pack"));
+    };
+    let declared = Module::declare(ctx.clone(), key, js.as_str()).map_err(|e| caught(ctx, e))?;
+    let (module, promise) = declared.eval().map_err(|e| caught(ctx, e))?;
+    promise.finish::<()>().map_err(|e| caught(ctx, e))?;
+    let ns = module.namespace().map_err(|e| caught(ctx, e))?;
+    eng_ns.insert(key.to_string(), Persistent::save(ctx, ns.clone()));
+    Ok(ns)
+}
+
+/// Converts a VM value for a module call (LANGUAGE.md §16.3).
+fn to_js<'js>(ctx: &Ctx<'js>, v: Value<'_>) -> rquickjs::Result<rquickjs::Value<'js>> {
+    Ok(match v.plain() {
+        Value::Undefined | Value::Pending => rquickjs::Value::new_undefined(ctx.clone()),
+        Value::Null | Value::Unknown => rquickjs::Value::new_null(ctx.clone()),
+        Value::Bool(b) => rquickjs::Value::new_bool(ctx.clone(), b),
+        Value::Num(n) => rquickjs::Value::new_float(ctx.clone(), n),
+        Value::Str(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
+        other => {
+            let mut text = String::new();
+            crate::json::write_compact(&mut text, other);
+            ctx.json_parse(text)?
+        }
+    })
+}
+
+/// Converts a module's result back: primitives directly, objects as `JSON.parse(JSON.stringify(v))`.
+fn from_js<'a, 'js>(
+    ctx: &Ctx<'js>,
+    v: rquickjs::Value<'js>,
+    bump: &'a Bump,
+) -> Result<Value<'a>, String> {
+    if v.is_undefined() {
+        return Ok(Value::Undefined);
+    }
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(n) = v.as_number() {
+        return Ok(Value::Num(n));
+    }
+    if let Some(s) = v.as_string() {
+        let s = s.to_string().map_err(|e| caught(ctx, e))?;
+        return Ok(Value::Str(bump.alloc_str(&s)));
+    }
+    if v.is_function() || !v.is_object() {
+        return Err(format!("unsupported return type {}", v.type_name()));
+    }
+    let json = ctx.json_stringify(v).map_err(|e| caught(ctx, e))?;
+    match json {
+        None => Ok(Value::Undefined),
+        Some(s) => {
+            let s = s.to_string().map_err(|e| caught(ctx, e))?;
+            crate::json::decode(s.as_bytes(), bump)
+        }
+    }
+}
+
+/// Calls export `export` of module `key` (or reads it when `call` is false).
+#[allow(clippy::too_many_arguments)]
+pub fn invoke<'a>(
+    instance: u64,
+    modules: &[(String, String)],
+    env: &[String],
+    key: &str,
+    export: &str,
+    call: bool,
+    args: &[Value<'a>],
+    bump: &'a Bump,
+) -> Result<Value<'a>, String> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|e| e.instance != instance) {
+            *slot = Some(engine(instance, modules, env)?);
+        }
+        let Some(eng) = slot.as_mut() else {
+            return Err("module runtime unavailable".to_string());
+        };
+        eng.deadline.set(Some(Instant::now() + CALL_TIME_LIMIT));
+        let deadline = Rc::clone(&eng.deadline);
+        let ctx = eng.ctx.clone();
+        let namespaces = &mut eng.namespaces;
+        let res = ctx.with(|ctx| -> Result<Value<'a>, String> {
+            let ns = namespace(&ctx, namespaces, key, modules)?;
+            let value: rquickjs::Value<'_> = ns.get(export).map_err(|e| caught(&ctx, e))?;
+            if !call {
+                return from_js(&ctx, value, bump);
+            }
+            let Some(f) = value.as_function() else {
+                return Err(format!("`{export}` is not a function"));
+            };
+            let mut js_args = Args::new(ctx.clone(), args.len());
+            for a in args {
+                js_args
+                    .push_arg(to_js(&ctx, *a).map_err(|e| caught(&ctx, e))?)
+                    .map_err(|e| caught(&ctx, e))?;
+            }
+            let out: rquickjs::Value<'_> = f.call_arg(js_args).map_err(|e| caught(&ctx, e))?;
+            from_js(&ctx, out, bump)
+        });
+        let timed_out = deadline.get().is_some_and(|t| Instant::now() > t);
+        deadline.set(None);
+        match res {
+            Ok(v) => Ok(v),
+            Err(msg) => {
+                // After an interrupt or an allocation failure the runtime may be unusable.
+                let poisoned =
+                    timed_out || msg.contains("interrupted") || msg.contains("out of memory");
+                if poisoned {
+                    *slot = None;
+                }
+                if timed_out {
+                    Err(format!(
+                        "module `{key}`: `{export}` ran longer than {} s",
+                        CALL_TIME_LIMIT.as_secs()
+                    ))
+                } else {
+                    Err(format!("module `{key}`: {msg}"))
+                }
+            }
+        }
+    })
+}
+
+/// Loads `key` in a fresh runtime and checks that it exports every name (compile time).
+pub fn check_exports(
+    modules: &[(String, String)],
+    key: &str,
+    names: &[String],
+) -> Result<(), String> {
+    let eng = engine(u64::MAX, modules, &[])?;
+    eng.deadline.set(Some(Instant::now() + CALL_TIME_LIMIT));
+    let mut namespaces = HashMap::new();
+    eng.ctx.with(|ctx| {
+        let ns = namespace(&ctx, &mut namespaces, key, modules)
+            .map_err(|e| format!("module `{key}`: {e}"))?;
+        for n in names {
+            if !ns.contains_key(n.as_str()).unwrap_or(false) {
+                return Err(format!("module {key} missing export {n}"));
+            }
+        }
+        Ok(())
+    })
+}
