@@ -201,3 +201,194 @@ fn deeply_nested_facts_are_rejected_cleanly() {
     let huge = "{\"n\": 1e400}";
     assert!(sentrie_vm::json::decode(huge.as_bytes(), &bump).is_err());
 }
+
+/// Every export of every builtin module (checked against the registry below).
+const NATIVE_EXPORTS: &[(&str, &[&str])] = &[
+    (
+        "js",
+        &[
+            "round",
+            "floor",
+            "ceil",
+            "max",
+            "min",
+            "abs",
+            "sqrt",
+            "pow",
+            "exp",
+            "log",
+            "log10",
+            "log2",
+            "sin",
+            "cos",
+            "tan",
+            "asin",
+            "acos",
+            "atan",
+            "atan2",
+            "sinh",
+            "cosh",
+            "tanh",
+            "random",
+            "length",
+            "fromCharCode",
+            "isNaN",
+            "isFinite",
+            "isInteger",
+            "parseInt",
+            "parseFloat",
+            "now",
+            "dateParse",
+            "UTC",
+            "parse",
+            "stringify",
+            "isArray",
+            "from",
+            "of",
+            "add",
+            "sub",
+            "mul",
+            "div",
+        ],
+    ),
+    ("hash", &["md5", "sha1", "sha256", "sha512", "hmac"]),
+    ("crypto", &["sha256"]),
+    (
+        "encoding",
+        &[
+            "base64Encode",
+            "base64Decode",
+            "base64UrlEncode",
+            "base64UrlDecode",
+            "hexEncode",
+            "hexDecode",
+            "urlEncode",
+            "urlDecode",
+        ],
+    ),
+    ("json", &["isValid"]),
+    (
+        "regex",
+        &["match", "find", "findAll", "replace", "replaceAll", "split"],
+    ),
+    ("uuid", &["v4", "v6", "v7"]),
+    (
+        "collection",
+        &[
+            "list_includes",
+            "list_indexOf",
+            "list_lastIndexOf",
+            "list_sort",
+            "list_unique",
+            "list_chunk",
+            "list_flatten",
+            "map_keys",
+            "map_values",
+            "map_entries",
+            "map_has",
+            "map_get",
+            "map_size",
+            "map_isEmpty",
+            "map_merge",
+        ],
+    ),
+    (
+        "time",
+        &[
+            "now",
+            "parse",
+            "format",
+            "isBefore",
+            "isAfter",
+            "isBetween",
+            "addDuration",
+            "subtractDuration",
+            "unix",
+        ],
+    ),
+    ("jwt", &["decode", "verify", "getPayload", "getHeader"]),
+    (
+        "net",
+        &[
+            "cidrContains",
+            "cidrIntersects",
+            "cidrIsValid",
+            "cidrExpand",
+            "cidrMerge",
+            "parseIP",
+            "isIPv4",
+            "isIPv6",
+            "isPrivate",
+            "isPublic",
+            "isLoopback",
+            "isMulticast",
+        ],
+    ),
+    (
+        "url",
+        &["parse", "join", "getHost", "getPath", "getQuery", "isValid"],
+    ),
+    (
+        "semver",
+        &[
+            "compare",
+            "isValid",
+            "stripPrefix",
+            "satisfies",
+            "major",
+            "minor",
+            "patch",
+            "prerelease",
+            "metadata",
+        ],
+    ),
+];
+
+fn native_arg() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        json_value(),
+        "[0-9a-f:./\\-]{0,24}".prop_map(serde_json::Value::String),
+        prop_oneof![
+            Just("10.0.0.0/8"),
+            Just("::1"),
+            Just("2024-01-15T10:30:00Z"),
+            Just("1h30m"),
+            Just("a.b.c"),
+            Just("https://x.io:80/p?q#f"),
+            Just("%zz"),
+            Just("(a+)+$"),
+            Just("2006-01-02 .000 .999")
+        ]
+        .prop_map(|s: &str| serde_json::Value::String(s.to_string())),
+    ]
+}
+
+#[test]
+fn every_native_export_is_listed() {
+    for (module, names) in NATIVE_EXPORTS {
+        for name in *names {
+            assert!(
+                sentrie_vm::modules::lookup(module, name).is_some(),
+                "{module}.{name}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn native_functions_never_panic(which in any::<prop::sample::Index>(), args in prop::collection::vec(native_arg(), 0..4)) {
+        let all: Vec<(&str, &str)> = NATIVE_EXPORTS.iter().flat_map(|(m, ns)| ns.iter().map(move |n| (*m, *n))).collect();
+        let (module, name) = all[which.index(all.len())];
+        let Some(f) = sentrie_vm::modules::function(module, name) else { return Ok(()) };
+        let bump = bumpalo::Bump::new();
+        let values: Vec<sentrie_vm::Value<'_>> = args
+            .iter()
+            .map(|a| sentrie_vm::json::decode(a.to_string().as_bytes(), &bump).unwrap_or(sentrie_vm::Value::Undefined))
+            .collect();
+        let env = sentrie_vm::modules::Env { bump: &bump, now_ms: 0 };
+        let _ = f(&values, &env);
+    }
+}

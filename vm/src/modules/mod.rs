@@ -13,7 +13,12 @@ mod hash;
 pub use hash::hex;
 mod js;
 mod json;
+mod jwt;
+mod net;
 mod regex;
+mod semver;
+mod time;
+mod url;
 mod uuid;
 
 use bumpalo::Bump;
@@ -46,6 +51,11 @@ pub const MODULES: &[&str] = &[
     "regex",
     "uuid",
     "collection",
+    "time",
+    "jwt",
+    "net",
+    "url",
+    "semver",
     "math",
     "string",
 ];
@@ -65,6 +75,11 @@ pub fn lookup(module: &str, name: &str) -> Option<Export> {
         "regex" => regex::lookup(name),
         "uuid" => uuid::lookup(name),
         "collection" => collection::lookup(name),
+        "time" => time::lookup(name),
+        "jwt" => jwt::lookup(name),
+        "net" => net::lookup(name),
+        "url" => url::lookup(name),
+        "semver" => semver::lookup(name),
         // They exist and export nothing (their functions moved to @sentrie/js).
         "math" | "string" => None,
         _ => None,

@@ -348,3 +348,407 @@ fn uuids_have_their_version() {
     }
     assert!(lookup("math", "floor").is_none() && lookup("string", "trim").is_none());
 }
+
+const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1MSIsInJvbGUiOiJhZG1pbiJ9.q_BrODh5oznsIwn99X32gqoe5GnUz_aGwjq1wAeUMKM";
+const TOKEN_512: &str = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ1MSIsInJvbGUiOiJhZG1pbiJ9.s5ZoqSErfGZZyYrJTent_vZRmLUKIrm8Z91DyJBxyt2EnZ6-lUEZAbNm932CuePiw1v_bLgKUTrngR8Y2tYtDA";
+
+#[test]
+fn jwt_decoding_and_verification() {
+    let payload = json!({"role": "admin", "sub": "u1"});
+    ok("jwt", "getPayload", &[json!(TOKEN)], payload.clone());
+    ok(
+        "jwt",
+        "getHeader",
+        &[json!(TOKEN)],
+        json!({"alg": "HS256", "typ": "JWT"}),
+    );
+    ok("jwt", "decode", &[json!(TOKEN)], payload.clone());
+    ok("jwt", "decode", &[json!(TOKEN), json!("s3cret")], payload);
+    err(
+        "jwt",
+        "decode",
+        &[json!(TOKEN), json!("wrong")],
+        "token signature is invalid",
+    );
+    ok(
+        "jwt",
+        "verify",
+        &[json!(TOKEN), json!("s3cret")],
+        json!(true),
+    );
+    ok(
+        "jwt",
+        "verify",
+        &[json!(TOKEN), json!("wrong")],
+        json!(false),
+    );
+    ok(
+        "jwt",
+        "verify",
+        &[json!(TOKEN), json!("s3cret"), json!("HS512")],
+        json!(false),
+    );
+    ok(
+        "jwt",
+        "verify",
+        &[json!(TOKEN_512), json!("k"), json!("HS512")],
+        json!(true),
+    );
+    ok("jwt", "verify", &[json!("a.b"), json!("k")], json!(false));
+    err("jwt", "getPayload", &[json!("a.b")], "invalid token format");
+    let none = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1MSJ9.";
+    err(
+        "jwt",
+        "decode",
+        &[json!(none), json!("k")],
+        "unsupported algorithm",
+    );
+}
+
+#[test]
+fn time_functions() {
+    ok("time", "now", &[], json!(1_705_314_600));
+    ok(
+        "time",
+        "parse",
+        &[json!("2024-01-15T10:30:05.9Z")],
+        json!(1_705_314_605),
+    );
+    ok(
+        "time",
+        "parse",
+        &[json!("2024-01-15T12:30:05+02:00")],
+        json!(1_705_314_605),
+    );
+    err(
+        "time",
+        "parse",
+        &[json!("2024-01-15")],
+        "not an RFC 3339 time",
+    );
+    let ts = json!(1_705_314_605);
+    ok(
+        "time",
+        "format",
+        &[ts.clone(), json!("2006-01-02T15:04:05Z07:00")],
+        json!("2024-01-15T10:30:05Z"),
+    );
+    ok(
+        "time",
+        "format",
+        &[ts.clone(), json!("Mon, 02 Jan 2006 15:04:05 MST")],
+        json!("Mon, 15 Jan 2024 10:30:05 UTC"),
+    );
+    ok(
+        "time",
+        "format",
+        &[
+            ts.clone(),
+            json!("Monday January 2 3:4:5 PM .000 -0700 _2|06"),
+        ],
+        json!("Monday January 15 10:30:5 AM .000 +0000 15|24"),
+    );
+    ok(
+        "time",
+        "format",
+        &[ts, json!("15:04:05.999")],
+        json!("10:30:05"),
+    );
+    ok(
+        "time",
+        "isBetween",
+        &[json!(5.9), json!(5), json!(5)],
+        json!(true),
+    );
+    ok("time", "isBefore", &[json!(1), json!(2)], json!(true));
+    ok("time", "isAfter", &[json!(1), json!(2)], json!(false));
+    ok(
+        "time",
+        "addDuration",
+        &[json!(0), json!("1d5h30m")],
+        json!(106_200),
+    );
+    ok(
+        "time",
+        "addDuration",
+        &[json!(100), json!("-90s")],
+        json!(10),
+    );
+    ok(
+        "time",
+        "subtractDuration",
+        &[json!(7200), json!("1.5h")],
+        json!(1800),
+    );
+    ok(
+        "time",
+        "addDuration",
+        &[json!(0), json!("1500ms")],
+        json!(1),
+    );
+    err(
+        "time",
+        "addDuration",
+        &[json!(0), json!("5 parsecs")],
+        "invalid duration",
+    );
+    ok("time", "unix", &[json!(12.9)], json!(12));
+    assert!(
+        matches!(lookup("time", "RFC1123Z"), Some(Export::Const(Const::Str(s))) if s == "Mon, 02 Jan 2006 15:04:05 -0700")
+    );
+}
+
+#[test]
+fn net_functions() {
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/8"), json!("10.1.2.3")],
+        json!(true),
+    );
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/8"), json!("10.1.0.0/16")],
+        json!(true),
+    );
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/16"), json!("10.0.0.0/8")],
+        json!(false),
+    );
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("2001:db8::/32"), json!("2001:db8::1")],
+        json!(true),
+    );
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/8"), json!("::ffff:10.0.0.1")],
+        json!(true),
+    );
+    ok(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/8"), json!("not-an-ip")],
+        json!(false),
+    );
+    err(
+        "net",
+        "cidrContains",
+        &[json!("10.0.0.0/33"), json!("10.0.0.1")],
+        "invalid CIDR",
+    );
+    ok(
+        "net",
+        "cidrIntersects",
+        &[json!("10.0.0.0/8"), json!("10.5.0.0/16")],
+        json!(true),
+    );
+    ok(
+        "net",
+        "cidrIntersects",
+        &[json!("10.0.0.0/16"), json!("10.1.0.0/16")],
+        json!(false),
+    );
+    ok(
+        "net",
+        "cidrIsValid",
+        &[json!("192.168.1.0/24")],
+        json!(true),
+    );
+    ok("net", "cidrIsValid", &[json!("192.168.1.0")], json!(false));
+    ok(
+        "net",
+        "cidrExpand",
+        &[json!("192.168.1.4/31")],
+        json!(["192.168.1.4", "192.168.1.5"]),
+    );
+    err(
+        "net",
+        "cidrExpand",
+        &[json!("10.0.0.0/8")],
+        "more than 65536",
+    );
+    ok(
+        "net",
+        "cidrMerge",
+        &[json!([
+            "10.0.1.0/24",
+            "10.0.0.0/24",
+            "10.0.0.5",
+            "192.168.0.0/16",
+            "::1"
+        ])],
+        json!(["10.0.0.0/23", "192.168.0.0/16", "::1/128"]),
+    );
+    ok(
+        "net",
+        "parseIP",
+        &[json!("::ffff:1.2.3.4")],
+        json!("1.2.3.4"),
+    );
+    ok(
+        "net",
+        "parseIP",
+        &[json!("2001:0db8::0001")],
+        json!("2001:db8::1"),
+    );
+    ok("net", "parseIP", &[json!("1.2.3")], J::Null);
+    ok("net", "isPrivate", &[json!("172.20.1.1")], json!(true));
+    ok("net", "isPrivate", &[json!("172.32.1.1")], json!(false));
+    ok("net", "isPublic", &[json!("8.8.8.8")], json!(true));
+    ok("net", "isPublic", &[json!("127.0.0.1")], json!(false));
+    ok("net", "isLoopback", &[json!("::1")], json!(true));
+    ok("net", "isMulticast", &[json!("239.1.1.1")], json!(true));
+    ok("net", "isIPv6", &[json!("fe80::1")], json!(true));
+    ok("net", "isIPv4", &[json!("garbage")], json!(false));
+}
+
+#[test]
+fn url_functions() {
+    ok(
+        "url",
+        "parse",
+        &[json!(
+            "https://bob:pw@api.example.com:8443/v1/items?limit=5#top"
+        )],
+        json!({"scheme": "https", "user": "bob:pw", "host": "api.example.com:8443", "path": "/v1/items", "query": "limit=5", "fragment": "top"}),
+    );
+    ok(
+        "url",
+        "getHost",
+        &[json!("http://example.com/x")],
+        json!("example.com"),
+    );
+    ok(
+        "url",
+        "getPath",
+        &[json!("/relative/path?q=1")],
+        json!("/relative/path"),
+    );
+    ok(
+        "url",
+        "getQuery",
+        &[json!("http://e.com/?a=1&b=2")],
+        json!("a=1&b=2"),
+    );
+    ok(
+        "url",
+        "join",
+        &[
+            json!("https://e.com/api/"),
+            json!("/v1/"),
+            J::Null,
+            json!(""),
+            json!("users"),
+        ],
+        json!("https://e.com/api/v1/users"),
+    );
+    ok(
+        "url",
+        "isValid",
+        &[json!("https://example.com")],
+        json!(true),
+    );
+    ok("url", "isValid", &[json!("/just/a/path")], json!(false));
+    ok(
+        "url",
+        "isValid",
+        &[json!("http://exa mple.com")],
+        json!(false),
+    );
+    err("url", "parse", &[json!("http://e.com:port/")], "bad port");
+}
+
+#[test]
+fn semver_functions() {
+    ok(
+        "semver",
+        "compare",
+        &[json!("v1.2.3"), json!("1.2.3+build")],
+        json!(0),
+    );
+    ok(
+        "semver",
+        "compare",
+        &[json!("1.2.3-alpha"), json!("1.2.3")],
+        json!(-1),
+    );
+    ok(
+        "semver",
+        "compare",
+        &[json!("1.2.3-alpha.2"), json!("1.2.3-alpha.10")],
+        json!(-1),
+    );
+    ok(
+        "semver",
+        "compare",
+        &[json!("1.2.3-alpha.beta"), json!("1.2.3-alpha.1")],
+        json!(1),
+    );
+    ok(
+        "semver",
+        "compare",
+        &[json!("1.10"), json!("1.9.9")],
+        json!(1),
+    );
+    ok("semver", "isValid", &[json!("1.2")], json!(true));
+    ok("semver", "isValid", &[json!("1.2.3.4")], json!(false));
+    ok("semver", "isValid", &[json!("one")], json!(false));
+    ok("semver", "stripPrefix", &[json!("v2.0.0")], json!("2.0.0"));
+    ok("semver", "major", &[json!("v3.4.5")], json!(3));
+    ok("semver", "minor", &[json!("3")], json!(0));
+    ok(
+        "semver",
+        "prerelease",
+        &[json!("1.0.0-rc.1+sha")],
+        json!("rc.1"),
+    );
+    ok(
+        "semver",
+        "metadata",
+        &[json!("1.0.0-rc.1+sha")],
+        json!("sha"),
+    );
+    ok("semver", "prerelease", &[json!("1.0.0")], J::Null);
+    err("semver", "major", &[json!("nope")], "invalid version");
+    let cases = [
+        ("1.2.3", ">=1.0.0 <2.0.0", true),
+        ("2.0.0", ">=1.0.0, <2.0.0", false),
+        ("1.2.9", "~1.2.3", true),
+        ("1.3.0", "~1.2.3", false),
+        ("1.9.0", "^1.2.3", true),
+        ("2.0.0", "^1.2.3", false),
+        ("0.2.9", "^0.2.3", true),
+        ("0.3.0", "^0.2.3", false),
+        ("0.0.3", "^0.0.3", true),
+        ("0.0.4", "^0.0.3", false),
+        ("1.2.7", "1.2.x", true),
+        ("1.3.0", "1.2", false),
+        ("4.5.6", "*", true),
+        ("1.3.0", "1.2 - 1.4.5", true),
+        ("1.4.6", "1.2 - 1.4.5", false),
+        ("1.4.9", "1.2 - 1.4", true),
+        ("3.0.0", "<1.0.0 || >=3.0.0", true),
+        ("2.0.0", "<1.0.0 || >=3.0.0", false),
+        ("1.2.3", "!=1.2.3", false),
+        ("1.2.4-beta", ">=1.2.0", false),
+        ("1.2.4-beta", ">=1.2.4-alpha", true),
+        ("1.2.0", "> 1.1", true),
+        ("1.1.5", "> 1.1", false),
+        ("1.1.9", "<= 1.1", true),
+    ];
+    for (v, c, want) in cases {
+        ok("semver", "satisfies", &[json!(v), json!(c)], json!(want));
+    }
+    err(
+        "semver",
+        "satisfies",
+        &[json!("1.0.0"), json!(">=banana")],
+        "invalid constraint",
+    );
+}
