@@ -273,7 +273,10 @@ impl<'c, 'p> Lower<'c, 'p> {
                     });
                 }
             }
-            ExprKind::Call { callee, args, .. } => self.call(callee, args, e.span, dst),
+            ExprKind::Call { callee, args, memo } => {
+                let memo = self.memo_ttl(*memo, e.span);
+                self.call(callee, args, e.span, dst, memo);
+            }
             ExprKind::Unary(op, x) => {
                 let r = self.temp(x);
                 self.loc(e.span);
@@ -360,6 +363,21 @@ impl<'c, 'p> Lower<'c, 'p> {
             .map(|(_, b)| *b)
     }
 
+    /// `!` means 300 seconds; `!N` must be a whole number of seconds.
+    fn memo_ttl(&mut self, memo: Option<Option<f64>>, span: Span) -> Option<u32> {
+        match memo? {
+            None => Some(300),
+            Some(n) if n >= 0.0 && n.fract() == 0.0 => Some(n.min(f64::from(u32::MAX)) as u32),
+            Some(n) => {
+                let msg = format!(
+                    "parse error: memoization time `{n}` must be a whole number of seconds"
+                );
+                self.c.pack_error(Diagnostic::error(msg, span));
+                None
+            }
+        }
+    }
+
     /// The module used under `alias`, unless a local or policy name shadows it.
     fn module_alias(&self, alias: &str) -> Option<UsedModule> {
         if self.lookup_local(alias).is_some()
@@ -404,41 +422,40 @@ impl<'c, 'p> Lower<'c, 'p> {
                     dst,
                 ),
             },
-            ModuleKind::Local(key) => self.module_site(key, name, false, &[], span, dst),
+            ModuleKind::Local(key) => {
+                self.module_site(module_site(key, name, false, None), &[], span, dst)
+            }
             ModuleKind::Broken => {
                 self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
             }
         }
     }
 
-    /// Emits a user-module call (or export read) run in QuickJS.
-    fn module_site(
-        &mut self,
-        key: &str,
-        name: &str,
-        call: bool,
-        args: &[Expr],
-        span: Span,
-        dst: Reg,
-    ) {
+    /// Emits a user-module call (or export read, `site.call == false`) run in QuickJS. The
+    /// site's `args`/`argc` are filled in here.
+    fn module_site(&mut self, mut site: ModuleSite, args: &[Expr], span: Span, dst: Reg) {
         let start = self.f.alloc_n(args.len().max(1) as u32);
         for (i, a) in args.iter().enumerate() {
             self.expr(a, Reg(start.0 + i as u16));
         }
-        self.c.program.module_sites.push(ModuleSite {
-            key: key.to_string(),
-            export: name.to_string(),
-            call,
-            args: start,
-            argc: args.len() as u16,
-        });
+        site.args = start;
+        site.argc = args.len() as u16;
+        self.c.program.module_sites.push(site);
         let site = (self.c.program.module_sites.len() - 1) as u32;
         self.loc(span);
         self.f.emit(Instr::CallModule { dst, site });
     }
 
     /// A call of module function `name` of `m` with `args`.
-    fn module_call(&mut self, m: &UsedModule, name: &str, args: &[Expr], span: Span, dst: Reg) {
+    fn module_call(
+        &mut self,
+        m: &UsedModule,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+        dst: Reg,
+        memo: Option<u32>,
+    ) {
         if let Some(why) = &m.failure {
             return self.fail(why.clone(), span, dst);
         }
@@ -451,7 +468,9 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
         let module = match &m.kind {
             ModuleKind::Builtin(module) => module,
-            ModuleKind::Local(key) => return self.module_site(key, name, true, args, span, dst),
+            ModuleKind::Local(key) => {
+                return self.module_site(module_site(key, name, true, memo), args, span, dst)
+            }
             ModuleKind::Broken => {
                 return self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
             }
@@ -478,6 +497,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             export: name.to_string(),
             args: start,
             argc: args.len() as u16,
+            memo,
         });
         let site = (self.c.program.natives.len() - 1) as u32;
         self.loc(span);
@@ -763,13 +783,13 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
     }
 
-    fn call(&mut self, callee: &Expr, args: &[Expr], span: Span, dst: Reg) {
+    fn call(&mut self, callee: &Expr, args: &[Expr], span: Span, dst: Reg, memo: Option<u32>) {
         let name = match &callee.kind {
             ExprKind::Ident(n) => n.clone(),
             ExprKind::Field(recv, f) => match &recv.kind {
                 ExprKind::Ident(alias) => {
                     if let Some(m) = self.module_alias(alias) {
-                        self.module_call(&m, &f.text, args, span, dst);
+                        self.module_call(&m, &f.text, args, span, dst, memo);
                         return;
                     }
                     format!("{alias}.{}", f.text)
@@ -792,7 +812,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             .cloned()
             .collect();
         match importing.as_slice() {
-            [m] => return self.module_call(m, &name, args, span, dst),
+            [m] => return self.module_call(m, &name, args, span, dst, memo),
             [] => {}
             _ => {
                 let msg = format!("invalid call: ambiguous function `{name}` is imported by several use statements");
@@ -834,6 +854,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             builtin,
             args: start,
             argc: args.len() as u16,
+            memo,
         });
         let site = (self.c.program.calls.len() - 1) as u32;
         self.loc(span);
@@ -1068,6 +1089,18 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::LoadUndef { dst });
         self.f.patch_here(done);
         self.scope.truncate(scope_mark);
+    }
+}
+
+/// A module site before its argument registers are known.
+fn module_site(key: &str, export: &str, call: bool, memo: Option<u32>) -> ModuleSite {
+    ModuleSite {
+        key: key.to_string(),
+        export: export.to_string(),
+        call,
+        args: Reg(0),
+        argc: 0,
+        memo,
     }
 }
 

@@ -218,3 +218,21 @@ fn modules_see_only_permitted_environment_variables() {
     let out = eval(&loaded, "m/p/r", "{}").unwrap();
     assert_eq!(out[0]["value"], json!(["granted", "unset", "undefined"]));
 }
+
+#[test]
+fn memoized_calls_reuse_results_across_decisions() {
+    let src = "namespace m\npolicy p {\n  use { v4 } from @sentrie/uuid\n  rule cached = uuid()!\n  rule cachedNative = v4()!60\n  rule fresh = uuid()\n  rule disabled = v4()!0\n  rule failing = error(\"boom\")!\n  export decision of cached\n  export decision of cachedNative\n  export decision of fresh\n  export decision of disabled\n  export decision of failing\n}\n";
+    let loaded = compile(&[("m.sentrie", src)]).unwrap();
+    let first = eval(&loaded, "m/p", "{}").unwrap();
+    let second = eval(&loaded, "m/p", "{}").unwrap();
+    assert_eq!(first[0]["value"], second[0]["value"], "uuid()! is cached");
+    assert_eq!(first[1]["value"], second[1]["value"], "v4()!60 is cached");
+    assert_ne!(first[2]["value"], second[2]["value"], "uuid() is not");
+    assert_ne!(first[3]["value"], second[3]["value"], "!0 disables caching");
+    assert_eq!(second[4]["error"], json!("boom"), "errors are never cached");
+    let bad = compile(&[(
+        "m.sentrie",
+        "namespace m\npolicy p {\n  rule r = uuid()!1.5\n  export decision of r\n}\n",
+    )]);
+    assert!(bad.err().unwrap().contains("whole number of seconds"));
+}

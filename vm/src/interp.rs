@@ -736,10 +736,24 @@ impl<'a> Vm<'a> {
                         set!(dst, v)
                     }
                     Instr::CallBuiltin { dst, site } => {
-                        let site = &p.calls[site as usize];
-                        let start = base + site.args.0 as usize;
-                        let args = &self.regs[start..start + site.argc as usize];
-                        let v = tri!(builtins::call(site.builtin, args, self.bump));
+                        let call = &p.calls[site as usize];
+                        let start = base + call.args.0 as usize;
+                        let args = &self.regs[start..start + call.argc as usize];
+                        let mut memo = memo_key(p, call.memo, 'b', site, args);
+                        let v = match memo
+                            .as_ref()
+                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
+                        {
+                            Some(hit) => {
+                                // A hit keeps its original expiry.
+                                memo = None;
+                                hit
+                            }
+                            None => tri!(builtins::call(call.builtin, args, self.bump)),
+                        };
+                        if let Some((k, ttl)) = memo {
+                            crate::memo::put(k, v, ttl);
+                        }
                         set!(dst, v)
                     }
                     Instr::CallNative { dst, site } => {
@@ -747,29 +761,57 @@ impl<'a> Vm<'a> {
                         let site_info = &p.natives[site as usize];
                         let start = base + site_info.args.0 as usize;
                         let args = &self.regs[start..start + site_info.argc as usize];
-                        let env = crate::modules::Env {
-                            bump: self.bump,
-                            now_ms,
+                        let mut memo = memo_key(p, site_info.memo, 'n', site, args);
+                        let v = match memo
+                            .as_ref()
+                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
+                        {
+                            Some(hit) => {
+                                // A hit keeps its original expiry.
+                                memo = None;
+                                hit
+                            }
+                            None => {
+                                let env = crate::modules::Env {
+                                    bump: self.bump,
+                                    now_ms,
+                                };
+                                tri!((p.compiled_natives[site as usize])(args, &env))
+                            }
                         };
-                        let res = (p.compiled_natives[site as usize])(args, &env);
-                        let v = tri!(res);
+                        if let Some((k, ttl)) = memo {
+                            crate::memo::put(k, v, ttl);
+                        }
                         set!(dst, v)
                     }
                     Instr::CallModule { dst, site } => {
                         let m = &p.module_sites[site as usize];
                         let start = base + m.args.0 as usize;
                         let args = &self.regs[start..start + m.argc as usize];
-                        let res = crate::jsrt::invoke(
-                            p.instance,
-                            &p.js_modules,
-                            &p.env_names,
-                            &m.key,
-                            &m.export,
-                            m.call,
-                            args,
-                            self.bump,
-                        );
-                        let v = tri!(res);
+                        let mut memo = memo_key(p, m.memo, 'm', site, args);
+                        let v = match memo
+                            .as_ref()
+                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
+                        {
+                            Some(hit) => {
+                                // A hit keeps its original expiry.
+                                memo = None;
+                                hit
+                            }
+                            None => tri!(crate::jsrt::invoke(
+                                p.instance,
+                                &p.js_modules,
+                                &p.env_names,
+                                &m.key,
+                                &m.export,
+                                m.call,
+                                args,
+                                self.bump
+                            )),
+                        };
+                        if let Some((k, ttl)) = memo {
+                            crate::memo::put(k, v, ttl);
+                        }
                         set!(dst, v)
                     }
                     Instr::Fail { k } => {
@@ -879,6 +921,21 @@ impl<'a> Vm<'a> {
         )?;
         Ok(true)
     }
+}
+
+/// The memo key and TTL of a call site written with `!`, if caching applies.
+fn memo_key(
+    p: &Program,
+    memo: Option<u32>,
+    kind: char,
+    site: u32,
+    args: &[Value<'_>],
+) -> Option<(String, u32)> {
+    let ttl = memo.filter(|t| *t > 0)?;
+    Some((
+        crate::memo::key(p.instance, &format!("{kind}{site}"), args),
+        ttl,
+    ))
 }
 
 fn unix_ms() -> i64 {

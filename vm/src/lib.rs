@@ -15,6 +15,7 @@ pub mod disasm;
 pub mod interp;
 pub mod json;
 pub mod jsrt;
+pub mod memo;
 pub mod modules;
 pub mod program;
 pub mod regex_cache;

@@ -191,6 +191,8 @@ pub struct CallSite {
     pub builtin: Builtin,
     pub args: Reg,
     pub argc: u16,
+    /// Memoization TTL in seconds (`f(x)!N`); `None` or 0: not memoized.
+    pub memo: Option<u32>,
 }
 
 /// A call of an `@sentrie/*` module function; arguments in `args .. args + argc`.
@@ -200,6 +202,7 @@ pub struct NativeSite {
     pub export: String,
     pub args: Reg,
     pub argc: u16,
+    pub memo: Option<u32>,
 }
 
 /// A call of (or read from) a user module: `key` is the canonical module key.
@@ -211,6 +214,7 @@ pub struct ModuleSite {
     pub call: bool,
     pub args: Reg,
     pub argc: u16,
+    pub memo: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
