@@ -749,3 +749,52 @@ fn a_hostile_module_does_not_stop_the_server() {
         .unwrap()
         .contains("ran longer than 5 s"));
 }
+
+#[test]
+fn serves_and_hot_reloads_a_compiled_pack() {
+    let src = tmp("compiled-src");
+    write_pack(&src, POLICY_V1);
+    let out = tmp("compiled-out").join("pack.spk");
+    let compile = |policy: &str| {
+        write_pack(&src, policy);
+        let tmp_out = out.with_extension("new");
+        let st = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+            .args(["compile"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&tmp_out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::rename(&tmp_out, &out).unwrap();
+    };
+    compile(POLICY_V1);
+    let s = Server::start(&out, &["--watch", "--watch-interval-ms", "50"]);
+    assert_eq!(version(&s), 1);
+    let hash = |s: &Server| {
+        s.req("GET", "/health", &[], b"").json()["pack"]["hash"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let h1 = hash(&s);
+    let file_hash = {
+        use sha2::Digest;
+        sha2::Sha256::digest(std::fs::read(&out).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(h1, file_hash, "health reports the artifact's hash");
+    compile(&POLICY_V1.replace("rule version = 1", "rule version = 7"));
+    eventually("reload of the compiled pack", || version(&s) == 7);
+    assert_ne!(hash(&s), h1);
+    // A damaged artifact is rejected; the previous program keeps serving.
+    std::fs::write(&out, b"SNTRPACK\x01\x00\x00\x00garbage").unwrap();
+    eventually("the failed reload", || {
+        String::from_utf8(s.req("GET", "/metrics", &[], b"").body)
+            .unwrap()
+            .contains("sentrie_pack_reload_failures_total 1")
+    });
+    assert_eq!(version(&s), 7);
+}
