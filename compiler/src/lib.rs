@@ -56,6 +56,8 @@ pub struct Compiler<'p> {
     pub(crate) js_modules: std::collections::BTreeMap<String, String>,
     /// Modules that failed to load, by key.
     pub(crate) module_errors: FxHashMap<String, String>,
+    /// Builtin `(module, export)` pairs that user modules import.
+    pub(crate) js_builtin_imports: std::collections::BTreeSet<(String, String)>,
 }
 
 /// A successfully compiled pack. `diagnostics` are policy errors: the pack runs, but the
@@ -86,6 +88,7 @@ impl<'p> Compiler<'p> {
             consts: FxHashMap::default(),
             js_modules: std::collections::BTreeMap::new(),
             module_errors: FxHashMap::default(),
+            js_builtin_imports: std::collections::BTreeSet::new(),
         }
     }
 
@@ -187,6 +190,7 @@ impl<'p> Compiler<'p> {
         }
         let mut program = self.program;
         program.js_modules = self.js_modules.into_iter().collect();
+        program.js_builtin_imports = self.js_builtin_imports.into_iter().collect();
         program.env_names = self.pack.manifest.env.clone();
         program.files = self
             .pack

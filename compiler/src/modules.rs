@@ -204,6 +204,15 @@ impl<'p> Compiler<'p> {
                 .map_err(|e| format!("module `{k}`: cannot read: {e}"))?;
             let t = crate::transpile::transpile(&rel, &source)
                 .map_err(|e| format!("module `{k}`: {e}"))?;
+            for (module, name) in &t.builtin_imports {
+                if sentrie_vm::modules::lookup(module, name).is_none() {
+                    return Err(format!(
+                        "module `{k}`: module @sentrie/{module} missing export {name}"
+                    ));
+                }
+                self.js_builtin_imports
+                    .insert((module.clone(), name.clone()));
+            }
             for spec in &t.imports {
                 let candidates = sentrie_vm::jsrt::import_candidates(&k, spec)
                     .map_err(|e| format!("module `{k}`: {e}"))?;
@@ -232,7 +241,14 @@ impl<'p> Compiler<'p> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            sentrie_vm::jsrt::check_exports(&all, key, names)
+            let builtins: Vec<(String, String)> = self.js_builtin_imports.iter().cloned().collect();
+            let pack = sentrie_vm::jsrt::JsPack {
+                instance: 0,
+                modules: &all,
+                env: &[],
+                builtins: &builtins,
+            };
+            sentrie_vm::jsrt::check_exports(pack, key, names)
         });
         if let Err(e) = &res {
             if !e.contains("missing export") {

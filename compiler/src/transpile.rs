@@ -12,8 +12,10 @@ use oxc_transformer::{TransformOptions, Transformer};
 
 pub struct Transpiled {
     pub js: String,
-    /// Import specifiers, sorted.
+    /// Import specifiers of local modules, sorted.
     pub imports: Vec<String>,
+    /// Names imported from builtin modules: `(module name after @sentrie/, export name)`.
+    pub builtin_imports: Vec<(String, String)>,
 }
 
 /// 1-based line and column of a byte offset.
@@ -47,12 +49,32 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
         .requested_modules
         .keys()
         .map(|k| k.to_string())
+        .filter(|k| !k.starts_with("@sentrie/"))
         .collect();
     imports.sort();
+    let mut builtin_imports = Vec::new();
+    for entry in &parsed.module_record.import_entries {
+        let Some(module) = entry.module_request.name.as_str().strip_prefix("@sentrie/") else {
+            continue;
+        };
+        match &entry.import_name {
+            oxc_syntax::module_record::ImportImportName::Name(n) => {
+                builtin_imports.push((module.to_string(), n.name.to_string()));
+            }
+            _ => {
+                return Err(format!(
+                    "transpile error: {path}: only named imports (`import {{ f }} from \"@sentrie/{module}\"`) are supported from builtin modules"
+                ))
+            }
+        }
+    }
+    builtin_imports.sort();
+    builtin_imports.dedup();
     if !source_type.is_typescript() {
         return Ok(Transpiled {
             js: source.to_string(),
             imports,
+            builtin_imports,
         });
     }
     let mut program = parsed.program;
@@ -69,6 +91,7 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
     Ok(Transpiled {
         js: Codegen::new().build(&program).code,
         imports,
+        builtin_imports,
     })
 }
 

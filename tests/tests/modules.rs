@@ -236,3 +236,53 @@ fn memoized_calls_reuse_results_across_decisions() {
     )]);
     assert!(bad.err().unwrap().contains("whole number of seconds"));
 }
+
+#[test]
+fn module_code_can_import_builtin_modules() {
+    let ts = "import { sha256 } from '@sentrie/hash';\nimport { PI, round } from \"@sentrie/js\";\nimport { cidrContains } from '@sentrie/net';\n\
+              export function tag(s: string): string { return sha256(s).slice(0, 8) + ':' + round(PI * 100); }\n\
+              export function inOffice(ip: string): boolean { return cidrContains('10.0.0.0/8', ip); }\n\
+              export function bad(): string { return sha256(); }\n";
+    let policy = "namespace m\npolicy p {\n  use { tag, inOffice, bad } from \"./mod.ts\" as m\n  rule t = m.tag(\"a\")\n  rule office = m.inOffice(\"10.1.2.3\")\n  rule b = m.bad()\n  export decision of t\n  export decision of office\n  export decision of b\n}\n";
+    let dir = write_module_pack("builtin-imports", ts, policy);
+    let loaded = load(&dir);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let out = eval(&loaded, "m/p", "{}").unwrap();
+    assert_eq!(out[0]["value"], json!("ca978112:314"));
+    assert_eq!(out[1]["value"], json!(true));
+    assert!(
+        out[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("sha256 requires 1 argument"),
+        "{out:?}"
+    );
+
+    let missing = write_module_pack(
+        "builtin-missing",
+        "import { nope } from '@sentrie/hash';\nexport function spin(): number { return 1; }\n",
+        POLICY,
+    );
+    let loaded = load(&missing);
+    assert!(
+        loaded.diagnostics.iter().any(|d| d
+            .message
+            .contains("module @sentrie/hash missing export nope")),
+        "{:?}",
+        loaded.diagnostics
+    );
+    let star = write_module_pack(
+        "builtin-star",
+        "import * as h from '@sentrie/hash';\nexport function spin(): number { return 1; }\n",
+        POLICY,
+    );
+    let loaded = load(&star);
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("only named imports")),
+        "{:?}",
+        loaded.diagnostics
+    );
+}

@@ -799,9 +799,7 @@ impl<'a> Vm<'a> {
                                 hit
                             }
                             None => tri!(crate::jsrt::invoke(
-                                p.instance,
-                                &p.js_modules,
-                                &p.env_names,
+                                crate::jsrt::JsPack::of(p),
                                 &m.key,
                                 &m.export,
                                 m.call,

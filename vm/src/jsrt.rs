@@ -76,6 +76,52 @@ pub fn import_candidates(base: &str, spec: &str) -> Result<Vec<String>, String> 
     ])
 }
 
+/// What a program provides to its module runtime.
+#[derive(Clone, Copy)]
+pub struct JsPack<'p> {
+    pub instance: u64,
+    /// Transpiled modules by canonical key.
+    pub modules: &'p [(String, String)],
+    /// Environment variables modules may read.
+    pub env: &'p [String],
+    /// `(module, export)` pairs of `@sentrie/*` imported by module code.
+    pub builtins: &'p [(String, String)],
+}
+
+impl<'p> JsPack<'p> {
+    pub fn of(p: &'p crate::Program) -> JsPack<'p> {
+        JsPack {
+            instance: p.instance,
+            modules: &p.js_modules,
+            env: &p.env_names,
+            builtins: &p.js_builtin_imports,
+        }
+    }
+}
+
+/// ES module source for the imported exports of a builtin module: functions forward to the
+/// native implementation through `__sentrie_native`, constants are inlined.
+fn builtin_module_source(module: &str, builtins: &[(String, String)]) -> String {
+    let mut src = String::new();
+    for (m, name) in builtins.iter().filter(|(m, _)| m == module) {
+        match crate::modules::lookup(m, name) {
+            Some(crate::modules::Export::Function(_)) => src.push_str(&format!(
+                "export const {name} = (...a) => globalThis.__sentrie_native({m:?}, {name:?}, ...a);\n"
+            )),
+            Some(crate::modules::Export::Const(c)) => {
+                let text = match c {
+                    crate::program::Const::Num(n) => crate::value::number_text(n),
+                    crate::program::Const::Str(t) => serde_json::Value::String(t).to_string(),
+                    _ => "null".to_string(),
+                };
+                src.push_str(&format!("export const {name} = {text};\n"));
+            }
+            None => {}
+        }
+    }
+    src
+}
+
 struct KeyResolver {
     keys: Rc<Vec<String>>,
 }
@@ -87,6 +133,12 @@ impl Resolver for KeyResolver {
         base: &str,
         name: &str,
     ) -> rquickjs::Result<String> {
+        if name
+            .strip_prefix("@sentrie/")
+            .is_some_and(crate::modules::module_exists)
+        {
+            return Ok(name.to_string());
+        }
         let resolved = import_candidates(base, name)
             .ok()
             .and_then(|c| c.into_iter().find(|k| self.keys.contains(k)));
@@ -98,10 +150,14 @@ impl Resolver for KeyResolver {
 
 struct SourceLoader {
     modules: Rc<Vec<(String, String)>>,
+    builtins: Rc<Vec<(String, String)>>,
 }
 
 impl Loader for SourceLoader {
     fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js>> {
+        if let Some(m) = name.strip_prefix("@sentrie/") {
+            return Module::declare(ctx.clone(), name, builtin_module_source(m, &self.builtins));
+        }
         let Some((_, js)) = self.modules.iter().find(|(k, _)| k == name) else {
             return Err(rquickjs::Error::new_loading_message(
                 name,
@@ -125,7 +181,50 @@ thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
-fn engine(instance: u64, modules: &[(String, String)], env: &[String]) -> Result<Engine, String> {
+/// Calls a native `@sentrie/*` function on behalf of module code.
+fn native_bridge<'js>(
+    ctx: &Ctx<'js>,
+    module: &str,
+    name: &str,
+    args: &[rquickjs::Value<'js>],
+) -> Result<rquickjs::Value<'js>, String> {
+    let f = crate::modules::function(module, name)
+        .ok_or_else(|| format!("@sentrie/{module} has no function {name}"))?;
+    let bump = Bump::new();
+    let values = args
+        .iter()
+        .map(|a| from_js(ctx, a.clone(), &bump))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let out = f(
+        &values,
+        &crate::modules::Env {
+            bump: &bump,
+            now_ms,
+        },
+    )?;
+    to_js(ctx, out).map_err(|e| caught(ctx, e))
+}
+
+fn bridge_fn<'js>(
+    ctx: Ctx<'js>,
+    module: String,
+    name: String,
+    args: rquickjs::function::Rest<rquickjs::Value<'js>>,
+) -> rquickjs::Result<rquickjs::Value<'js>> {
+    native_bridge(&ctx, &module, &name, &args.0)
+        .map_err(|e| rquickjs::Exception::throw_message(&ctx, &e))
+}
+
+fn engine(pack: JsPack<'_>) -> Result<Engine, String> {
+    let JsPack {
+        instance,
+        modules,
+        env,
+        builtins,
+    } = pack;
     let rt = Runtime::new().map_err(|e| format!("module runtime: {e}"))?;
     rt.set_memory_limit(MEMORY_LIMIT);
     rt.set_max_stack_size(STACK_LIMIT);
@@ -136,7 +235,8 @@ fn engine(instance: u64, modules: &[(String, String)], env: &[String]) -> Result
     })));
     let modules = Rc::new(modules.to_vec());
     let keys = Rc::new(modules.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
-    rt.set_loader(KeyResolver { keys }, SourceLoader { modules });
+    let builtins = Rc::new(builtins.to_vec());
+    rt.set_loader(KeyResolver { keys }, SourceLoader { modules, builtins });
     let ctx = Context::full(&rt).map_err(|e| format!("module runtime: {e}"))?;
     ctx.with(|ctx| -> rquickjs::Result<()> {
         let globals = ctx.globals();
@@ -169,6 +269,8 @@ fn engine(instance: u64, modules: &[(String, String)], env: &[String]) -> Result
             console.set(level, f)?;
         }
         globals.set("console", console)?;
+        let bridge = rquickjs::Function::new(ctx.clone(), bridge_fn)?;
+        globals.set("__sentrie_native", bridge)?;
         Ok(())
     })
     .map_err(|e| format!("module runtime: {e}"))?;
@@ -261,21 +363,19 @@ fn from_js<'a, 'js>(
 }
 
 /// Calls export `export` of module `key` (or reads it when `call` is false).
-#[allow(clippy::too_many_arguments)]
 pub fn invoke<'a>(
-    instance: u64,
-    modules: &[(String, String)],
-    env: &[String],
+    pack: JsPack<'_>,
     key: &str,
     export: &str,
     call: bool,
     args: &[Value<'a>],
     bump: &'a Bump,
 ) -> Result<Value<'a>, String> {
+    let modules = pack.modules;
     ENGINE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|e| e.instance != instance) {
-            *slot = Some(engine(instance, modules, env)?);
+        if slot.as_ref().is_none_or(|e| e.instance != pack.instance) {
+            *slot = Some(engine(pack)?);
         }
         let Some(eng) = slot.as_mut() else {
             return Err("module runtime unavailable".to_string());
@@ -327,12 +427,13 @@ pub fn invoke<'a>(
 }
 
 /// Loads `key` in a fresh runtime and checks that it exports every name (compile time).
-pub fn check_exports(
-    modules: &[(String, String)],
-    key: &str,
-    names: &[String],
-) -> Result<(), String> {
-    let eng = engine(u64::MAX, modules, &[])?;
+pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<(), String> {
+    let modules = pack.modules;
+    let eng = engine(JsPack {
+        instance: u64::MAX,
+        env: &[],
+        ..pack
+    })?;
     eng.deadline.set(Some(Instant::now() + CALL_TIME_LIMIT));
     let mut namespaces = HashMap::new();
     eng.ctx.with(|ctx| {

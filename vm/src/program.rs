@@ -283,6 +283,8 @@ pub struct Program {
     pub js_modules: Vec<(String, String)>,
     /// Environment variables modules may read (`permissions.env`).
     pub env_names: Vec<String>,
+    /// Builtin `(module, export)` pairs imported by user modules (served by the runtime).
+    pub js_builtin_imports: Vec<(String, String)>,
     pub let_checks: Vec<LetCheck>,
     pub regexes: Vec<String>,
     pub files: Vec<String>,
