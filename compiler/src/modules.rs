@@ -225,7 +225,12 @@ impl<'p> Compiler<'p> {
                     .ok_or_else(|| format!("module `{k}`: import `{spec}` not found"))?;
                 queue.push(found);
             }
-            self.js_modules.insert(k, t.js);
+            let js = if t.commonjs {
+                sentrie_vm::jsrt::wrap_commonjs(&k, &t.js)
+            } else {
+                t.js
+            };
+            self.js_modules.insert(k, js);
         }
         Ok(())
     }

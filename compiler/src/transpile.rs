@@ -16,6 +16,24 @@ pub struct Transpiled {
     pub imports: Vec<String>,
     /// Names imported from builtin modules: `(module name after @sentrie/, export name)`.
     pub builtin_imports: Vec<(String, String)>,
+    /// A CommonJS module (`module.exports` / `require`, no ES module syntax).
+    pub commonjs: bool,
+}
+
+/// `require("spec")` calls with a literal specifier.
+fn required(js: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = js;
+    while let Some(i) = rest.find("require(") {
+        rest = &rest[i + "require(".len()..];
+        let t = rest.trim_start();
+        if let Some(q) = t.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            if let Some(end) = t[1..].find(q) {
+                out.push(t[1..1 + end].to_string());
+            }
+        }
+    }
+    out
 }
 
 /// 1-based line and column of a byte offset.
@@ -70,11 +88,25 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
     }
     builtin_imports.sort();
     builtin_imports.dedup();
+    let commonjs = !parsed.module_record.has_module_syntax
+        && (source.contains("module.exports")
+            || source.contains("exports.")
+            || source.contains("require("));
+    if commonjs {
+        imports.extend(
+            required(source)
+                .into_iter()
+                .filter(|s| !s.starts_with("@sentrie/")),
+        );
+        imports.sort();
+        imports.dedup();
+    }
     if !source_type.is_typescript() {
         return Ok(Transpiled {
             js: source.to_string(),
             imports,
             builtin_imports,
+            commonjs,
         });
     }
     let mut program = parsed.program;
@@ -92,6 +124,7 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
         js: Codegen::new().build(&program).code,
         imports,
         builtin_imports,
+        commonjs,
     })
 }
 

@@ -286,3 +286,52 @@ fn module_code_can_import_builtin_modules() {
         loaded.diagnostics
     );
 }
+
+#[test]
+fn commonjs_modules_with_require_and_cycles() {
+    let dir = std::env::temp_dir().join(format!("sentrie-modules-{}-cjs", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    let w = |p: &str, t: &str| std::fs::write(dir.join(p), t).unwrap();
+    w(
+        "sentrie.pack.toml",
+        "[schema]\nversion = 1\n\n[pack]\nname = \"m\"\nversion = \"1.0.0\"\n",
+    );
+    // main.js requires a CommonJS helper, an ES module and takes part in a cycle with a.js.
+    w("lib/main.js", "const h = require('./helper');\nconst { twice } = require('./esm');\nconst a = require('./a.js');\nmodule.exports = { shout: (s) => h.upper(s) + '!', quad: (n) => twice(twice(n)), cyc: () => a.seen() };\n");
+    w("lib/helper.js", "exports.upper = (s) => s.toUpperCase();\n");
+    w(
+        "lib/esm.ts",
+        "export function twice(n: number): number { return n * 2; }\n",
+    );
+    w(
+        "lib/a.js",
+        "exports.early = 1;\nconst b = require('./b');\nexports.seen = () => b.sawEarly;\n",
+    );
+    w(
+        "lib/b.js",
+        "const a = require('./a');\nexports.sawEarly = a.early === 1;\n",
+    );
+    w(
+        "p.sentrie",
+        "namespace m\npolicy p {\n  use { shout, quad, cyc } from \"./lib/main.js\" as main\n  rule s = main.shout(\"hi\")\n  rule q = main.quad(3)\n  rule c = main.cyc()\n  export decision of s\n  export decision of q\n  export decision of c\n}\n",
+    );
+    let loaded = load(&dir);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let out = eval(&loaded, "m/p", "{}").unwrap();
+    let values: Vec<_> = out
+        .iter()
+        .map(|d| {
+            d.get("value")
+                .cloned()
+                .unwrap_or_else(|| d["error"].clone())
+        })
+        .collect();
+    assert_eq!(values, vec![json!("HI!"), json!(12), json!(true)]);
+    // A compiled pack carries the wrapped modules.
+    let sources: Vec<(String, &str)> = Vec::new();
+    let bytes =
+        sentrie_compiler::artifact::encode(&loaded.manifest, &sources, &loaded.program).unwrap();
+    let art = sentrie_compiler::artifact::decode(&bytes).unwrap();
+    assert_eq!(art.program.js_modules.len(), 5);
+}

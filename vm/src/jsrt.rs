@@ -76,6 +76,43 @@ pub fn import_candidates(base: &str, spec: &str) -> Result<Vec<String>, String> 
     ])
 }
 
+/// Wraps a CommonJS module as an ES module whose default export is `module.exports`. The
+/// module object is registered before its body runs, so a cycle of `require`s sees the
+/// partial exports, as in CommonJS.
+pub fn wrap_commonjs(key: &str, code: &str) -> String {
+    let k = serde_json::Value::String(key.to_string()).to_string();
+    format!(
+        "const __m = {{ exports: {{}} }};\nglobalThis.__sentrie_cjs[{k}] = __m;\n(function (module, exports, require) {{\n{code}\n}})(__m, __m.exports, (spec) => globalThis.__sentrie_require({k}, spec));\nexport default __m.exports;\n"
+    )
+}
+
+/// `require(spec)` from module `base`: a CommonJS module's (possibly partial) exports, or an
+/// ES module's namespace.
+fn require_fn<'js>(
+    ctx: Ctx<'js>,
+    base: String,
+    spec: String,
+) -> rquickjs::Result<rquickjs::Value<'js>> {
+    let keys: Vec<String> = ctx.globals().get("__sentrie_keys")?;
+    let candidates = import_candidates(&base, &spec)
+        .map_err(|e| rquickjs::Exception::throw_message(&ctx, &e))?;
+    let Some(key) = candidates.into_iter().find(|k| keys.contains(k)) else {
+        return Err(rquickjs::Exception::throw_message(
+            &ctx,
+            &format!("cannot find module `{spec}` from `{base}`"),
+        ));
+    };
+    let cache: Object<'js> = ctx.globals().get("__sentrie_cjs")?;
+    if let Ok(Some(m)) = cache.get::<_, Option<Object<'js>>>(key.as_str()) {
+        return m.get("exports");
+    }
+    let ns: Object<'js> = Module::import(&ctx, key.as_str())?.finish()?;
+    if let Ok(Some(m)) = cache.get::<_, Option<Object<'js>>>(key.as_str()) {
+        return m.get("exports");
+    }
+    Ok(ns.into_value())
+}
+
 /// What a program provides to its module runtime.
 #[derive(Clone, Copy)]
 pub struct JsPack<'p> {
@@ -234,7 +271,8 @@ fn engine(pack: JsPack<'_>) -> Result<Engine, String> {
         d.get().is_some_and(|t| Instant::now() > t)
     })));
     let modules = Rc::new(modules.to_vec());
-    let keys = Rc::new(modules.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+    let key_list: Vec<String> = modules.iter().map(|(k, _)| k.clone()).collect();
+    let keys = Rc::new(key_list.clone());
     let builtins = Rc::new(builtins.to_vec());
     rt.set_loader(KeyResolver { keys }, SourceLoader { modules, builtins });
     let ctx = Context::full(&rt).map_err(|e| format!("module runtime: {e}"))?;
@@ -270,6 +308,12 @@ fn engine(pack: JsPack<'_>) -> Result<Engine, String> {
         }
         globals.set("console", console)?;
         let bridge = rquickjs::Function::new(ctx.clone(), bridge_fn)?;
+        globals.set(
+            "__sentrie_require",
+            rquickjs::Function::new(ctx.clone(), require_fn)?,
+        )?;
+        globals.set("__sentrie_cjs", Object::new(ctx.clone())?)?;
+        globals.set("__sentrie_keys", key_list.clone())?;
         globals.set("__sentrie_native", bridge)?;
         Ok(())
     })
@@ -309,6 +353,18 @@ fn namespace<'js>(
     let ns = module.namespace().map_err(|e| caught(ctx, e))?;
     eng_ns.insert(key.to_string(), Persistent::save(ctx, ns.clone()));
     Ok(ns)
+}
+
+/// Export `name` of a module namespace; for CommonJS modules, a property of `module.exports`
+/// (the default export).
+fn export_of<'js>(ns: &Object<'js>, name: &str) -> rquickjs::Result<rquickjs::Value<'js>> {
+    if ns.contains_key(name)? {
+        return ns.get(name);
+    }
+    match ns.get::<_, Option<Object<'js>>>("default")? {
+        Some(d) => d.get(name),
+        None => Ok(rquickjs::Value::new_undefined(ns.ctx().clone())),
+    }
 }
 
 /// Converts a VM value for a module call (LANGUAGE.md §16.3).
@@ -386,7 +442,7 @@ pub fn invoke<'a>(
         let namespaces = &mut eng.namespaces;
         let res = ctx.with(|ctx| -> Result<Value<'a>, String> {
             let ns = namespace(&ctx, namespaces, key, modules)?;
-            let value: rquickjs::Value<'_> = ns.get(export).map_err(|e| caught(&ctx, e))?;
+            let value = export_of(&ns, export).map_err(|e| caught(&ctx, e))?;
             if !call {
                 return from_js(&ctx, value, bump);
             }
@@ -440,7 +496,7 @@ pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<()
         let ns = namespace(&ctx, &mut namespaces, key, modules)
             .map_err(|e| format!("module `{key}`: {e}"))?;
         for n in names {
-            if !ns.contains_key(n.as_str()).unwrap_or(false) {
+            if export_of(&ns, n).is_ok_and(|v| v.is_undefined()) {
                 return Err(format!("module {key} missing export {n}"));
             }
         }

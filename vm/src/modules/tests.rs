@@ -752,3 +752,35 @@ fn semver_functions() {
         "invalid constraint",
     );
 }
+
+#[test]
+fn js_math_functions_follow_ecmascript() {
+    let close = |name: &str, args: &[J], want: f64| {
+        let got = call("js", name, args).unwrap().as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 1e-12,
+            "{name}({args:?}) = {got}, want {want}"
+        );
+    };
+    close("exp", &[json!(1)], std::f64::consts::E);
+    close("log", &[json!(std::f64::consts::E)], 1.0);
+    close("log10", &[json!(1000)], 3.0);
+    close("log2", &[json!(8)], 3.0);
+    close("sin", &[json!(0)], 0.0);
+    close("cos", &[json!(0)], 1.0);
+    close("tan", &[json!(0)], 0.0);
+    close("asin", &[json!(1)], std::f64::consts::FRAC_PI_2);
+    close("acos", &[json!(1)], 0.0);
+    close("atan", &[json!(1)], std::f64::consts::FRAC_PI_4);
+    close("sinh", &[json!(0)], 0.0);
+    close("cosh", &[json!(0)], 1.0);
+    close("tanh", &[json!(0)], 0.0);
+    close("ceil", &[json!(1.2)], 2.0);
+    close("floor", &[json!("-0.5")], -1.0);
+    close("sub", &[json!(5), json!("2")], 3.0);
+    close("mul", &[json!(2.5), json!(4)], 10.0);
+    close("min", &[json!(3), json!(-1)], -1.0);
+    ok("js", "log", &[json!(-1)], J::Null);
+    err("js", "sqrt", &[], "sqrt requires 1 argument");
+    err("js", "atan2", &[json!(1)], "atan2 requires 2 arguments");
+}
