@@ -831,13 +831,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             return;
         };
         if args.len() < min || args.len() > max {
-            let want = if min == max {
-                format!("{min}")
-            } else if max == usize::MAX {
-                format!("at least {min}")
-            } else {
-                format!("{min} to {max}")
-            };
+            let want = sentrie_vm::modules::arity_text(min, max);
             let msg = format!(
                 "invalid call: `{name}` takes {want} argument(s), found {}",
                 args.len()

@@ -34,19 +34,9 @@ fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Joins and normalises `/`-separated path segments; `None` if it climbs above the root.
+/// Joins `/`-separated path parts and normalises them; `None` if it climbs above the root.
 fn normalise(parts: &[&str]) -> Option<String> {
-    let mut out: Vec<&str> = Vec::new();
-    for p in parts.iter().flat_map(|p| p.split('/')) {
-        match p {
-            "" | "." => {}
-            ".." => {
-                out.pop()?;
-            }
-            other => out.push(other),
-        }
-    }
-    Some(out.join("/"))
+    sentrie_vm::jsrt::normalise(&parts.join("/"))
 }
 
 impl<'p> Compiler<'p> {

@@ -283,14 +283,17 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// A random version-4 UUID, lowercase.
-pub fn uuid_v4() -> String {
+/// 16 random bytes (not cryptographic: process-random hasher keys and a counter).
+pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&random_u64().to_le_bytes());
     b[8..].copy_from_slice(&random_u64().to_le_bytes());
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    b
+}
+
+/// The canonical `8-4-4-4-12` lowercase text of a UUID.
+pub fn format_uuid(b: [u8; 16]) -> String {
+    let hex = crate::modules::hex(&b);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -299,6 +302,14 @@ pub fn uuid_v4() -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+/// A random version-4 UUID, lowercase.
+pub fn uuid_v4() -> String {
+    let mut b = random_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    format_uuid(b)
 }
 
 #[cfg(test)]

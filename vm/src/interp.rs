@@ -739,21 +739,13 @@ impl<'a> Vm<'a> {
                         let call = &p.calls[site as usize];
                         let start = base + call.args.0 as usize;
                         let args = &self.regs[start..start + call.argc as usize];
-                        let mut memo = memo_key(p, call.memo, 'b', site, args);
-                        let v = match memo
-                            .as_ref()
-                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
-                        {
-                            Some(hit) => {
-                                // A hit keeps its original expiry.
-                                memo = None;
-                                hit
-                            }
-                            None => tri!(builtins::call(call.builtin, args, self.bump)),
-                        };
-                        if let Some((k, ttl)) = memo {
-                            crate::memo::put(k, v, ttl);
-                        }
+                        let key = memo_key(p, call.memo, 'b', site, args);
+                        let bump = self.bump;
+                        let v = tri!(crate::memo::memoized(key, bump, || builtins::call(
+                            call.builtin,
+                            args,
+                            bump
+                        )));
                         set!(dst, v)
                     }
                     Instr::CallNative { dst, site } => {
@@ -761,55 +753,25 @@ impl<'a> Vm<'a> {
                         let site_info = &p.natives[site as usize];
                         let start = base + site_info.args.0 as usize;
                         let args = &self.regs[start..start + site_info.argc as usize];
-                        let mut memo = memo_key(p, site_info.memo, 'n', site, args);
-                        let v = match memo
-                            .as_ref()
-                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
-                        {
-                            Some(hit) => {
-                                // A hit keeps its original expiry.
-                                memo = None;
-                                hit
-                            }
-                            None => {
-                                let env = crate::modules::Env {
-                                    bump: self.bump,
-                                    now_ms,
-                                };
-                                tri!((p.compiled_natives[site as usize])(args, &env))
-                            }
+                        let key = memo_key(p, site_info.memo, 'n', site, args);
+                        let env = crate::modules::Env {
+                            bump: self.bump,
+                            now_ms,
                         };
-                        if let Some((k, ttl)) = memo {
-                            crate::memo::put(k, v, ttl);
-                        }
+                        let native = p.compiled_natives[site as usize];
+                        let v = tri!(crate::memo::memoized(key, self.bump, || native(args, &env)));
                         set!(dst, v)
                     }
                     Instr::CallModule { dst, site } => {
                         let m = &p.module_sites[site as usize];
                         let start = base + m.args.0 as usize;
                         let args = &self.regs[start..start + m.argc as usize];
-                        let mut memo = memo_key(p, m.memo, 'm', site, args);
-                        let v = match memo
-                            .as_ref()
-                            .and_then(|(k, _)| crate::memo::get(k, self.bump))
-                        {
-                            Some(hit) => {
-                                // A hit keeps its original expiry.
-                                memo = None;
-                                hit
-                            }
-                            None => tri!(crate::jsrt::invoke(
-                                crate::jsrt::JsPack::of(p),
-                                &m.key,
-                                &m.export,
-                                m.call,
-                                args,
-                                self.bump
-                            )),
-                        };
-                        if let Some((k, ttl)) = memo {
-                            crate::memo::put(k, v, ttl);
-                        }
+                        let key = memo_key(p, m.memo, 'm', site, args);
+                        let bump = self.bump;
+                        let pack = crate::jsrt::JsPack::of(p);
+                        let v = tri!(crate::memo::memoized(key, bump, || {
+                            crate::jsrt::invoke(pack, &m.key, &m.export, m.call, args, bump)
+                        }));
                         set!(dst, v)
                     }
                     Instr::Fail { k } => {

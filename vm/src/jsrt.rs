@@ -34,7 +34,7 @@ pub fn set_console_output(on: bool) {
 }
 
 /// Normalises `/`-separated segments; `None` when climbing above the root.
-fn normalise(path: &str) -> Option<String> {
+pub fn normalise(path: &str) -> Option<String> {
     let mut out: Vec<&str> = Vec::new();
     for p in path.split('/') {
         match p {

@@ -32,6 +32,22 @@ pub fn key(instance: u64, site: &str, args: &[Value<'_>]) -> String {
     k
 }
 
+/// Runs `call` unless a cached result exists for `key`; caches a successful result. A hit
+/// keeps its original expiry. With no key (not memoized) this is just `call()`.
+pub fn memoized<'a>(
+    key: Option<(String, u32)>,
+    bump: &'a Bump,
+    call: impl FnOnce() -> Result<Value<'a>, String>,
+) -> Result<Value<'a>, String> {
+    let Some((k, ttl)) = key else { return call() };
+    if let Some(hit) = get(&k, bump) {
+        return Ok(hit);
+    }
+    let v = call()?;
+    put(k, v, ttl);
+    Ok(v)
+}
+
 /// A cached result, decoded into `bump`.
 pub fn get<'a>(key: &str, bump: &'a Bump) -> Option<Value<'a>> {
     let guard = CACHE.lock().ok()?;

@@ -95,16 +95,21 @@ pub fn function(module: &str, name: &str) -> Option<NativeFn> {
 
 // ---- argument helpers shared by the modules ----
 
+/// `2`, `at least 1` or `1 to 3`: how many arguments a function takes.
+pub fn arity_text(min: usize, max: usize) -> String {
+    if min == max {
+        format!("{min}")
+    } else if max == usize::MAX {
+        format!("at least {min}")
+    } else {
+        format!("{min} to {max}")
+    }
+}
+
 /// Fails unless `args.len()` is within `min..=max`.
 pub fn arity(name: &str, args: &[Value<'_>], min: usize, max: usize) -> Result<(), String> {
     if args.len() < min || args.len() > max {
-        let want = if min == max {
-            format!("{min}")
-        } else if max == usize::MAX {
-            format!("at least {min}")
-        } else {
-            format!("{min} to {max}")
-        };
+        let want = arity_text(min, max);
         let plural = if max == 1 && min == 1 {
             "argument"
         } else {

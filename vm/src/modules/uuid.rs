@@ -3,26 +3,7 @@
 use super::{alloc_str, arity, Env, Export};
 use crate::value::Value;
 
-fn format(b: [u8; 16]) -> String {
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-fn random_bytes() -> [u8; 16] {
-    let u = crate::builtins::uuid_v4().replace('-', "");
-    let mut b = [0u8; 16];
-    for (i, byte) in b.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&u[2 * i..2 * i + 2], 16).unwrap_or(0);
-    }
-    b
-}
+use crate::builtins::{format_uuid as format, random_bytes};
 
 fn v4<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("v4", args, 0, 0)?;
