@@ -1,20 +1,35 @@
-//! Runs the RBAC decision in a loop (a target for `perf record`).
+//! Runs one decision in a loop, as a target for `perf record`:
+//! `cargo run --profile bench -p sentrie-bench --example profile_eval -- rbac|rules`
+//! (`rules`: rule r7 of the generated 10,000-rule pack).
+
+use sentrie_bench::{as_refs, generated_pack, GENERATED_FACTS, RBAC, RBAC_FACTS};
+
 fn main() {
-    let loaded = match sentrie_compiler::compile_text(&[("rbac.sentrie", sentrie_bench::RBAC)]) {
-        Ok(l) => l,
-        Err(_) => std::process::exit(1),
+    let which = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "rbac".to_string());
+    let generated = generated_pack(10_000);
+    let (files, target, facts): (Vec<(&str, &str)>, &str, &str) = match which.as_str() {
+        "rules" => (as_refs(&generated), "gen/p0/p/r7", GENERATED_FACTS),
+        _ => (
+            vec![("rbac.sentrie", RBAC)],
+            "example/rbac/documents/allow",
+            RBAC_FACTS,
+        ),
     };
-    let Ok(t) = sentrie_vm::target::resolve(&loaded.program, "example/rbac/documents/allow") else {
+    let Ok(loaded) = sentrie_compiler::compile_text(&files) else {
+        std::process::exit(1)
+    };
+    let Ok(t) = sentrie_vm::target::resolve(&loaded.program, target) else {
         std::process::exit(1)
     };
     let facts_bump = bumpalo::Bump::new();
-    let Ok(facts) = sentrie_vm::json::decode(sentrie_bench::RBAC_FACTS.as_bytes(), &facts_bump)
-    else {
+    let Ok(facts) = sentrie_vm::json::decode(facts.as_bytes(), &facts_bump) else {
         std::process::exit(1)
     };
     let mut bump = bumpalo::Bump::new();
-    let start = std::time::Instant::now();
     let n = 2_000_000;
+    let start = std::time::Instant::now();
     for _ in 0..n {
         bump.reset();
         let out = sentrie_vm::evaluate(
@@ -27,5 +42,5 @@ fn main() {
         );
         std::hint::black_box(&out);
     }
-    eprintln!("{:?} per decision", start.elapsed() / n);
+    eprintln!("{which}: {:?} per decision", start.elapsed() / n);
 }
