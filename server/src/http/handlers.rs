@@ -87,18 +87,21 @@ pub async fn decision(
         return invalid_json(&rid);
     }
     let started = Instant::now();
-    let evaluated = if pack.program.module_sites.is_empty() {
-        guarded(&app, &pack, &target, &bytes, &rid, &target_text)
+    let inline = pack.program.module_sites.is_empty();
+    let job = Job {
+        app: app.clone(),
+        pack,
+        target,
+        bytes: bytes.freeze(),
+        rid: rid.clone(),
+        target_text,
+    };
+    let evaluated = if inline {
+        guarded(&job)
     } else {
         // User modules may run for seconds: evaluate on the blocking pool so this worker's
         // other connections are not held up behind the call.
-        let (app2, pack2, rid2, text2) =
-            (app.clone(), pack.clone(), rid.clone(), target_text.clone());
-        let bytes = bytes.freeze();
-        match web::block(move || guarded(&app2, &pack2, &target, &bytes, &rid2, &text2)).await {
-            Ok(r) => r,
-            Err(_) => Err(()),
-        }
+        web::block(move || guarded(&job)).await.unwrap_or(Err(()))
     };
     app.metrics
         .decision_latency(started.elapsed().as_nanos() as u64);
@@ -116,31 +119,33 @@ pub async fn decision(
     }
 }
 
+/// Everything one decision needs, owned so it can move to the blocking pool.
+struct Job {
+    app: web::Data<App>,
+    pack: std::sync::Arc<super::state::PackState>,
+    target: target::Target,
+    bytes: web::Bytes,
+    rid: String,
+    target_text: String,
+}
+
 /// `evaluate` behind a panic guard: `Err(())` for a caught panic (a bug), after which the
 /// thread's arena, possibly mid-use, is replaced.
-fn guarded(
-    app: &App,
-    pack: &super::state::PackState,
-    target: &target::Target,
-    bytes: &[u8],
-    rid: &str,
-    target_text: &str,
-) -> Result<Result<String, ()>, ()> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        evaluate(app, pack, target, bytes, rid, target_text)
-    }))
-    .map_err(|_| ARENA.with(|a| *a.borrow_mut() = Bump::new()))
+fn guarded(job: &Job) -> Result<Result<String, ()>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(job)))
+        .map_err(|_| ARENA.with(|a| *a.borrow_mut() = Bump::new()))
 }
 
 /// Decodes the body straight into the thread's arena, evaluates and serialises the response.
-fn evaluate(
-    app: &App,
-    pack: &super::state::PackState,
-    target: &target::Target,
-    bytes: &[u8],
-    rid: &str,
-    target_text: &str,
-) -> Result<String, ()> {
+fn evaluate(job: &Job) -> Result<String, ()> {
+    let Job {
+        app,
+        pack,
+        target,
+        bytes,
+        rid,
+        target_text,
+    } = job;
     ARENA.with(|cell| {
         let mut arena = cell.borrow_mut();
         if arena.allocated_bytes() > ARENA_KEEP_BYTES {

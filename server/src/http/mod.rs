@@ -146,8 +146,11 @@ fn run_server(
                     let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(sentrie_vm::builtins::uuid_v4);
                     req.extensions_mut().insert(RequestId(id.clone()));
                     let started = Instant::now();
-                    let method = req.method().clone();
-                    let path = req.path().to_string();
+                    let route = route_index(req.path());
+                    // The access log is the only user of method and path: skip the copies when
+                    // it is off.
+                    let logged = tracing::enabled!(tracing::Level::INFO)
+                        .then(|| (req.method().clone(), req.path().to_string()));
                     let metrics = Arc::clone(&metrics_app.metrics);
                     let fut = srv.call(req);
                     async move {
@@ -164,8 +167,10 @@ fn run_server(
                         if let Ok(v) = HeaderValue::from_str(&id) {
                             headers.insert(HeaderName::from_static("x-request-id"), v);
                         }
-                        metrics.request(route_index(&path), status);
-                        tracing::info!(%method, %path, status, micros = started.elapsed().as_micros() as u64, request_id = %id, "request");
+                        metrics.request(route, status);
+                        if let Some((method, path)) = logged {
+                            tracing::info!(%method, %path, status, micros = started.elapsed().as_micros() as u64, request_id = %id, "request");
+                        }
                         Ok(res)
                     }
                 })
