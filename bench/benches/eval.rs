@@ -7,7 +7,8 @@
 //! | `eval_cold/decode_<pack>` | decoding the facts bytes into arena values alone |
 //! | `eval_cold/serde_json_parse_<pack>` | baseline: parsing the same bytes into `serde_json::Value` |
 //!
-//! Packs: `rbac` (examples/rbac, `allow`), `gateway` (examples/ai-gateway, whole policy, ~1 KB
+//! Packs: `rbac` (examples/rbac, `allow`), `rbac_1k` (the same decision with ~1 KB of facts),
+//! `gateway` (examples/ai-gateway, whole policy, ~1 KB
 //! of facts), `rules_10` and `rules_10k` (the same rule evaluated in a 10-rule and a
 //! 10,000-rule generated pack), `native_call` (a rule calling `@sentrie/hash` `sha256`) and
 //! `ts_call` (a rule calling a user TypeScript function in QuickJS).
@@ -16,6 +17,7 @@ use bumpalo::Bump;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sentrie_bench::{
     as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
+    RBAC_FACTS_1K,
 };
 use sentrie_vm::{json, target, Limits, Program};
 
@@ -57,6 +59,12 @@ fn cases() -> Vec<Case> {
             &[("rbac.sentrie", RBAC)],
             "example/rbac/documents/allow",
             RBAC_FACTS.to_string(),
+        ),
+        case(
+            "rbac_1k",
+            &[("rbac.sentrie", RBAC)],
+            "example/rbac/documents/allow",
+            RBAC_FACTS_1K.to_string(),
         ),
         case(
             "gateway",

@@ -1,16 +1,27 @@
 //! Runs one decision in a loop, as a target for `perf record`:
 //! `cargo run --profile bench -p sentrie-bench --example profile_eval -- rbac|rules`
-//! (`rules`: rule r7 of the generated 10,000-rule pack).
+//! (`rules`: rule r7 of the generated 10,000-rule pack; `gateway`: the AI-gateway example;
+//! `rbac_1k`: the RBAC decision with 1 KB of facts).
 
-use sentrie_bench::{as_refs, generated_pack, GENERATED_FACTS, RBAC, RBAC_FACTS};
+use sentrie_bench::{
+    as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
+    RBAC_FACTS_1K,
+};
 
 fn main() {
     let which = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "rbac".to_string());
     let generated = generated_pack(10_000);
+    let gateway = gateway_facts();
     let (files, target, facts): (Vec<(&str, &str)>, &str, &str) = match which.as_str() {
         "rules" => (as_refs(&generated), "gen/p0/p/r7", GENERATED_FACTS),
+        "rbac_1k" => (
+            vec![("rbac.sentrie", RBAC)],
+            "example/rbac/documents/allow",
+            RBAC_FACTS_1K,
+        ),
+        "gateway" => (GATEWAY_FILES.to_vec(), "aigw/gateway/request", &gateway),
         _ => (
             vec![("rbac.sentrie", RBAC)],
             "example/rbac/documents/allow",

@@ -41,6 +41,11 @@ pub const GENERATED_FACTS: &str = r#"{"user":{"role":"editor","tier":"free","gro
 pub const RBAC: &str = include_str!("../../examples/rbac/rbac.sentrie");
 pub const RBAC_FACTS: &str = r#"{"user":{"id":"u1","roles":["editor","viewer"]},"resource":{"owner":"u2","kind":"doc"},"action":"write"}"#;
 
+/// About 1 KB of facts for the RBAC pack: the same decision inputs plus the request context a
+/// gateway typically forwards whole (profile, session, resource metadata), most of which the
+/// policy never reads.
+pub const RBAC_FACTS_1K: &str = r#"{"user":{"id":"u1","roles":["editor","viewer"],"email":"dana.whitfield@example.com","display_name":"Dana Whitfield","tenant":"acme-eu-west","department":"Finance Operations","groups":["finance","quarter-close","eu-staff","reviewers"],"mfa":true,"session":{"id":"s-7f3a9c1e2b","issued_at":1732262400,"expires_at":1732266000,"ip":"203.0.113.42","user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"}},"resource":{"owner":"u2","kind":"doc","id":"doc-4821","title":"Q3 close checklist and reconciliation notes","path":"/finance/2026/q3/close-checklist","created_at":"2026-09-30T08:12:44Z","updated_at":"2026-11-20T16:03:10Z","size_bytes":48213,"tags":["finance","q3","close","confidential"],"labels":{"retention":"7y","classification":"internal","region":"eu-west-1"}},"action":"write","request":{"id":"req-0b8e5d","method":"PUT","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#;
+
 pub const GATEWAY_FILES: [(&str, &str); 4] = [
     (
         "shapes.sentrie",

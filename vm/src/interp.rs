@@ -8,7 +8,7 @@ use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
 
 use crate::bytecode::{Instr, Reg};
-use crate::program::{FuncId, PolicyId, Program, RuleId};
+use crate::program::{FuncId, PolicyId, Program, RuleId, TypeId};
 use crate::value::{deep_eq, map_get, DecisionVal, MapRef, Tri, Value};
 use crate::{builtins, conform, json};
 
@@ -114,6 +114,9 @@ pub struct Vm<'a> {
     builders: BumpVec<'a, BumpVec<'a, Value<'a>>>,
     ctxs: BumpVec<'a, Ctx<'a>>,
     att_stack: BumpVec<'a, Value<'a>>,
+    /// Composite values (by address and length) already found to conform to a type in this
+    /// decision: facts passed on to imported rules are not checked again in every sandbox.
+    conformed: BumpVec<'a, (usize, usize, TypeId)>,
     /// Evaluation start time for clock functions, read at first use.
     now_ms: Option<i64>,
     fuel: u64,
@@ -176,6 +179,7 @@ impl<'a> Vm<'a> {
             builders: BumpVec::new_in(bump),
             ctxs: BumpVec::with_capacity_in(2, bump),
             att_stack: BumpVec::new_in(bump),
+            conformed: BumpVec::new_in(bump),
             now_ms: None,
             fuel: limits.fuel,
             limits,
@@ -245,15 +249,33 @@ impl<'a> Vm<'a> {
                 },
             };
             if !value.is_undefined() {
-                if let Err(reason) = conform::check(p, fact.ty, value, 0) {
-                    return Err(plain_error(format!(
-                        "invalid value for fact '{name}': {reason}"
-                    )));
-                }
+                self.conform_fact(name, fact.ty, value)?;
             }
             facts[i].set(value);
         }
         Ok(idx)
+    }
+
+    /// Checks a fact value against its declared type, once per (value, type) in a decision.
+    fn conform_fact(&mut self, name: &str, ty: TypeId, value: Value<'a>) -> Result<(), EvalError> {
+        let identity = match value {
+            Value::Map(m) => Some((m.as_ptr() as usize, m.len(), ty)),
+            Value::List(l) => Some((l.as_ptr() as usize, l.len(), ty)),
+            Value::Str(s) => Some((s.as_ptr() as usize, s.len(), ty)),
+            _ => None,
+        };
+        if identity.is_some_and(|id| self.conformed.contains(&id)) {
+            return Ok(());
+        }
+        if let Err(reason) = conform::check(self.p, ty, value, 0) {
+            return Err(plain_error(format!(
+                "invalid value for fact '{name}': {reason}"
+            )));
+        }
+        if let Some(id) = identity {
+            self.conformed.push(id);
+        }
+        Ok(())
     }
 
     fn eval_rule_top(&mut self, ctx: u32, rule: RuleId) -> Result<&'a DecisionVal<'a>, EvalError> {

@@ -147,12 +147,33 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Looks a key up in a sorted map.
+/// Looks a key up in a sorted map. Small maps (most fact documents) are scanned comparing
+/// lengths first, which rejects most keys without touching their bytes; larger ones are
+/// binary-searched.
 #[inline]
 pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
-    m.binary_search_by(|(k, _)| (*k).cmp(key))
+    let key = key.as_bytes();
+    if m.len() <= 8 {
+        return m
+            .iter()
+            .find(|(k, _)| k.len() == key.len() && key_cmp(k.as_bytes(), key).is_eq())
+            .map(|(_, v)| *v);
+    }
+    m.binary_search_by(|(k, _)| key_cmp(k.as_bytes(), key))
         .ok()
         .map(|i| m[i].1)
+}
+
+/// Byte-wise ordering of two keys, the same as `str::cmp`. Keys are short and usually differ
+/// in their first bytes, so an inline loop beats a call to the C library's `memcmp`.
+#[inline]
+fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// Deep structural equality (LANGUAGE.md §14.6) for defined operands. `depth` bounds recursion.
@@ -225,5 +246,40 @@ pub fn canonical_text(v: Value<'_>) -> String {
         Value::Null => "null".to_string(),
         Value::Undefined | Value::Pending => "undefined".to_string(),
         other => crate::json::to_json(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_order_is_string_order() {
+        let words = ["", "a", "ab", "abc", "b", "ba", "é", "z", "zz"];
+        for a in words {
+            for b in words {
+                assert_eq!(key_cmp(a.as_bytes(), b.as_bytes()), a.cmp(b), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn map_get_finds_every_key_in_small_and_large_maps() {
+        for n in [0usize, 1, 3, 8, 9, 40] {
+            let keys: Vec<String> = (0..n).map(|i| format!("k{i:03}")).collect();
+            let mut entries: Vec<(&str, Value<'_>)> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.as_str(), Value::Num(i as f64)))
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (i, k) in keys.iter().enumerate() {
+                assert!(matches!(map_get(&entries, k), Some(Value::Num(x)) if x == i as f64));
+            }
+            assert!(map_get(&entries, "k").is_none());
+            assert!(map_get(&entries, "k0000").is_none());
+            assert!(map_get(&entries, "zzzz").is_none());
+            assert!(map_get(&entries, "").is_none());
+        }
     }
 }
