@@ -283,11 +283,15 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// 16 random bytes (not cryptographic: process-random hasher keys and a counter).
+/// 16 random bytes from the operating system's secure generator. Should the OS refuse (no
+/// entropy source at all), process-random hasher keys mixed with a counter and the clock are
+/// used instead, so a UUID is still unique within and across processes.
 pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&random_u64().to_le_bytes());
-    b[8..].copy_from_slice(&random_u64().to_le_bytes());
+    if getrandom::fill(&mut b).is_err() {
+        b[..8].copy_from_slice(&random_u64().to_le_bytes());
+        b[8..].copy_from_slice(&random_u64().to_le_bytes());
+    }
     b
 }
 

@@ -98,9 +98,12 @@ fn min<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
 
 fn random<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
     arity("random", args, 0, 0)?;
-    let u = crate::builtins::uuid_v4().replace('-', "");
-    let bits = u64::from_str_radix(&u[..13], 16).unwrap_or(0);
-    num(bits as f64 / (1u64 << 52) as f64)
+    let b = crate::builtins::random_bytes();
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&b[..8]);
+    // 53 random bits: every double in [0, 1) that is a multiple of 2^-53.
+    let bits = u64::from_le_bytes(word) >> 11;
+    num(bits as f64 / (1u64 << 53) as f64)
 }
 
 fn length<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {

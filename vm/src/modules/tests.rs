@@ -349,6 +349,34 @@ fn uuids_have_their_version() {
     assert!(lookup("math", "floor").is_none() && lookup("string", "trim").is_none());
 }
 
+#[test]
+fn randomness_varies_in_every_bit_position() {
+    let ids: std::collections::HashSet<String> = (0..64)
+        .map(|_| {
+            call("uuid", "v4", &[])
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 64);
+    // js.random scaled to 2^53 is an integer; over 64 draws its lowest four bits must not be
+    // stuck (a fixed version nibble once leaked into them).
+    let mut seen_low = 0u64;
+    for _ in 0..64 {
+        let r = call("js", "random", &[]).unwrap().as_f64().unwrap();
+        assert!((0.0..1.0).contains(&r));
+        let scaled = r * (1u64 << 53) as f64;
+        assert_eq!(scaled.fract(), 0.0);
+        seen_low |= 1 << (scaled as u64 & 0xf);
+    }
+    assert!(
+        seen_low.count_ones() > 4,
+        "low bits barely vary: {seen_low:b}"
+    );
+}
+
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1MSIsInJvbGUiOiJhZG1pbiJ9.q_BrODh5oznsIwn99X32gqoe5GnUz_aGwjq1wAeUMKM";
 const TOKEN_512: &str = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ1MSIsInJvbGUiOiJhZG1pbiJ9.s5ZoqSErfGZZyYrJTent_vZRmLUKIrm8Z91DyJBxyt2EnZ6-lUEZAbNm932CuePiw1v_bLgKUTrngR8Y2tYtDA";
 
