@@ -170,6 +170,9 @@ pub enum Tok {
     Count,
     /// The memoization suffix `!` or `!N` right after a call's `)`.
     Memo(Option<f64>),
+    /// A `/` inside the qualified type name of a cast (`cast e as a/b/T`), where it separates
+    /// name segments instead of dividing.
+    TypeSlash,
 
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*", |lex| lex.slice().to_string())]
     Ident(String),
@@ -312,7 +315,7 @@ fn punct_text(t: &Tok) -> &'static str {
         Tok::Plus => "+",
         Tok::Minus => "-",
         Tok::Star => "*",
-        Tok::Slash => "/",
+        Tok::Slash | Tok::TypeSlash => "/",
         Tok::Percent => "%",
         Tok::EqEq => "==",
         Tok::NotEq => "!=",
@@ -518,7 +521,82 @@ pub fn tokenize(src: &str) -> (Vec<Spanned>, Vec<LexError>) {
             }
         }
     }
-    (merge_contextual(toks), errors)
+    (mark_cast_paths(merge_contextual(toks)), errors)
+}
+
+/// Marks the `/` of a qualified type name after `cast ... as` (LANGUAGE.md §2: a type name is
+/// an FQN, and the cast's inner expression ends at the first `as` on its bracket level). The
+/// `as` of each cast, quantifier, `distinct` and `reduce` is paired with its keyword by a
+/// stack of (bracket depth, is cast); a `/` continues the type name only when an identifier or
+/// a keyword that cannot start an operand follows it, so `cast x as number / 2` still divides.
+fn mark_cast_paths(mut toks: Vec<Spanned>) -> Vec<Spanned> {
+    let mut pending: Vec<(usize, bool)> = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < toks.len() {
+        let prev_is_dot = i > 0 && toks[i - 1].1 == Tok::Dot;
+        match &toks[i].1 {
+            Tok::LParen | Tok::LBracket | Tok::LBrace => depth += 1,
+            Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                depth = depth.saturating_sub(1);
+                while pending.last().is_some_and(|(d, _)| *d > depth) {
+                    pending.pop();
+                }
+            }
+            Tok::Cast if !prev_is_dot => pending.push((depth, true)),
+            Tok::Any
+            | Tok::All
+            | Tok::Filter
+            | Tok::First
+            | Tok::Map
+            | Tok::Distinct
+            | Tok::Reduce
+                if !prev_is_dot =>
+            {
+                pending.push((depth, false))
+            }
+            Tok::As if pending.last().is_some_and(|(d, _)| *d == depth) => {
+                let is_cast = pending.pop().is_some_and(|(_, c)| c);
+                if is_cast && matches!(toks.get(i + 1), Some((_, Tok::Ident(_), _))) {
+                    let mut j = i + 2;
+                    while toks.get(j).is_some_and(|t| t.1 == Tok::Slash)
+                        && toks.get(j + 1).is_some_and(|t| continues_type_name(&t.1))
+                    {
+                        toks[j].1 = Tok::TypeSlash;
+                        j += 2;
+                    }
+                    i = j;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    toks
+}
+
+/// Can this token be a segment of a qualified type name after `/`? Identifiers and keywords,
+/// except those that start an operand (a division by them is the likelier reading).
+fn continues_type_name(t: &Tok) -> bool {
+    match t {
+        Tok::Ident(_) => true,
+        Tok::Not
+        | Tok::True
+        | Tok::False
+        | Tok::Unknown
+        | Tok::Null
+        | Tok::Any
+        | Tok::All
+        | Tok::Filter
+        | Tok::First
+        | Tok::Map
+        | Tok::Distinct
+        | Tok::Reduce
+        | Tok::Cast
+        | Tok::Transform => false,
+        other => other.keyword_text().is_some(),
+    }
 }
 
 /// Merges `not in`/`not contains`/`not matches`/`is not` into single tokens and marks `count`
@@ -592,4 +670,40 @@ fn after_member(prev: Option<&Spanned>) -> bool {
         prev.map(|(_, t, _)| t),
         Some(Tok::Dot | Tok::Let | Tok::Rule | Tok::Fact | Tok::Of | Tok::Attach)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slashes of `src` as `t` (type-name separator) or `d` (division), in order.
+    fn slashes(src: &str) -> String {
+        let (toks, errors) = tokenize(src);
+        assert!(errors.is_empty(), "{src}: {errors:?}");
+        toks.iter()
+            .filter_map(|(_, t, _)| match t {
+                Tok::TypeSlash => Some('t'),
+                Tok::Slash => Some('d'),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cast_type_names_take_their_slashes() {
+        assert_eq!(slashes("cast u as a/b/User"), "tt");
+        assert_eq!(slashes("cast u as acme/policy/User"), "tt");
+        assert_eq!(slashes("cast n as number / 2"), "d");
+        assert_eq!(slashes("cast n as T / 2"), "d");
+        assert_eq!(slashes("cast n as T / not x"), "d");
+        assert_eq!(slashes("(cast n as number) / t"), "d");
+        assert_eq!(slashes("cast (a / b) as x/T"), "dt");
+        assert_eq!(slashes("cast (cast u as a/T) as b/U"), "tt");
+        assert_eq!(slashes("cast [u] as list[a/T]"), "d");
+        assert_eq!(slashes("any xs as x (x / y)"), "d");
+        assert_eq!(slashes("cast any xs as x (x) as a/T"), "t");
+        assert_eq!(slashes("attach half as n / t"), "d");
+        assert_eq!(slashes("with u as a / b"), "d");
+        assert_eq!(slashes("x.cast as a / b"), "d");
+    }
 }
