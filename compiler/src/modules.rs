@@ -215,11 +215,18 @@ impl<'p> Compiler<'p> {
                     .ok_or_else(|| format!("module `{k}`: import `{spec}` not found"))?;
                 queue.push(found);
             }
-            let js = if t.commonjs {
-                sentrie_vm::jsrt::wrap_commonjs(&k, &t.js)
+            let (mut js, offset) = if t.commonjs {
+                let wrapped = sentrie_vm::jsrt::wrap_commonjs(&k, &t.js);
+                (wrapped, sentrie_vm::jsrt::COMMONJS_PRELUDE_LINES)
             } else {
-                t.js
+                (t.js, 0)
             };
+            let points = if t.points.is_empty() && offset > 0 {
+                sentrie_vm::jsmap::identity(&source)
+            } else {
+                t.points
+            };
+            sentrie_vm::jsmap::append(&mut js, &points, offset);
             self.js_modules.insert(k, js);
         }
         Ok(())

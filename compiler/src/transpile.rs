@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use oxc_allocator::Allocator;
-use oxc_codegen::Codegen;
+use oxc_codegen::{Codegen, CodegenOptions};
 use oxc_parser::Parser;
 use oxc_semantic::SemanticBuilder;
 use oxc_span::SourceType;
 use oxc_transformer::{TransformOptions, Transformer};
+use sentrie_vm::jsmap::Point;
 
 pub struct Transpiled {
     pub js: String,
@@ -18,6 +19,8 @@ pub struct Transpiled {
     pub builtin_imports: Vec<(String, String)>,
     /// A CommonJS module (`module.exports` / `require`, no ES module syntax).
     pub commonjs: bool,
+    /// Positions of `js` mapped to `source` (empty when `js` is the source itself).
+    pub points: Vec<Point>,
 }
 
 /// `require("spec")` calls with a literal specifier.
@@ -107,6 +110,7 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
             imports,
             builtin_imports,
             commonjs,
+            points: Vec::new(),
         });
     }
     let mut program = parsed.program;
@@ -120,11 +124,28 @@ pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
     if let Some(e) = ret.errors.first() {
         return Err(format!("transpile error: {}", describe(source, path, e)));
     }
+    let out = Codegen::new()
+        .with_options(CodegenOptions {
+            source_map_path: Some(Path::new(path).to_path_buf()),
+            ..CodegenOptions::default()
+        })
+        .build(&program);
+    let points = out.map.map_or_else(Vec::new, |map| {
+        map.get_tokens()
+            .map(|t| Point {
+                gen_line: t.get_dst_line() + 1,
+                gen_col: t.get_dst_col(),
+                src_line: t.get_src_line() + 1,
+                src_col: t.get_src_col(),
+            })
+            .collect()
+    });
     Ok(Transpiled {
-        js: Codegen::new().build(&program).code,
+        js: out.code,
         imports,
         builtin_imports,
         commonjs,
+        points,
     })
 }
 

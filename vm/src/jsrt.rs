@@ -76,6 +76,9 @@ pub fn import_candidates(base: &str, spec: &str) -> Result<Vec<String>, String> 
     ])
 }
 
+/// Lines `wrap_commonjs` puts before the module's code.
+pub const COMMONJS_PRELUDE_LINES: u32 = 3;
+
 /// Wraps a CommonJS module as an ES module whose default export is `module.exports`. The
 /// module object is registered before its body runs, so a cycle of `require`s sees the
 /// partial exports, as in CommonJS.
@@ -475,7 +478,10 @@ pub fn invoke<'a>(
                         CALL_TIME_LIMIT.as_secs()
                     ))
                 } else {
-                    Err(format!("module `{key}`: {msg}"))
+                    Err(format!(
+                        "module `{key}`: {}",
+                        crate::jsmap::remap(&msg, modules)
+                    ))
                 }
             }
         }
@@ -494,7 +500,7 @@ pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<()
     let mut namespaces = HashMap::new();
     eng.ctx.with(|ctx| {
         let ns = namespace(&ctx, &mut namespaces, key, modules)
-            .map_err(|e| format!("module `{key}`: {e}"))?;
+            .map_err(|e| format!("module `{key}`: {}", crate::jsmap::remap(&e, modules)))?;
         for n in names {
             if export_of(&ns, n).is_ok_and(|v| v.is_undefined()) {
                 return Err(format!("module {key} missing export {n}"));

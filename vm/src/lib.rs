@@ -13,6 +13,7 @@ pub mod cast;
 pub mod conform;
 pub mod disasm;
 pub mod interp;
+pub mod jsmap;
 pub mod json;
 pub mod jsrt;
 pub mod memo;
