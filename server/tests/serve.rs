@@ -266,7 +266,7 @@ fn endpoints_statuses_and_headers() {
     assert!(p["detail"]
         .as_str()
         .unwrap()
-        .contains("namespace not found"));
+        .contains("namespace not found: nope/x"));
     assert!(p["timestamp"].as_str().unwrap().ends_with('Z'));
     let bad_id = s.req("GET", "/health", &[("X-Request-Id", "has space")], b"");
     assert_ne!(bad_id.header("x-request-id"), Some("has space"));

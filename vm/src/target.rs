@@ -49,6 +49,20 @@ pub fn resolve(p: &Program, target: &str) -> Result<Target, String> {
             let next = segs.get(ns.split('/').count()).copied().unwrap_or("");
             Err(format!("policy not found: {ns}/{next}"))
         }
-        None => Err(format!("namespace not found: {target}")),
+        None => Err(format!("namespace not found: {}", segs.join("/"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_target_without_empty_segments() {
+        let p = Program::default();
+        assert_eq!(
+            resolve(&p, "/nope//x/").unwrap_err(),
+            "namespace not found: nope/x"
+        );
     }
 }
