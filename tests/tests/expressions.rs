@@ -351,3 +351,59 @@ fn runaway_work_is_bounded() {
     );
     check("count(map xs as a (a))", &xs, "TRUE", json!(5000));
 }
+
+/// A list holding the same list ten times, nine levels deep: 10^10 leaves in ~100 values.
+const BOMB: &str =
+    "reduce [1,2,3,4,5,6,7,8,9,10] from [0] as acc, x (map [1,2,3,4,5,6,7,8,9,10] as y (acc))";
+
+#[test]
+fn shared_value_bombs_fail_instead_of_exploding() {
+    let phrase = "value is too large to process";
+    for expr in [
+        BOMB.to_string(),
+        format!("{{ let d = {BOMB} yield d == d }}"),
+        format!("{{ let d = {BOMB} yield d in [1, d] }}"),
+        format!("count(cast {BOMB} as string)"),
+        format!("count(flatten_deep({BOMB}))"),
+        format!("{{ let d = {BOMB} yield d is empty }} or [1, {BOMB}] == [1, {BOMB}]"),
+    ] {
+        check_err(&expr, "{}", phrase);
+    }
+    // The same construction at a small size works and is exact.
+    check(
+        "count(flatten_deep(reduce [1,2,3] from [0] as acc, x (map [1,2] as y (acc))))",
+        "{}",
+        "TRUE",
+        json!(8),
+    );
+    // error() text is capped.
+    check_err(&format!("error(\"%v\", {BOMB})"), "{}", "(truncated)");
+}
+
+#[test]
+fn a_rule_that_exhausts_the_budget_leaves_the_others_alone() {
+    let src = format!(
+        "namespace t\npolicy p {{\n  let bomb = {BOMB}\n  let small = [1, 2]\n  rule a = small == [1, 2] and bomb == bomb\n  rule b = small == [1, 2]\n  rule c = count(bomb) == 10\n  export decision of a\n  export decision of b\n  export decision of c\n}}\n"
+    );
+    let loaded = sentrie_tests::compile(&[("t.sentrie", &src)]).unwrap();
+    let out = sentrie_tests::eval(&loaded, "t/p", "{}").unwrap();
+    assert!(out[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("too large to process"));
+    assert_eq!(
+        (&out[1]["state"], &out[1]["value"]),
+        (&json!("TRUE"), &json!(true))
+    );
+    // `c` reads the same shared value without walking it: fine.
+    assert_eq!(out[2]["value"], json!(true));
+}
+
+#[test]
+fn strings_cannot_grow_without_bound() {
+    check_err(
+        "reduce [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30] from \"abcd\" as acc, x (acc + acc)",
+        "{}",
+        "string too long",
+    );
+}

@@ -137,6 +137,9 @@ fn merge<'a>(
         BumpVec::with_capacity_in(a.len() + b.len(), bump);
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
+        if !crate::work::visit() {
+            break;
+        }
         if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
             out.push(a[i]);
             i += 1;
@@ -166,6 +169,9 @@ fn flatten_into<'a>(
     level: u32,
 ) -> bool {
     for x in items {
+        if !crate::work::visit() {
+            return false;
+        }
         match x.plain() {
             Value::Undefined => return false,
             Value::List(inner) if depth > 0 && level < crate::MAX_VALUE_DEPTH => {
@@ -213,8 +219,19 @@ pub fn format_error(args: &[Value<'_>]) -> String {
             None => out.push('%'),
         }
     }
+    if out.len() > MAX_ERROR_TEXT {
+        let mut cut = MAX_ERROR_TEXT;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str("… (truncated)");
+    }
     out
 }
+
+/// Longest message `error(...)` raises; longer formatted text is cut.
+const MAX_ERROR_TEXT: usize = 16 << 10;
 
 pub fn sha256_hex(s: &str) -> String {
     crate::modules::hex(&Sha256::digest(s.as_bytes()))

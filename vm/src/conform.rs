@@ -11,6 +11,9 @@ pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Re
     if depth > crate::MAX_VALUE_DEPTH {
         return Err("value nested too deeply".to_string());
     }
+    if !crate::work::visit() {
+        return Err(crate::work::EXHAUSTED.to_string());
+    }
     let def = &p.types[ty];
     let v = v.plain();
     if matches!(v, Value::Undefined | Value::Null | Value::Pending)

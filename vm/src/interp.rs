@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Wall-clock limit, checked every few hundred fuel units.
     pub deadline: Option<std::time::Instant>,
+    /// Node visits of deep walks over values (see [`crate::work`]).
+    pub work: u64,
+    /// Bytes the decision's arena may hold, checked with the deadline.
+    pub max_arena_bytes: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +33,8 @@ impl Default for Limits {
             fuel: 10_000_000,
             max_depth: 1000,
             deadline: None,
+            work: crate::work::DEFAULT_BUDGET,
+            max_arena_bytes: 512 << 20,
         }
     }
 }
@@ -134,13 +140,14 @@ pub fn evaluate<'a>(
     bump: &'a Bump,
     limits: Limits,
 ) -> Vec<Outcome<'a>> {
+    crate::work::reset(limits.work);
     let mut vm = Vm::new(p, bump, limits);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
     };
     let root = vm.new_ctx(policy, supplied);
-    rules
+    let outcomes = rules
         .iter()
         .map(|&rule| {
             let result = match &root {
@@ -149,7 +156,10 @@ pub fn evaluate<'a>(
             };
             Outcome { rule, result }
         })
-        .collect()
+        .collect();
+    // Outcomes were measured within the budget; writing them out gets a fresh one.
+    crate::work::reset(crate::work::DEFAULT_BUDGET);
+    outcomes
 }
 
 /// Binds and checks the facts of `policy` without evaluating any rule (`sentrie validate
@@ -160,12 +170,15 @@ pub fn check_facts<'a>(
     facts: Value<'a>,
     bump: &'a Bump,
 ) -> Result<(), EvalError> {
+    crate::work::reset(crate::work::DEFAULT_BUDGET);
     let mut vm = Vm::new(p, bump, Limits::default());
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
     };
-    vm.new_ctx(policy, supplied).map(|_| ())
+    let res = vm.new_ctx(policy, supplied).map(|_| ());
+    crate::work::reset(crate::work::DEFAULT_BUDGET);
+    res
 }
 
 impl<'a> Vm<'a> {
@@ -278,10 +291,29 @@ impl<'a> Vm<'a> {
         Ok(())
     }
 
+    /// Evaluates one requested rule with a fresh work budget. A rule that exhausted it may have
+    /// left lets and rules cached from walks that were cut short, so every cache is dropped:
+    /// later rules recompute what they need (and fail too only if they need the same value).
     fn eval_rule_top(&mut self, ctx: u32, rule: RuleId) -> Result<&'a DecisionVal<'a>, EvalError> {
+        crate::work::reset(self.limits.work);
+        let out = self.eval_rule_cached(ctx, rule);
+        if crate::work::exhausted() {
+            for c in self.ctxs.iter() {
+                c.lets.iter().for_each(|l| l.set(Value::Pending));
+                c.rules.iter().for_each(|r| r.set(None));
+            }
+        }
+        out
+    }
+
+    fn eval_rule_cached(
+        &mut self,
+        ctx: u32,
+        rule: RuleId,
+    ) -> Result<&'a DecisionVal<'a>, EvalError> {
         let slot = self.p.rules[rule].slot as usize;
         if let Some(d) = self.ctxs[ctx as usize].rules[slot].get() {
-            return Ok(d);
+            return checked_output(d);
         }
         let dst = self.regs.len() as u32;
         self.regs.push(Value::Undefined);
@@ -291,7 +323,7 @@ impl<'a> Vm<'a> {
         let res = self.run(depth);
         let out = match res {
             Ok(_) => match self.regs[dst as usize] {
-                Value::Decision(d) => Ok(d),
+                Value::Decision(d) => checked_output(d),
                 _ => Err(plain_error(
                     "internal error: rule did not produce a decision".to_string(),
                 )),
@@ -346,6 +378,15 @@ impl<'a> Vm<'a> {
                 if std::time::Instant::now() > deadline {
                     return Err("evaluation deadline exceeded".to_string());
                 }
+            }
+            if crate::work::exhausted() {
+                return Err(crate::work::EXHAUSTED.to_string());
+            }
+            if self.bump.allocated_bytes() > self.limits.max_arena_bytes {
+                return Err(format!(
+                    "evaluation budget exceeded: the decision used more than {} MiB of memory",
+                    self.limits.max_arena_bytes >> 20
+                ));
             }
         }
         Ok(())
@@ -905,6 +946,16 @@ impl<'a> Vm<'a> {
     }
 }
 
+/// A requested rule's decision, which is written out later: its value and attachments must
+/// fit the work budget, and no walk may have been cut short while computing them.
+fn checked_output<'a>(d: &'a DecisionVal<'a>) -> Result<&'a DecisionVal<'a>, EvalError> {
+    if crate::work::measure(d.value) && d.attachments.iter().all(|a| crate::work::measure(*a)) {
+        Ok(d)
+    } else {
+        Err(plain_error(crate::work::EXHAUSTED.to_string()))
+    }
+}
+
 /// The memo key and TTL of a call site written with `!`, if caching applies.
 fn memo_key(
     p: &Program,
@@ -993,11 +1044,20 @@ fn get_index<'a>(p: &Program, recv: Value<'a>, key: Value<'a>, lenient: bool) ->
     }
 }
 
+/// Longest string `+` may build.
+pub const MAX_STRING_BYTES: usize = 64 << 20;
+
 fn add<'a>(a: Value<'a>, b: Value<'a>, bump: &'a Bump) -> Step<Value<'a>> {
     match (a.plain(), b.plain()) {
         (Value::Undefined, _) | (_, Value::Undefined) => Ok(Value::Undefined),
         (Value::Num(x), Value::Num(y)) => Ok(Value::Num(x + y)),
         (Value::Str(x), Value::Str(y)) => {
+            if x.len() + y.len() > MAX_STRING_BYTES {
+                return Err(format!(
+                    "string too long: concatenation would exceed {} MiB",
+                    MAX_STRING_BYTES >> 20
+                ));
+            }
             let mut s = bumpalo::collections::String::with_capacity_in(x.len() + y.len(), bump);
             s.push_str(x);
             s.push_str(y);

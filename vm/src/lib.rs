@@ -23,6 +23,7 @@ pub mod regex_cache;
 pub mod target;
 pub mod value;
 pub mod verify;
+pub mod work;
 
 /// Recursion bound for value walks (equality, conformance, output).
 pub const MAX_VALUE_DEPTH: u32 = 512;

@@ -95,6 +95,9 @@ fn flatten_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
         if i >= cur.len() {
             continue;
         }
+        if !crate::work::visit() {
+            return Err(crate::work::EXHAUSTED.to_string());
+        }
         stack.push((cur, i + 1));
         match cur[i].plain() {
             Value::List(inner) if stack.len() < crate::MAX_VALUE_DEPTH as usize => {

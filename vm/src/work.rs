@@ -1,0 +1,97 @@
+//! The budget for work done outside the instruction loop. Deep walks over values (equality,
+//! conformance, JSON text, module arguments, `flatten`, `merge`) visit every node, and a value
+//! built by sharing — a list holding the same list ten times, ten levels deep — has
+//! exponentially many nodes in a few hundred bytes. Fuel only counts instructions, so every
+//! walk also spends from this per-thread budget of node visits, set at the start of each
+//! requested rule. When it runs out, walks stop early with a neutral answer and the budget
+//! stays exhausted: the rule being evaluated fails, and the interpreter drops every value it
+//! cached meanwhile, so a cut-short walk can never produce a decision.
+
+use std::cell::Cell;
+
+use crate::value::Value;
+
+/// Node visits allowed for one requested rule (a 10 MiB facts document has at most ~5 million
+/// nodes, and checking it against its type visits each once).
+pub const DEFAULT_BUDGET: u64 = 20_000_000;
+
+/// The error of a decision that ran out of this budget.
+pub const EXHAUSTED: &str =
+    "evaluation budget exceeded: a value is too large to process (deeply shared lists or maps)";
+
+thread_local! {
+    static LEFT: Cell<u64> = const { Cell::new(DEFAULT_BUDGET) };
+}
+
+/// Sets the budget for the next requested rule on this thread.
+pub fn reset(budget: u64) {
+    LEFT.with(|l| l.set(budget));
+}
+
+/// Spends one visit; false (and exhausted from now on) when nothing is left.
+#[inline]
+pub fn visit() -> bool {
+    LEFT.with(|l| {
+        let left = l.get();
+        if left == 0 {
+            false
+        } else {
+            l.set(left - 1);
+            true
+        }
+    })
+}
+
+/// Marks the budget as spent (a walk that found its own limit exceeded).
+pub fn exhaust() {
+    LEFT.with(|l| l.set(0));
+}
+
+pub fn exhausted() -> bool {
+    LEFT.with(Cell::get) == 0
+}
+
+/// Visits every node of `v` (what writing it as JSON would cost); false when the budget ran
+/// out on the way.
+pub fn measure(v: Value<'_>) -> bool {
+    if !matches!(v, Value::List(_) | Value::Map(_) | Value::Decision(_)) {
+        return visit();
+    }
+    let mut stack: smallvec::SmallVec<[Value<'_>; 32]> = smallvec::smallvec![v];
+    while let Some(v) = stack.pop() {
+        if !visit() {
+            return false;
+        }
+        match v {
+            Value::List(items) => stack.extend(items.iter().copied()),
+            Value::Map(entries) => stack.extend(entries.iter().map(|(_, x)| *x)),
+            Value::Decision(d) => stack.push(d.value),
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_values_exhaust_the_budget_and_it_stays_exhausted() {
+        let leaf = [Value::Num(1.0); 10];
+        let mut level: &[Value<'_>] = &leaf;
+        let bump = bumpalo::Bump::new();
+        for _ in 0..9 {
+            level = bump.alloc_slice_fill_copy(10, Value::List(level));
+        }
+        // 10^10 leaves behind 90 allocated values.
+        reset(1_000_000);
+        assert!(!measure(Value::List(level)));
+        assert!(exhausted());
+        assert!(!visit());
+        reset(1_000_000);
+        assert!(measure(Value::List(&leaf)));
+        assert!(!exhausted());
+        reset(DEFAULT_BUDGET);
+    }
+}
