@@ -25,12 +25,25 @@ fn find<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     })
 }
 
+/// Most pieces `findAll` and `split` return.
+const MAX_PIECES: usize = 1 << 20;
+
+fn too_many(name: &str) -> String {
+    format!("{name}: more than {MAX_PIECES} pieces")
+}
+
 fn find_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("findAll", args, 2, 2)?;
     let s = str_arg(args, 1);
     let all: Vec<String> = with_regex(&str_arg(args, 0), |re| {
-        re.find_iter(&s).map(|m| m.as_str().to_string()).collect()
+        re.find_iter(&s)
+            .take(MAX_PIECES + 1)
+            .map(|m| m.as_str().to_string())
+            .collect()
     })?;
+    if all.len() > MAX_PIECES {
+        return Err(too_many("findAll"));
+    }
     Ok(list(env, all.iter().map(|m| alloc_str(env, m))))
 }
 
@@ -47,8 +60,26 @@ fn replace_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("replaceAll", args, 3, 3)?;
     let (s, r) = (str_arg(args, 1), str_arg(args, 2));
     let out = with_regex(&str_arg(args, 0), |re| {
-        re.replace_all(&s, r.as_str()).into_owned()
-    })?;
+        // Every position of `s` can match, each expanding `r`: build piece by piece and stop
+        // at the string limit instead of allocating the product.
+        let limit = crate::interp::MAX_STRING_BYTES;
+        let mut out = String::new();
+        let mut last = 0;
+        for caps in re.captures_iter(&s) {
+            let Some(m) = caps.get(0) else { continue };
+            out.push_str(&s[last..m.start()]);
+            caps.expand(r.as_str(), &mut out);
+            last = m.end();
+            if out.len() > limit {
+                return Err(format!(
+                    "replaceAll: result longer than {} MiB",
+                    limit >> 20
+                ));
+            }
+        }
+        out.push_str(&s[last..]);
+        Ok(out)
+    })??;
     Ok(alloc_str(env, &out))
 }
 
@@ -56,8 +87,14 @@ fn split<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("split", args, 2, 2)?;
     let s = str_arg(args, 1);
     let parts: Vec<String> = with_regex(&str_arg(args, 0), |re| {
-        re.split(&s).map(str::to_string).collect()
+        re.split(&s)
+            .take(MAX_PIECES + 1)
+            .map(str::to_string)
+            .collect()
     })?;
+    if parts.len() > MAX_PIECES {
+        return Err(too_many("split"));
+    }
     Ok(list(env, parts.iter().map(|p| alloc_str(env, p))))
 }
 

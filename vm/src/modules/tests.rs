@@ -253,6 +253,35 @@ fn regexes() {
         &[json!("a{1000000}"), json!("a")],
         "invalid regular expression",
     );
+    // replaceAll expands groups at every match, empty matches included, like the regex crate.
+    for (p, s, r) in [
+        ("(?P<w>b)", "abcb", "[${w}]"),
+        ("", "abc", "-"),
+        ("x*", "axxb", "<$0>"),
+        ("(a)(b)?", "ab a", "$2$1"),
+    ] {
+        let want = regex::Regex::new(p).unwrap().replace_all(s, r).into_owned();
+        ok(
+            "regex",
+            "replaceAll",
+            &[json!(p), json!(s), json!(r)],
+            json!(want),
+        );
+    }
+    // Growth beyond the string limit is an error, not a giant allocation.
+    let big = "x".repeat(1 << 20);
+    err(
+        "regex",
+        "replaceAll",
+        &[json!(""), json!(big), json!("y".repeat(128))],
+        "longer than",
+    );
+    err(
+        "regex",
+        "findAll",
+        &[json!(""), json!("a".repeat((1 << 20) + 1))],
+        "more than",
+    );
 }
 
 #[test]
