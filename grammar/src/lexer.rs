@@ -581,22 +581,28 @@ fn mark_cast_paths(mut toks: Vec<Spanned>) -> Vec<Spanned> {
 fn continues_type_name(t: &Tok) -> bool {
     match t {
         Tok::Ident(_) => true,
-        Tok::Not
-        | Tok::True
-        | Tok::False
-        | Tok::Unknown
-        | Tok::Null
-        | Tok::Any
-        | Tok::All
-        | Tok::Filter
-        | Tok::First
-        | Tok::Map
-        | Tok::Distinct
-        | Tok::Reduce
-        | Tok::Cast
-        | Tok::Transform => false,
-        other => other.keyword_text().is_some(),
+        Tok::Not | Tok::Transform => false,
+        other => !is_operand_keyword(other) && other.keyword_text().is_some(),
     }
+}
+
+/// Keywords that begin an operand: literals and the prefix forms.
+fn is_operand_keyword(t: &Tok) -> bool {
+    matches!(
+        t,
+        Tok::True
+            | Tok::False
+            | Tok::Unknown
+            | Tok::Null
+            | Tok::Any
+            | Tok::All
+            | Tok::Filter
+            | Tok::First
+            | Tok::Map
+            | Tok::Distinct
+            | Tok::Reduce
+            | Tok::Cast
+    )
 }
 
 /// Merges `not in`/`not contains`/`not matches`/`is not` into single tokens and marks `count`
@@ -643,25 +649,8 @@ fn merge_contextual(toks: Vec<Spanned>) -> Vec<Spanned> {
 fn starts_count_operand(next: Option<&Tok>) -> bool {
     matches!(
         next,
-        Some(
-            Tok::Ident(_)
-                | Tok::Number(_)
-                | Tok::Str(_)
-                | Tok::LBracket
-                | Tok::True
-                | Tok::False
-                | Tok::Unknown
-                | Tok::Null
-                | Tok::Any
-                | Tok::All
-                | Tok::Filter
-                | Tok::First
-                | Tok::Map
-                | Tok::Distinct
-                | Tok::Reduce
-                | Tok::Cast
-        )
-    )
+        Some(Tok::Ident(_) | Tok::Number(_) | Tok::Str(_) | Tok::LBracket)
+    ) || next.is_some_and(is_operand_keyword)
 }
 
 /// `count` right after `.`, `let`, `rule`, `fact` etc. is a name, never the operator.

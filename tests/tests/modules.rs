@@ -338,44 +338,44 @@ fn commonjs_modules_with_require_and_cycles() {
 
 #[test]
 fn module_errors_point_at_the_source_lines_the_user_wrote() {
+    let dir = write_module_pack("lines", "", "");
+    // Writes one module and a policy calling `f` from it; returns the error of rule `r`.
+    let run = |file: &str, code: &str, call: &str| {
+        std::fs::write(dir.join(file), code).unwrap();
+        let policy = format!("namespace m\npolicy p {{\n  use {{ f }} from \"./{file}\" as m\n  rule r = m.f({call})\n  export decision of r\n}}\n");
+        std::fs::write(dir.join("p.sentrie"), policy).unwrap();
+        let loaded = load(&dir);
+        if let Some(d) = loaded.diagnostics.first() {
+            return d.message.clone();
+        }
+        let out = eval(&loaded, "m/p/r", "{}").unwrap();
+        out[0]["error"].as_str().unwrap().to_string()
+    };
     // Types and comments before the throw shift the transpiled JavaScript by two lines.
-    let ts = "interface Big { n: number }\n\n// checks\nexport function boom(n: number): number {\n  if (n > 0) {\n    throw new Error('too big');\n  }\n  return n;\n}\n";
-    let policy = "namespace m\npolicy p {\n  use { boom } from \"./mod.ts\" as m\n  rule r = m.boom(1)\n  export decision of r\n}\n";
-    let dir = write_module_pack("lines-ts", ts, policy);
-    let loaded = load(&dir);
-    let out = eval(&loaded, "m/p/r", "{}").unwrap();
-    let err = out[0]["error"].as_str().unwrap();
+    let ts = "interface Big { n: number }\n\n// checks\nexport function f(n: number): number {\n  if (n > 0) {\n    throw new Error('too big');\n  }\n  return n;\n}\n";
+    let err = run("mod.ts", ts, "1");
     assert!(
         err.contains("too big") && err.contains("@local/mod.ts:6:"),
         "{err}"
     );
     // CommonJS code runs inside a wrapper; its lines are reported unshifted too.
-    std::fs::write(
-        dir.join("c.js"),
+    let err = run(
+        "c.js",
         "exports.f = (n) => {\n  throw new Error('cjs ' + n);\n};\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("p.sentrie"),
-        "namespace m\npolicy p {\n  use { f } from \"./c.js\" as c\n  rule r = c.f(2)\n  export decision of r\n}\n",
-    )
-    .unwrap();
-    let loaded = load(&dir);
-    let out = eval(&loaded, "m/p/r", "{}").unwrap();
-    let err = out[0]["error"].as_str().unwrap();
+        "2",
+    );
     assert!(
         err.contains("cjs 2") && err.contains("@local/c.js:2:"),
         "{err}"
     );
     // A throw while the module loads is located the same way.
-    std::fs::write(
-        dir.join("mod.ts"),
+    let msg = run(
+        "mod.ts",
         "type T = string;\n\nthrow new Error('at load');\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("p.sentrie"), policy).unwrap();
-    let loaded = load(&dir);
-    let msg = &loaded.diagnostics[0].message;
-    assert!(msg.contains("at load"), "{msg}");
-    assert!(msg.contains("@local/mod.ts:3:"), "{msg}");
+        "3",
+    );
+    assert!(
+        msg.contains("at load") && msg.contains("@local/mod.ts:3:"),
+        "{msg}"
+    );
 }
