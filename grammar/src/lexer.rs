@@ -544,17 +544,7 @@ fn mark_cast_paths(mut toks: Vec<Spanned>) -> Vec<Spanned> {
                 }
             }
             Tok::Cast if !prev_is_dot => pending.push((depth, true)),
-            Tok::Any
-            | Tok::All
-            | Tok::Filter
-            | Tok::First
-            | Tok::Map
-            | Tok::Distinct
-            | Tok::Reduce
-                if !prev_is_dot =>
-            {
-                pending.push((depth, false))
-            }
+            t if is_collection_keyword(t) && !prev_is_dot => pending.push((depth, false)),
             Tok::As if pending.last().is_some_and(|(d, _)| *d == depth) => {
                 let is_cast = pending.pop().is_some_and(|(_, c)| c);
                 if is_cast && matches!(toks.get(i + 1), Some((_, Tok::Ident(_), _))) {
@@ -590,18 +580,15 @@ fn continues_type_name(t: &Tok) -> bool {
 fn is_operand_keyword(t: &Tok) -> bool {
     matches!(
         t,
-        Tok::True
-            | Tok::False
-            | Tok::Unknown
-            | Tok::Null
-            | Tok::Any
-            | Tok::All
-            | Tok::Filter
-            | Tok::First
-            | Tok::Map
-            | Tok::Distinct
-            | Tok::Reduce
-            | Tok::Cast
+        Tok::True | Tok::False | Tok::Unknown | Tok::Null | Tok::Cast
+    ) || is_collection_keyword(t)
+}
+
+/// The collection forms, each paired with a later `as`.
+fn is_collection_keyword(t: &Tok) -> bool {
+    matches!(
+        t,
+        Tok::Any | Tok::All | Tok::Filter | Tok::First | Tok::Map | Tok::Distinct | Tok::Reduce
     )
 }
 

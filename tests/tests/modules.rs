@@ -340,9 +340,9 @@ fn commonjs_modules_with_require_and_cycles() {
 fn module_errors_point_at_the_source_lines_the_user_wrote() {
     let dir = write_module_pack("lines", "", "");
     // Writes one module and a policy calling `f` from it; returns the error of rule `r`.
-    let run = |file: &str, code: &str, call: &str| {
+    let run = |file: &str, code: &str| {
         std::fs::write(dir.join(file), code).unwrap();
-        let policy = format!("namespace m\npolicy p {{\n  use {{ f }} from \"./{file}\" as m\n  rule r = m.f({call})\n  export decision of r\n}}\n");
+        let policy = format!("namespace m\npolicy p {{\n  use {{ f }} from \"./{file}\" as m\n  rule r = m.f(1)\n  export decision of r\n}}\n");
         std::fs::write(dir.join("p.sentrie"), policy).unwrap();
         let loaded = load(&dir);
         if let Some(d) = loaded.diagnostics.first() {
@@ -351,31 +351,16 @@ fn module_errors_point_at_the_source_lines_the_user_wrote() {
         let out = eval(&loaded, "m/p/r", "{}").unwrap();
         out[0]["error"].as_str().unwrap().to_string()
     };
-    // Types and comments before the throw shift the transpiled JavaScript by two lines.
-    let ts = "interface Big { n: number }\n\n// checks\nexport function f(n: number): number {\n  if (n > 0) {\n    throw new Error('too big');\n  }\n  return n;\n}\n";
-    let err = run("mod.ts", ts, "1");
-    assert!(
-        err.contains("too big") && err.contains("@local/mod.ts:6:"),
-        "{err}"
-    );
-    // CommonJS code runs inside a wrapper; its lines are reported unshifted too.
-    let err = run(
-        "c.js",
-        "exports.f = (n) => {\n  throw new Error('cjs ' + n);\n};\n",
-        "2",
-    );
-    assert!(
-        err.contains("cjs 2") && err.contains("@local/c.js:2:"),
-        "{err}"
-    );
-    // A throw while the module loads is located the same way.
-    let msg = run(
-        "mod.ts",
-        "type T = string;\n\nthrow new Error('at load');\n",
-        "3",
-    );
-    assert!(
-        msg.contains("at load") && msg.contains("@local/mod.ts:3:"),
-        "{msg}"
-    );
+    let cases = [
+        // Types and comments before the throw shift the transpiled JavaScript by two lines.
+        ("mod.ts", "interface Big { n: number }\n\n// checks\nexport function f(n: number): number {\n  if (n > 0) {\n    throw new Error('too big');\n  }\n  return n;\n}\n", "too big", "@local/mod.ts:6:"),
+        // CommonJS code runs inside a wrapper; its lines are reported unshifted too.
+        ("c.js", "exports.f = (n) => {\n  throw new Error('cjs ' + n);\n};\n", "cjs 1", "@local/c.js:2:"),
+        // A throw while the module loads is located the same way.
+        ("mod.ts", "type T = string;\n\nthrow new Error('at load');\n", "at load", "@local/mod.ts:3:"),
+    ];
+    for (file, code, message, position) in cases {
+        let err = run(file, code);
+        assert!(err.contains(message) && err.contains(position), "{err}");
+    }
 }
