@@ -358,7 +358,7 @@ const BOMB: &str =
 
 #[test]
 fn shared_value_bombs_fail_instead_of_exploding() {
-    let phrase = "value is too large to process";
+    let phrase = "value is too large or too deeply nested";
     for expr in [
         BOMB.to_string(),
         format!("{{ let d = {BOMB} yield d == d }}"),
@@ -390,7 +390,7 @@ fn a_rule_that_exhausts_the_budget_leaves_the_others_alone() {
     assert!(out[0]["error"]
         .as_str()
         .unwrap()
-        .contains("too large to process"));
+        .contains("too deeply nested"));
     assert_eq!(
         (&out[1]["state"], &out[1]["value"]),
         (&json!("TRUE"), &json!(true))
@@ -405,5 +405,26 @@ fn strings_cannot_grow_without_bound() {
         "reduce [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30] from \"abcd\" as acc, x (acc + acc)",
         "{}",
         "string too long",
+    );
+}
+
+#[test]
+fn values_nested_beyond_the_walk_limit_fail_instead_of_truncating() {
+    let xs = format!("{{\"xs\": [{}]}}", vec!["0"; 600].join(","));
+    let deep = "reduce xs from 0 as acc, x ([acc])";
+    // Output, equality and text of a 600-deep list: errors, never a silently cut value.
+    for expr in [
+        deep.to_string(),
+        format!("{{ let d = {deep} yield d == d }}"),
+        format!("count(cast {deep} as string)"),
+    ] {
+        check_err(&expr, &xs, "too deeply nested");
+    }
+    // Building it and reading into it is fine.
+    check(
+        &format!("{{ let d = {deep} yield d[0][0][0] is defined }}"),
+        &xs,
+        "TRUE",
+        json!(true),
     );
 }

@@ -148,7 +148,7 @@ fn merge<'a>(
             j += 1;
         } else {
             let merged = match (a[i].1.plain(), b[j].1.plain()) {
-                (Value::Map(x), Value::Map(y)) if depth < crate::MAX_VALUE_DEPTH => {
+                (Value::Map(x), Value::Map(y)) if crate::work::enter(depth + 1) => {
                     merge(x, y, bump, depth + 1)
                 }
                 _ => b[j].1,
@@ -174,7 +174,10 @@ fn flatten_into<'a>(
         }
         match x.plain() {
             Value::Undefined => return false,
-            Value::List(inner) if depth > 0 && level < crate::MAX_VALUE_DEPTH => {
+            Value::List(inner) if depth > 0 => {
+                if !crate::work::enter(level + 1) {
+                    return false;
+                }
                 if !flatten_into(inner, depth - 1, out, level + 1) {
                     return false;
                 }

@@ -132,7 +132,7 @@ pub fn to_json(v: Value<'_>) -> serde_json::Value {
 
 fn to_json_depth(v: Value<'_>, depth: u32) -> serde_json::Value {
     use serde_json::Value as J;
-    if depth > crate::MAX_VALUE_DEPTH || !crate::work::visit() {
+    if !crate::work::enter(depth) {
         return J::Null;
     }
     match v {
@@ -160,7 +160,7 @@ pub fn write_compact(out: &mut String, v: Value<'_>) {
 }
 
 fn write_depth(out: &mut String, v: Value<'_>, depth: u32) {
-    if depth > crate::MAX_VALUE_DEPTH || !crate::work::visit() {
+    if !crate::work::enter(depth) {
         out.push_str("null");
         return;
     }

@@ -178,7 +178,7 @@ fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 
 /// Deep structural equality (LANGUAGE.md §14.6) for defined operands. `depth` bounds recursion.
 pub fn deep_eq(a: Value<'_>, b: Value<'_>, depth: u32) -> bool {
-    if depth > crate::MAX_VALUE_DEPTH || !crate::work::visit() {
+    if !crate::work::enter(depth) {
         return false;
     }
     match (a.plain(), b.plain()) {

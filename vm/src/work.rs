@@ -17,7 +17,7 @@ pub const DEFAULT_BUDGET: u64 = 20_000_000;
 
 /// The error of a decision that ran out of this budget.
 pub const EXHAUSTED: &str =
-    "evaluation budget exceeded: a value is too large to process (deeply shared lists or maps)";
+    "evaluation budget exceeded: a value is too large or too deeply nested to process";
 
 thread_local! {
     static LEFT: Cell<u64> = const { Cell::new(DEFAULT_BUDGET) };
@@ -42,6 +42,17 @@ pub fn visit() -> bool {
     })
 }
 
+/// Spends one visit for a node at nesting `depth`. Nesting beyond
+/// [`crate::MAX_VALUE_DEPTH`] cannot be walked faithfully either, so it exhausts the budget.
+#[inline]
+pub fn enter(depth: u32) -> bool {
+    if depth > crate::MAX_VALUE_DEPTH {
+        exhaust();
+        return false;
+    }
+    visit()
+}
+
 /// Marks the budget as spent (a walk that found its own limit exceeded).
 pub fn exhaust() {
     LEFT.with(|l| l.set(0));
@@ -57,15 +68,15 @@ pub fn measure(v: Value<'_>) -> bool {
     if !matches!(v, Value::List(_) | Value::Map(_) | Value::Decision(_)) {
         return visit();
     }
-    let mut stack: smallvec::SmallVec<[Value<'_>; 32]> = smallvec::smallvec![v];
-    while let Some(v) = stack.pop() {
-        if !visit() {
+    let mut stack: smallvec::SmallVec<[(Value<'_>, u32); 32]> = smallvec::smallvec![(v, 0)];
+    while let Some((v, depth)) = stack.pop() {
+        if !enter(depth) {
             return false;
         }
         match v {
-            Value::List(items) => stack.extend(items.iter().copied()),
-            Value::Map(entries) => stack.extend(entries.iter().map(|(_, x)| *x)),
-            Value::Decision(d) => stack.push(d.value),
+            Value::List(items) => stack.extend(items.iter().map(|x| (*x, depth + 1))),
+            Value::Map(entries) => stack.extend(entries.iter().map(|(_, x)| (*x, depth + 1))),
+            Value::Decision(d) => stack.push((d.value, depth + 1)),
             _ => {}
         }
     }
@@ -92,6 +103,13 @@ mod tests {
         reset(1_000_000);
         assert!(measure(Value::List(&leaf)));
         assert!(!exhausted());
+        // Nesting beyond the walk limit is refused the same way.
+        let mut deep = Value::Num(0.0);
+        for _ in 0..=crate::MAX_VALUE_DEPTH {
+            deep = Value::List(bump.alloc_slice_fill_copy(1, deep));
+        }
+        assert!(!measure(deep));
+        assert!(exhausted());
         reset(DEFAULT_BUDGET);
     }
 }

@@ -100,7 +100,10 @@ fn flatten_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
         }
         stack.push((cur, i + 1));
         match cur[i].plain() {
-            Value::List(inner) if stack.len() < crate::MAX_VALUE_DEPTH as usize => {
+            Value::List(inner) => {
+                if !crate::work::enter(stack.len() as u32) {
+                    return Err(crate::work::EXHAUSTED.to_string());
+                }
                 stack.push((inner, 0))
             }
             other => out.push(other),
