@@ -117,11 +117,11 @@ fn str_arg(c: &ConstraintDef, i: usize) -> &str {
     }
 }
 
-/// Flattened argument list for `in`/`one_of`: one list literal or several values.
-fn arg_list(c: &ConstraintDef) -> Vec<&Const> {
+/// The argument list of `in`/`one_of`: one list literal or several values.
+fn arg_list(c: &ConstraintDef) -> &[Const] {
     match c.args.as_slice() {
-        [Const::List(items)] => items.iter().collect(),
-        other => other.iter().collect(),
+        [Const::List(items)] => items,
+        other => other,
     }
 }
 
@@ -231,9 +231,10 @@ fn number_constraint(c: &ConstraintDef, v: f64) -> bool {
 }
 
 fn string_constraint(p: &Program, c: &ConstraintDef, s: &str) -> bool {
-    let len = s.chars().count() as f64;
     match c.name.as_str() {
-        "length" | "minlength" | "maxlength" | "not_empty" => length_constraint(c, len),
+        "length" | "minlength" | "maxlength" | "not_empty" => {
+            length_constraint(c, s.chars().count() as f64)
+        }
         "regexp" => match c.regex.and_then(|i| p.compiled_regexes.get(i as usize)) {
             Some(re) => re.is_match(s),
             None => re_match(str_arg(c, 0), s),
