@@ -136,6 +136,17 @@ proptest! {
     }
 
     #[test]
+    fn compact_output_is_serde_json_text(text in "\\PC{0,40}|[\\x00-\\x1f\"\\\\é😀a]{0,12}", value in json_value()) {
+        // Keys sorted and strings escaped exactly as serde_json prints them.
+        let doc = serde_json::json!({"s": text, "v": value});
+        let bump = bumpalo::Bump::new();
+        let decoded = sentrie_vm::json::decode(doc.to_string().as_bytes(), &bump).map_err(TestCaseError::fail)?;
+        let mut out = String::new();
+        sentrie_vm::json::write_compact(&mut out, decoded);
+        prop_assert_eq!(out, sentrie_vm::json::to_json(decoded).to_string());
+    }
+
+    #[test]
     fn arbitrary_facts_never_panic(facts in prop::collection::btree_map("[a-z]{1,6}", json_value(), 0..6)) {
         let facts = serde_json::Value::Object(facts.into_iter().collect()).to_string();
         for (path, src) in [("forms.sentrie", SEEDS[2]), ("team.sentrie", SEEDS[3])] {
