@@ -14,6 +14,23 @@ pub fn rfc3339_now() -> String {
     rfc3339(unix_now())
 }
 
+/// Appends the current time as `rfc3339_now` would, formatting it at most once per second
+/// per thread (the decision log stamps every line).
+pub fn push_rfc3339_now(out: &mut String) {
+    use std::cell::RefCell;
+    thread_local! {
+        static LAST: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = unix_now();
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != now {
+            *last = (now, rfc3339(now));
+        }
+        out.push_str(&last.1);
+    });
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix timestamp (proleptic Gregorian calendar).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -51,5 +68,21 @@ mod tests {
         assert_eq!(rfc3339(1_705_314_600), "2024-01-15T10:30:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn cached_now_is_the_formatted_now() {
+        let mut out = String::from("t=");
+        let before = unix_now();
+        push_rfc3339_now(&mut out);
+        push_rfc3339_now(&mut out);
+        let after = unix_now();
+        let stamp = &out[2..22];
+        assert_eq!(out.len(), 2 + 40);
+        assert!(
+            [rfc3339(before), rfc3339(after)].iter().any(|s| s == stamp),
+            "{out}"
+        );
+        assert!(out.ends_with('Z'));
     }
 }

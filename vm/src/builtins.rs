@@ -317,20 +317,33 @@ pub fn random_bytes() -> [u8; 16] {
 
 /// The canonical `8-4-4-4-12` lowercase text of a UUID.
 pub fn format_uuid(b: [u8; 16]) -> String {
-    let hex = crate::modules::hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(DIGITS[(byte >> 4) as usize] as char);
+        out.push(DIGITS[(byte & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// A random version-4 UUID, lowercase.
 pub fn uuid_v4() -> String {
-    let mut b = random_bytes();
+    v4_from(random_bytes())
+}
+
+/// A version-4 UUID that is unique (process-random keys, a counter and the clock) but not
+/// secret: for request ids, where a system call per request would be wasted.
+pub fn uuid_v4_unique() -> String {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&random_u64().to_le_bytes());
+    b[8..].copy_from_slice(&random_u64().to_le_bytes());
+    v4_from(b)
+}
+
+fn v4_from(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     format_uuid(b)
@@ -369,9 +382,19 @@ mod tests {
 
     #[test]
     fn uuid_is_v4_shaped() {
-        let u = uuid_v4();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(u, uuid_v4());
+        for make in [uuid_v4, uuid_v4_unique] {
+            let u = make();
+            assert_eq!(u.len(), 36);
+            assert_eq!(&u[14..15], "4");
+            assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+            assert_ne!(u, make());
+        }
+        assert_eq!(
+            format_uuid([
+                0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
+                0x40, 0x00
+            ]),
+            "123e4567-e89b-12d3-a456-426614174000"
+        );
     }
 }

@@ -194,7 +194,7 @@ fn evaluate(job: &Job) -> Result<String, ()> {
                 target_text,
                 &pack.hash,
                 &body,
-                facts,
+                (facts, bytes.len()),
             ));
         }
         Ok(body)
@@ -209,11 +209,12 @@ fn audit_line(
     target_text: &str,
     pack_hash: &str,
     body: &str,
-    facts: Value<'_>,
+    (facts, request_len): (Value<'_>, usize),
 ) -> String {
-    let mut line = String::with_capacity(body.len() + 256);
+    // The facts are written back compactly, so the request size bounds their text.
+    let mut line = String::with_capacity(body.len() + request_len + 256);
     line.push_str("{\"time\":\"");
-    line.push_str(&crate::clock::rfc3339_now());
+    crate::clock::push_rfc3339_now(&mut line);
     line.push_str("\",\"request_id\":");
     json::write_str(&mut line, rid);
     line.push_str(",\"target\":");

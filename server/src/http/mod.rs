@@ -143,7 +143,7 @@ fn run_server(
             ActixApp::new()
                 .app_data(server_data.clone())
                 .wrap_fn(move |req, srv| {
-                    let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(sentrie_vm::builtins::uuid_v4);
+                    let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(sentrie_vm::builtins::uuid_v4_unique);
                     req.extensions_mut().insert(RequestId(id.clone()));
                     let started = Instant::now();
                     let route = route_index(req.path());
