@@ -301,7 +301,10 @@ mod tests {
             for special in (0u8..0x20).chain([b'"', b'\\']) {
                 let mut w = *b"abcdefgh";
                 w[lane] = special;
-                assert!(needs_escape(u64::from_le_bytes(w)), "{special} in lane {lane}");
+                assert!(
+                    needs_escape(u64::from_le_bytes(w)),
+                    "{special} in lane {lane}"
+                );
             }
         }
         for plain in [*b"abcdefgh", *b"        ", *b"\x7f\x80\xff\xe9!#$~"] {
