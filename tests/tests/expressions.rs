@@ -428,3 +428,18 @@ fn values_nested_beyond_the_walk_limit_fail_instead_of_truncating() {
         json!(true),
     );
 }
+
+#[test]
+fn many_list_constants_in_one_decision() {
+    // More list constants than the per-decision cache keeps, each read twice.
+    let lets: String = (0..40)
+        .map(|i| format!("let l{i} = [{i}, \"x{i}\"] "))
+        .collect();
+    let sum: Vec<String> = (0..40).map(|i| format!("l{i}[0] + l{i}[0]")).collect();
+    check(
+        &format!("{{ {lets} yield {} }}", sum.join(" + ")),
+        "{}",
+        "TRUE",
+        json!(1560),
+    );
+}

@@ -123,6 +123,10 @@ pub struct Vm<'a> {
     /// Composite values (by address and length) already found to conform to a type in this
     /// decision: facts passed on to imported rules are not checked again in every sandbox.
     conformed: BumpVec<'a, (usize, usize, TypeId)>,
+    /// List and map constants already built in this decision's arena, by constant index (the
+    /// first few only: a decision touches few of them, and values are immutable, so every
+    /// load and every sandbox can share one copy).
+    const_cache: BumpVec<'a, (u32, Value<'a>)>,
     /// Evaluation start time for clock functions, read at first use.
     now_ms: Option<i64>,
     fuel: u64,
@@ -193,6 +197,7 @@ impl<'a> Vm<'a> {
             ctxs: BumpVec::with_capacity_in(2, bump),
             att_stack: BumpVec::new_in(bump),
             conformed: BumpVec::new_in(bump),
+            const_cache: BumpVec::new_in(bump),
             now_ms: None,
             fuel: limits.fuel,
             limits,
@@ -267,6 +272,18 @@ impl<'a> Vm<'a> {
             facts[i].set(value);
         }
         Ok(idx)
+    }
+
+    /// The arena copy of list or map constant `k`.
+    fn composite_const(&mut self, k: u32, c: &'a crate::program::Const) -> Value<'a> {
+        if let Some((_, v)) = self.const_cache.iter().find(|(i, _)| *i == k) {
+            return *v;
+        }
+        let v = json::const_value(c, self.bump);
+        if self.const_cache.len() < CONST_CACHE_LEN {
+            self.const_cache.push((k, v));
+        }
+        v
     }
 
     /// Checks a fact value against its declared type, once per (value, type) in a decision.
@@ -487,11 +504,11 @@ impl<'a> Vm<'a> {
                 pc += 1;
                 match instr {
                     Instr::LoadConst { dst, k } => {
-                        // Scalars inline; lists and maps are built in the arena.
+                        // Scalars inline; lists and maps are built in the arena once.
                         let v = match &p.consts[k as usize] {
                             crate::program::Const::Num(n) => Value::Num(*n),
                             crate::program::Const::Str(s) => Value::Str(s),
-                            other => json::const_value(other, self.bump),
+                            other => self.composite_const(k, other),
                         };
                         set!(dst, v)
                     }
@@ -1043,6 +1060,9 @@ fn get_index<'a>(p: &Program, recv: Value<'a>, key: Value<'a>, lenient: bool) ->
         }
     }
 }
+
+/// How many list and map constants a decision keeps built (see `Vm::const_cache`).
+const CONST_CACHE_LEN: usize = 32;
 
 /// Longest string `+` may build.
 pub const MAX_STRING_BYTES: usize = 64 << 20;

@@ -271,15 +271,25 @@ pub fn utc_ms(y: f64, mon: f64, d: f64, h: f64, mi: f64, s: f64, ms: f64) -> f64
     if ![y, mon, d, h, mi, s, ms].iter().all(|x| x.is_finite()) {
         return f64::NAN;
     }
+    // Far outside the ±275,760 years a JavaScript date can hold: NaN, as TimeClip gives,
+    // before the calendar arithmetic below could overflow.
+    if y.abs() > 1e7 || mon.abs() > 1e8 {
+        return f64::NAN;
+    }
     let (y, mon) = (y.trunc() as i64, mon.trunc() as i64);
     let ym = y + mon.div_euclid(12);
     let mn = mon.rem_euclid(12) + 1;
     let days = days_from_civil(ym, mn, 1) as f64 + d.trunc() - 1.0;
-    days * 86_400_000.0
+    let t = days * 86_400_000.0
         + h.trunc() * 3_600_000.0
         + mi.trunc() * 60_000.0
         + s.trunc() * 1000.0
-        + ms.trunc()
+        + ms.trunc();
+    if t.abs() > 8.64e15 {
+        f64::NAN
+    } else {
+        t
+    }
 }
 
 fn utc<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {

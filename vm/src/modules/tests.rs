@@ -205,6 +205,16 @@ fn js_dates_and_json() {
         &[json!(2024), json!(12), json!(1)],
         json!(1_735_689_600_000_i64),
     );
+    // Outside the range of a JavaScript date (TimeClip): NaN, shown as null.
+    ok("js", "UTC", &[json!(4.2e65), json!(0)], J::Null);
+    ok("js", "UTC", &[json!(275_761), json!(0)], J::Null);
+    ok("js", "UTC", &[json!(2024), json!(-1e300)], J::Null);
+    ok(
+        "js",
+        "UTC",
+        &[json!(275_760), json!(8), json!(13)],
+        json!(8_640_000_000_000_000_i64),
+    );
     ok(
         "js",
         "stringify",
