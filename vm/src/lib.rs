@@ -18,6 +18,7 @@ pub mod json;
 pub mod jsrt;
 pub mod memo;
 pub mod modules;
+pub mod ops;
 pub mod program;
 pub mod regex_cache;
 pub mod target;

@@ -62,7 +62,7 @@ fn replace_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     let out = with_regex(&str_arg(args, 0), |re| {
         // Every position of `s` can match, each expanding `r`: build piece by piece and stop
         // at the string limit instead of allocating the product.
-        let limit = crate::interp::MAX_STRING_BYTES;
+        let limit = crate::ops::MAX_STRING_BYTES;
         let mut out = String::new();
         let mut last = 0;
         for caps in re.captures_iter(&s) {
