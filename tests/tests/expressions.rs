@@ -443,3 +443,25 @@ fn many_list_constants_in_one_decision() {
         json!(1560),
     );
 }
+
+#[test]
+fn long_walks_stop_at_the_deadline() {
+    let src = format!("namespace t\npolicy p {{\n  rule r = {{ let d = {BOMB} yield d == d }}\n  export decision of r\n}}\n");
+    let loaded = sentrie_tests::compile(&[("t.sentrie", &src)]).unwrap();
+    let t = sentrie_vm::target::resolve(&loaded.program, "t/p/r").unwrap();
+    let bump = bumpalo::Bump::new();
+    let limits = sentrie_vm::Limits {
+        deadline: Some(std::time::Instant::now()),
+        ..sentrie_vm::Limits::default()
+    };
+    let out = sentrie_vm::evaluate(
+        &loaded.program,
+        t.policy,
+        &t.rules,
+        sentrie_vm::Value::Map(&[]),
+        &bump,
+        limits,
+    );
+    let err = out[0].result.as_ref().err().unwrap();
+    assert!(err.message.contains("deadline exceeded"), "{err}");
+}

@@ -12,7 +12,7 @@ pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Re
         return Err("value nested too deeply".to_string());
     }
     if !crate::work::visit() {
-        return Err(crate::work::EXHAUSTED.to_string());
+        return Err(crate::work::exhausted_message().to_string());
     }
     let def = &p.types[ty];
     let v = v.plain();

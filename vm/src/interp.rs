@@ -148,6 +148,7 @@ pub fn evaluate<'a>(
     limits: Limits,
 ) -> Vec<Outcome<'a>> {
     crate::work::reset(limits.work);
+    crate::work::set_deadline(limits.deadline);
     let mut vm = Vm::new(p, bump, limits);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
@@ -166,6 +167,7 @@ pub fn evaluate<'a>(
         .collect();
     // Outcomes were measured within their budgets; writing them out is bounded by that.
     crate::work::reset(crate::work::UNLIMITED);
+    crate::work::set_deadline(None);
     outcomes
 }
 
@@ -400,7 +402,7 @@ impl<'a> Vm<'a> {
                 }
             }
             if crate::work::exhausted() {
-                return Err(crate::work::EXHAUSTED.to_string());
+                return Err(crate::work::exhausted_message().to_string());
             }
             if self.bump.allocated_bytes() > self.limits.max_arena_bytes {
                 return Err(format!(
@@ -972,7 +974,7 @@ fn checked_output<'a>(d: &'a DecisionVal<'a>) -> Result<&'a DecisionVal<'a>, Eva
     if crate::work::measure(d.value) && d.attachments.iter().all(|a| crate::work::measure(*a)) {
         Ok(d)
     } else {
-        Err(plain_error(crate::work::EXHAUSTED.to_string()))
+        Err(plain_error(crate::work::exhausted_message().to_string()))
     }
 }
 

@@ -8,6 +8,7 @@
 //! cached meanwhile, so a cut-short walk can never produce a decision.
 
 use std::cell::Cell;
+use std::time::Instant;
 
 use crate::value::Value;
 
@@ -23,27 +24,58 @@ pub const EXHAUSTED: &str =
 /// within their budget, decoded facts) are bounded by their input.
 pub const UNLIMITED: u64 = u64::MAX;
 
+/// The error of a decision whose deadline passed during a walk.
+const TIMED_OUT: &str = "evaluation deadline exceeded";
+
 thread_local! {
     static LEFT: Cell<u64> = const { Cell::new(UNLIMITED) };
+    /// The decision's deadline, looked at every few tens of thousands of visits.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static LATE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Sets the budget for the next requested rule on this thread.
 pub fn reset(budget: u64) {
     LEFT.with(|l| l.set(budget));
+    LATE.with(|l| l.set(false));
 }
 
-/// Spends one visit; false (and exhausted from now on) when nothing is left.
+/// Sets the deadline walks on this thread respect (`None` outside decisions).
+pub fn set_deadline(deadline: Option<Instant>) {
+    DEADLINE.with(|d| d.set(deadline));
+}
+
+/// Spends one visit; false (and exhausted from now on) when nothing is left or the deadline
+/// has passed.
 #[inline]
 pub fn visit() -> bool {
     LEFT.with(|l| {
         let left = l.get();
         if left == 0 {
-            false
-        } else {
-            l.set(left - 1);
-            true
+            return false;
         }
+        l.set(left - 1);
+        if left & 0xffff == 0 && past_deadline() {
+            LATE.with(|late| late.set(true));
+            l.set(0);
+            return false;
+        }
+        true
     })
+}
+
+#[cold]
+fn past_deadline() -> bool {
+    DEADLINE.with(Cell::get).is_some_and(|d| Instant::now() > d)
+}
+
+/// Why walks stopped: the budget or the deadline.
+pub fn exhausted_message() -> &'static str {
+    if LATE.with(Cell::get) {
+        TIMED_OUT
+    } else {
+        EXHAUSTED
+    }
 }
 
 /// Spends one visit for a node at nesting `depth`. Nesting beyond
@@ -107,6 +139,13 @@ mod tests {
         reset(1_000_000);
         assert!(measure(Value::List(&leaf)));
         assert!(!exhausted());
+        assert_eq!(exhausted_message(), EXHAUSTED);
+        // A passed deadline stops a walk as well, with its own message.
+        set_deadline(Some(Instant::now()));
+        reset(1 << 20);
+        assert!(!measure(Value::List(level)));
+        assert_eq!(exhausted_message(), "evaluation deadline exceeded");
+        set_deadline(None);
         // Nesting beyond the walk limit is refused the same way.
         let mut deep = Value::Num(0.0);
         for _ in 0..=crate::MAX_VALUE_DEPTH {

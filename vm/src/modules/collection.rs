@@ -96,13 +96,13 @@ fn flatten_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
             continue;
         }
         if !crate::work::visit() {
-            return Err(crate::work::EXHAUSTED.to_string());
+            return Err(crate::work::exhausted_message().to_string());
         }
         stack.push((cur, i + 1));
         match cur[i].plain() {
             Value::List(inner) => {
                 if !crate::work::enter(stack.len() as u32) {
-                    return Err(crate::work::EXHAUSTED.to_string());
+                    return Err(crate::work::exhausted_message().to_string());
                 }
                 stack.push((inner, 0))
             }
