@@ -28,8 +28,13 @@ fn find<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
 /// Most pieces `findAll` and `split` return.
 const MAX_PIECES: usize = 1 << 20;
 
-fn too_many(name: &str) -> String {
-    format!("{name}: more than {MAX_PIECES} pieces")
+/// The pieces as a list, or an error when there were more than `MAX_PIECES` (the caller
+/// collects at most one more).
+fn piece_list<'a>(name: &str, env: &Env<'a>, pieces: &[String]) -> R<'a> {
+    if pieces.len() > MAX_PIECES {
+        return Err(format!("{name}: more than {MAX_PIECES} pieces"));
+    }
+    Ok(list(env, pieces.iter().map(|p| alloc_str(env, p))))
 }
 
 fn find_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
@@ -41,10 +46,7 @@ fn find_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
             .map(|m| m.as_str().to_string())
             .collect()
     })?;
-    if all.len() > MAX_PIECES {
-        return Err(too_many("findAll"));
-    }
-    Ok(list(env, all.iter().map(|m| alloc_str(env, m))))
+    piece_list("findAll", env, &all)
 }
 
 fn replace<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
@@ -92,10 +94,7 @@ fn split<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
             .map(str::to_string)
             .collect()
     })?;
-    if parts.len() > MAX_PIECES {
-        return Err(too_many("split"));
-    }
-    Ok(list(env, parts.iter().map(|p| alloc_str(env, p))))
+    piece_list("split", env, &parts)
 }
 
 pub fn lookup(name: &str) -> Option<Export> {
