@@ -72,6 +72,63 @@ pub fn decisions(
     (out, errors)
 }
 
+/// The HTTP response body `{"decisions":[...]}` (plus `"error"` when a rule failed), written
+/// straight from the arena values: the same text `serde_json::to_string` gives for
+/// [`decisions`] (attachment keys sorted), without building `serde_json::Value`s per request.
+pub fn write_response(out: &mut String, p: &Program, outcomes: &[Outcome<'_>]) {
+    let mut failures: Vec<String> = Vec::new();
+    out.push_str("{\"decisions\":[");
+    for (i, o) in outcomes.iter().enumerate() {
+        let rule = &p.rules[o.rule];
+        let pol = &p.policies[rule.policy];
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"policy\":");
+        json::write_str(out, &pol.name);
+        out.push_str(",\"namespace\":");
+        json::write_str(out, &pol.namespace);
+        out.push_str(",\"rule\":");
+        json::write_str(out, &rule.name);
+        out.push_str(",\"decision\":{\"state\":\"");
+        match &o.result {
+            Ok(d) => {
+                out.push_str(d.state.as_str());
+                out.push_str("\",\"value\":");
+                json::write_compact(out, d.value);
+                out.push_str("},\"attachments\":{");
+                let mut atts: smallvec::SmallVec<[(&str, sentrie_vm::Value<'_>); 8]> = rule
+                    .attachments
+                    .iter()
+                    .zip(d.attachments.iter())
+                    .map(|((name, _), v)| (name.as_str(), *v))
+                    .collect();
+                atts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (j, (name, v)) in atts.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    json::write_str(out, name);
+                    out.push(':');
+                    json::write_compact(out, *v);
+                }
+                out.push_str("}}");
+            }
+            Err(e) => {
+                out.push_str(Tri::Unknown.as_str());
+                out.push_str("\",\"value\":null},\"attachments\":{}}");
+                failures.push(format!("{}/{}/{}: {e}", pol.namespace, pol.name, rule.name));
+            }
+        }
+    }
+    out.push(']');
+    if !failures.is_empty() {
+        out.push_str(",\"error\":");
+        json::write_str(out, &failures.join("\n"));
+    }
+    out.push('}');
+}
+
 pub fn to_json(decisions: &[DecisionOut]) -> String {
     serde_json::to_string_pretty(decisions).unwrap_or_else(|_| "[]".to_string())
 }
@@ -111,4 +168,56 @@ pub fn to_table(decisions: &[DecisionOut]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body the HTTP API documented before the direct writer: serde over `decisions`.
+    fn via_serde(p: &Program, outcomes: &[Outcome<'_>]) -> String {
+        #[derive(Serialize)]
+        struct Response {
+            decisions: Vec<DecisionOut>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<String>,
+        }
+        let (decisions, failures) = decisions(p, outcomes);
+        let error = (!failures.is_empty()).then(|| {
+            let text: Vec<String> = failures.iter().map(|(r, m)| format!("{r}: {m}")).collect();
+            text.join("\n")
+        });
+        serde_json::to_string(&Response { decisions, error }).unwrap_or_default()
+    }
+
+    #[test]
+    fn direct_response_writer_matches_serde() {
+        let src = "namespace t/x\npolicy p {\n  rule a = {\"z\": [1, 2.5, null], \"a\": \"q\\\"\\n\"}\n  rule b = 1 / 0\n  rule c = default unknown when false 1\n  export decision of a attach zeta as [true] attach alpha as \"x\" attach mid as c\n  export decision of b\n  export decision of c attach only as 0\n}\n";
+        let loaded = sentrie_compiler::compile_text(&[("t.sentrie", src)])
+            .unwrap_or_else(|_| panic!("test policy must compile"));
+        let t =
+            sentrie_vm::target::resolve(&loaded.program, "t/x/p").unwrap_or_else(|e| panic!("{e}"));
+        let bump = bumpalo::Bump::new();
+        let outcomes = sentrie_vm::evaluate(
+            &loaded.program,
+            t.policy,
+            &t.rules,
+            sentrie_vm::Value::Map(&[]),
+            &bump,
+            sentrie_vm::Limits::default(),
+        );
+        let mut direct = String::new();
+        write_response(&mut direct, &loaded.program, &outcomes);
+        assert_eq!(direct, via_serde(&loaded.program, &outcomes));
+        assert!(
+            direct.contains("\"error\":\"t/x/p/b: divide by zero"),
+            "{direct}"
+        );
+        // Without failures there is no error member.
+        let ok = &outcomes[..1];
+        let mut direct = String::new();
+        write_response(&mut direct, &loaded.program, ok);
+        assert_eq!(direct, via_serde(&loaded.program, ok));
+        assert!(!direct.contains("\"error\""));
+    }
 }

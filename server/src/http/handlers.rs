@@ -8,11 +8,10 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bumpalo::Bump;
 use futures_util::StreamExt;
 use sentrie_vm::{json, target, Value};
-use serde::Serialize;
 
 use super::problem::{invalid_json, method_not_allowed, problem};
 use super::state::App;
-use crate::output::{self, DecisionOut};
+use crate::output;
 
 /// The request id chosen by the middleware.
 #[derive(Clone)]
@@ -31,13 +30,6 @@ thread_local! {
 
 /// Arenas that grew past this after a huge request are replaced rather than kept.
 const ARENA_KEEP_BYTES: usize = 64 * 1024 * 1024;
-
-#[derive(Serialize)]
-struct DecisionResponse<'a> {
-    decisions: &'a [DecisionOut],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
 
 pub async fn decision(
     req: HttpRequest,
@@ -174,19 +166,8 @@ fn evaluate(job: &Job) -> Result<String, ()> {
             bump,
             limits,
         );
-        let (decisions, failures) = output::decisions(&pack.program, &outcomes);
-        let error = (!failures.is_empty()).then(|| {
-            failures
-                .iter()
-                .map(|(r, m)| format!("{r}: {m}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
-        let body = serde_json::to_string(&DecisionResponse {
-            decisions: &decisions,
-            error,
-        })
-        .map_err(|_| ())?;
+        let mut body = String::with_capacity(512);
+        output::write_response(&mut body, &pack.program, &outcomes);
         if let Some(log) = &app.audit {
             log.record(audit_line(
                 log.facts,
