@@ -19,11 +19,11 @@ use sentrie_bench::{
     as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
     RBAC_FACTS_1K,
 };
-use sentrie_vm::{json, target, Limits, Program};
+use sentrie_vm::{json, target, Limits, VerifiedProgram};
 
 struct Case {
     name: &'static str,
-    program: std::sync::Arc<Program>,
+    program: std::sync::Arc<VerifiedProgram>,
     target: target::Target,
     facts: String,
 }

@@ -15,7 +15,7 @@ use crate::index::ValueRef;
 use crate::modules::{ModuleKind, UsedModule};
 use crate::types::{TypeCtx, TypeErrors};
 use crate::Compiler;
-use sentrie_vm::modules::Export;
+use sentrie_modules::native::Export;
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -409,7 +409,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             return self.fail(format!("'{name}' not imported from {}", m.alias), span, dst);
         }
         match &m.kind {
-            ModuleKind::Builtin(module) => match sentrie_vm::modules::lookup(module, name) {
+            ModuleKind::Builtin(module) => match sentrie_modules::native::lookup(module, name) {
                 Some(Export::Const(c)) => self.konst(c, dst),
                 Some(Export::Function(_)) => self.fail(
                     format!("{}.{name} is a function: call it", m.alias),
@@ -475,7 +475,7 @@ impl<'c, 'p> Lower<'c, 'p> {
                 return self.fail(format!("module `{}` cannot be used", m.alias), span, dst)
             }
         };
-        match sentrie_vm::modules::lookup(module, name) {
+        match sentrie_modules::native::lookup(module, name) {
             Some(Export::Function(_)) => {}
             Some(Export::Const(_)) => {
                 return self.fail(format!("{}.{name} is not a function", m.alias), span, dst)
@@ -488,12 +488,25 @@ impl<'c, 'p> Lower<'c, 'p> {
                 )
             }
         }
+        self.native_call(module, name, args, span, dst, memo);
+    }
+
+    /// Emits a call of native function `name` of builtin module `module`.
+    fn native_call(
+        &mut self,
+        module: &str,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+        dst: Reg,
+        memo: Option<u32>,
+    ) {
         let start = self.f.alloc_n(args.len().max(1) as u32);
         for (i, a) in args.iter().enumerate() {
             self.expr(a, Reg(start.0 + i as u16));
         }
         self.c.program.natives.push(NativeSite {
-            module: module.clone(),
+            module: module.to_string(),
             export: name.to_string(),
             args: start,
             argc: args.len() as u16,
@@ -821,17 +834,22 @@ impl<'c, 'p> Lower<'c, 'p> {
                 return;
             }
         }
-        let Some((builtin, min, max)) = sentrie_vm::builtins::lookup(&name) else {
-            let k = self
-                .c
-                .const_id(Const::Str(format!("unknown function: {name}")));
-            self.loc(span);
-            self.f.emit(Instr::Fail { k });
-            self.f.emit(Instr::LoadUndef { dst });
-            return;
+        let core = sentrie_modules::native::core::lookup(&name).map(|(_, min, max)| (min, max));
+        let (builtin, min, max) = match (sentrie_vm::builtins::lookup(&name), core) {
+            (Some((b, min, max)), _) => (Some(b), min, max),
+            (None, Some((min, max))) => (None, min, max),
+            (None, None) => {
+                let k = self
+                    .c
+                    .const_id(Const::Str(format!("unknown function: {name}")));
+                self.loc(span);
+                self.f.emit(Instr::Fail { k });
+                self.f.emit(Instr::LoadUndef { dst });
+                return;
+            }
         };
         if args.len() < min || args.len() > max {
-            let want = sentrie_vm::modules::arity_text(min, max);
+            let want = sentrie_modules::native::arity_text(min, max);
             let msg = format!(
                 "invalid call: `{name}` takes {want} argument(s), found {}",
                 args.len()
@@ -840,6 +858,10 @@ impl<'c, 'p> Lower<'c, 'p> {
             self.f.emit(Instr::LoadUndef { dst });
             return;
         }
+        let Some(builtin) = builtin else {
+            let module = sentrie_modules::native::core::MODULE;
+            return self.native_call(module, &name, args, span, dst, memo);
+        };
         let start = self.f.alloc_n(args.len().max(1) as u32);
         for (i, a) in args.iter().enumerate() {
             self.expr(a, Reg(start.0 + i as u16));

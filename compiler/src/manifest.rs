@@ -3,13 +3,7 @@
 use regex::Regex;
 use toml::Value as Toml;
 
-/// The validated manifest. Only what the engine uses is kept typed; the rest is checked.
-#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Manifest {
-    pub name: String,
-    pub version: String,
-    pub env: Vec<String>,
-}
+pub use sentrie_artifact::Manifest;
 
 const TABLES: [&str; 5] = ["schema", "pack", "engine", "permissions", "metadata"];
 

@@ -36,7 +36,7 @@ fn is_ident(s: &str) -> bool {
 
 /// Joins `/`-separated path parts and normalises them; `None` if it climbs above the root.
 fn normalise(parts: &[&str]) -> Option<String> {
-    sentrie_vm::jsrt::normalise(&parts.join("/"))
+    sentrie_modules::quickjs::normalise(&parts.join("/"))
 }
 
 impl<'p> Compiler<'p> {
@@ -86,7 +86,7 @@ impl<'p> Compiler<'p> {
                 }
             } else if let ModuleKind::Builtin(m) = &kind {
                 for n in &u.names {
-                    if sentrie_vm::modules::lookup(m, &n.text).is_none() {
+                    if sentrie_modules::native::lookup(m, &n.text).is_none() {
                         let msg = format!("module @sentrie/{m} missing export {}", n.text);
                         self.policy_error(pidx, Diagnostic::error(msg.clone(), n.span));
                         failure.get_or_insert(msg);
@@ -127,7 +127,7 @@ impl<'p> Compiler<'p> {
                 .to_string(),
         );
         if let Some(name) = text.strip_prefix("@sentrie/") {
-            if sentrie_vm::modules::module_exists(name) {
+            if sentrie_modules::native::module_exists(name) {
                 return (ModuleKind::Builtin(name.to_string()), default_alias, None);
             }
             return (
@@ -192,10 +192,10 @@ impl<'p> Compiler<'p> {
             let path = self.pack.root.join(&rel);
             let source = std::fs::read_to_string(&path)
                 .map_err(|e| format!("module `{k}`: cannot read: {e}"))?;
-            let t = crate::transpile::transpile(&rel, &source)
+            let t = sentrie_modules::transpile::transpile(&rel, &source)
                 .map_err(|e| format!("module `{k}`: {e}"))?;
             for (module, name) in &t.builtin_imports {
-                if sentrie_vm::modules::lookup(module, name).is_none() {
+                if sentrie_modules::native::lookup(module, name).is_none() {
                     return Err(format!(
                         "module `{k}`: module @sentrie/{module} missing export {name}"
                     ));
@@ -204,7 +204,7 @@ impl<'p> Compiler<'p> {
                     .insert((module.clone(), name.clone()));
             }
             for spec in &t.imports {
-                let candidates = sentrie_vm::jsrt::import_candidates(&k, spec)
+                let candidates = sentrie_modules::quickjs::import_candidates(&k, spec)
                     .map_err(|e| format!("module `{k}`: {e}"))?;
                 let found = candidates
                     .into_iter()
@@ -216,17 +216,17 @@ impl<'p> Compiler<'p> {
                 queue.push(found);
             }
             let (mut js, offset) = if t.commonjs {
-                let wrapped = sentrie_vm::jsrt::wrap_commonjs(&k, &t.js);
-                (wrapped, sentrie_vm::jsrt::COMMONJS_PRELUDE_LINES)
+                let wrapped = sentrie_modules::quickjs::wrap_commonjs(&k, &t.js);
+                (wrapped, sentrie_modules::quickjs::COMMONJS_PRELUDE_LINES)
             } else {
                 (t.js, 0)
             };
             let points = if t.points.is_empty() && offset > 0 {
-                sentrie_vm::jsmap::identity(&source)
+                sentrie_modules::linemap::identity(&source)
             } else {
                 t.points
             };
-            sentrie_vm::jsmap::append(&mut js, &points, offset);
+            sentrie_modules::linemap::append(&mut js, &points, offset);
             self.js_modules.insert(k, js);
         }
         Ok(())
@@ -244,13 +244,13 @@ impl<'p> Compiler<'p> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             let builtins: Vec<(String, String)> = self.js_builtin_imports.iter().cloned().collect();
-            let pack = sentrie_vm::jsrt::JsPack {
+            let pack = sentrie_modules::quickjs::JsPack {
                 instance: 0,
                 modules: &all,
                 env: &[],
                 builtins: &builtins,
             };
-            sentrie_vm::jsrt::check_exports(pack, key, names)
+            sentrie_modules::quickjs::check_exports(pack, key, names)
         });
         if let Err(e) = &res {
             if !e.contains("missing export") {

@@ -30,7 +30,7 @@ pub fn init(flag: Option<&str>, debug: bool, format: LogFormat) {
             .unwrap_or(Level::INFO)
     };
     // Module `console.*` output is part of the DEBUG log (LANGUAGE.md §16.2).
-    sentrie_vm::jsrt::set_console_output(level == Level::DEBUG);
+    sentrie_modules::quickjs::set_console_output(level == Level::DEBUG);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)

@@ -1,7 +1,7 @@
 //! Decision output: the JSON objects shared with the HTTP API, and the human table
 //! (PACKS_AND_CLI.md §7.2).
 
-use sentrie_vm::program::Program;
+use sentrie_vm::VerifiedProgram;
 use sentrie_vm::{json, Outcome, Tri};
 use serde::Serialize;
 
@@ -23,14 +23,14 @@ pub struct StateValue {
 /// Converts outcomes; failures become UNKNOWN/null with no attachments and are returned
 /// separately as `(ns/policy/rule, message)`.
 pub fn decisions(
-    p: &Program,
+    p: &VerifiedProgram,
     outcomes: &[Outcome<'_>],
 ) -> (Vec<DecisionOut>, Vec<(String, String)>) {
     let mut out = Vec::with_capacity(outcomes.len());
     let mut errors = Vec::new();
     for o in outcomes {
-        let rule = &p.rules[o.rule];
-        let pol = &p.policies[rule.policy];
+        let rule = &p.rules()[o.rule];
+        let pol = &p.policies()[rule.policy];
         let (decision, attachments) = match &o.result {
             Ok(d) => {
                 let atts = rule
@@ -75,12 +75,12 @@ pub fn decisions(
 /// The HTTP response body `{"decisions":[...]}` (plus `"error"` when a rule failed), written
 /// straight from the arena values: the same text `serde_json::to_string` gives for
 /// [`decisions`] (attachment keys sorted), without building `serde_json::Value`s per request.
-pub fn write_response(out: &mut String, p: &Program, outcomes: &[Outcome<'_>]) {
+pub fn write_response(out: &mut String, p: &VerifiedProgram, outcomes: &[Outcome<'_>]) {
     let mut failures: Vec<String> = Vec::new();
     out.push_str("{\"decisions\":[");
     for (i, o) in outcomes.iter().enumerate() {
-        let rule = &p.rules[o.rule];
-        let pol = &p.policies[rule.policy];
+        let rule = &p.rules()[o.rule];
+        let pol = &p.policies()[rule.policy];
         if i > 0 {
             out.push(',');
         }
@@ -175,7 +175,7 @@ mod tests {
     use super::*;
 
     /// The body the HTTP API documented before the direct writer: serde over `decisions`.
-    fn via_serde(p: &Program, outcomes: &[Outcome<'_>]) -> String {
+    fn via_serde(p: &VerifiedProgram, outcomes: &[Outcome<'_>]) -> String {
         #[derive(Serialize)]
         struct Response {
             decisions: Vec<DecisionOut>,

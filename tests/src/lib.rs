@@ -42,7 +42,7 @@ pub fn eval(
     Ok(outcomes
         .iter()
         .map(|o| {
-            let info = &p.rules[o.rule];
+            let info = &p.rules()[o.rule];
             match &o.result {
                 Ok(d) => {
                     let atts: serde_json::Map<String, serde_json::Value> = info
@@ -53,7 +53,7 @@ pub fn eval(
                         .collect();
                     serde_json::json!({"rule": info.name, "state": d.state.as_str(), "value": json::to_json(d.value), "attachments": atts})
                 }
-                Err(e) => serde_json::json!({"rule": info.name, "error": e.message}),
+                Err(e) => serde_json::json!({"rule": info.name, "error": e.message()}),
             }
         })
         .collect())

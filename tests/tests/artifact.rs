@@ -8,7 +8,7 @@
 )]
 
 use proptest::prelude::*;
-use sentrie_compiler::artifact;
+use sentrie_artifact as artifact;
 
 const SOURCES: [(&str, &str); 3] = [
     (
@@ -33,12 +33,12 @@ fn compiled() -> Vec<u8> {
         .iter()
         .map(|(p, t)| ((*p).to_string(), *t))
         .collect();
-    artifact::encode(&loaded.manifest, &sources, &loaded.program).unwrap()
+    artifact::encode(&loaded.manifest, &sources, loaded.program.program()).unwrap()
 }
 
-fn eval_all(program: &sentrie_vm::Program) -> Vec<String> {
+fn eval_all(program: &sentrie_vm::VerifiedProgram) -> Vec<String> {
     let mut out = Vec::new();
-    for (pid, pol) in program.policies.iter() {
+    for (pid, pol) in program.policies().iter() {
         let bump = bumpalo::Bump::new();
         let facts = sentrie_vm::json::decode(
             br#"{"member":{"id":"a","level":2},"v":{"e":"x@y.io"}}"#,
@@ -56,10 +56,10 @@ fn eval_all(program: &sentrie_vm::Program) -> Vec<String> {
             out.push(match o.result {
                 Ok(d) => format!(
                     "{}={}",
-                    program.rules[o.rule].name,
+                    program.rules()[o.rule].name,
                     sentrie_vm::json::to_json(d.value)
                 ),
-                Err(e) => format!("{}!{}", program.rules[o.rule].name, e.message),
+                Err(e) => format!("{}!{}", program.rules()[o.rule].name, e.message()),
             });
         }
     }
@@ -85,20 +85,29 @@ fn round_trip_is_deterministic_and_equivalent() {
 fn header_errors_are_specific() {
     let mut bytes = compiled();
     bytes[8] = 9;
+    assert!(matches!(
+        artifact::decode(&bytes),
+        Err(artifact::ArtifactError::Version(9))
+    ));
     assert_eq!(
-        artifact::decode(&bytes).err().unwrap(),
+        artifact::decode(&bytes).err().unwrap().to_string(),
         "unsupported compiled pack version 9"
     );
     let mut bytes = compiled();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    assert!(artifact::decode(&bytes)
-        .err()
-        .unwrap()
-        .contains("corrupted compiled pack"));
+    assert!(matches!(
+        artifact::decode(&bytes),
+        Err(artifact::ArtifactError::Checksum)
+    ));
+    assert!(matches!(
+        artifact::decode(b"SNTRPACK"),
+        Err(artifact::ArtifactError::MissingHeader)
+    ));
     assert!(artifact::decode(b"SNTRPACK")
         .err()
         .unwrap()
+        .to_string()
         .contains("corrupted compiled pack"));
 }
 

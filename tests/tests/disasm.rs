@@ -16,8 +16,8 @@ fn listing(src: &str, target: &str) -> String {
     let t = sentrie_vm::target::resolve(p, target).unwrap();
     let mut out = String::new();
     for r in t.rules {
-        out.push_str(&disasm(p, p.rules[r].func));
-        for (_, f) in &p.rules[r].attachments {
+        out.push_str(&disasm(p, p.rules()[r].func));
+        for (_, f) in &p.rules()[r].attachments {
             out.push_str(&disasm(p, *f));
         }
     }

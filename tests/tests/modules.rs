@@ -331,9 +331,9 @@ fn commonjs_modules_with_require_and_cycles() {
     // A compiled pack carries the wrapped modules.
     let sources: Vec<(String, &str)> = Vec::new();
     let bytes =
-        sentrie_compiler::artifact::encode(&loaded.manifest, &sources, &loaded.program).unwrap();
-    let art = sentrie_compiler::artifact::decode(&bytes).unwrap();
-    assert_eq!(art.program.js_modules.len(), 5);
+        sentrie_artifact::encode(&loaded.manifest, &sources, loaded.program.program()).unwrap();
+    let art = sentrie_artifact::decode(&bytes).unwrap();
+    assert_eq!(art.program.js_modules().len(), 5);
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn check_no_panic(text: &str) {
     let (_, _) = sentrie_grammar::parse_file(sentrie_grammar::FileId(0), text);
     if let Ok(loaded) = sentrie_compiler::compile_text(&[("p.sentrie", text)]) {
         // Evaluate every exported rule once with empty facts: errors are fine, panics are not.
-        for (pid, pol) in loaded.program.policies.iter() {
+        for (pid, pol) in loaded.program.policies().iter() {
             let bump = bumpalo::Bump::new();
             let facts = sentrie_vm::Value::Map(&[]);
             let _ = sentrie_vm::evaluate(
@@ -156,7 +156,7 @@ proptest! {
                 files.push(("org.sentrie", org));
             }
             let loaded = sentrie_compiler::compile_text(&files).map_err(|_| TestCaseError::fail("seed must compile"))?;
-            for (pid, pol) in loaded.program.policies.iter() {
+            for (pid, pol) in loaded.program.policies().iter() {
                 let bump = bumpalo::Bump::new();
                 let value = sentrie_vm::json::decode(facts.as_bytes(), &bump).map_err(TestCaseError::fail)?;
                 let _ = sentrie_vm::evaluate(&loaded.program, pid, &pol.exports, value, &bump, sentrie_vm::Limits::default());
@@ -379,7 +379,7 @@ fn every_native_export_is_listed() {
     for (module, names) in NATIVE_EXPORTS {
         for name in *names {
             assert!(
-                sentrie_vm::modules::lookup(module, name).is_some(),
+                sentrie_modules::native::lookup(module, name).is_some(),
                 "{module}.{name}"
             );
         }
@@ -393,13 +393,13 @@ proptest! {
     fn native_functions_never_panic(which in any::<prop::sample::Index>(), args in prop::collection::vec(native_arg(), 0..4)) {
         let all: Vec<(&str, &str)> = NATIVE_EXPORTS.iter().flat_map(|(m, ns)| ns.iter().map(move |n| (*m, *n))).collect();
         let (module, name) = all[which.index(all.len())];
-        let Some(f) = sentrie_vm::modules::function(module, name) else { return Ok(()) };
+        let Some(f) = sentrie_modules::native::function(module, name) else { return Ok(()) };
         let bump = bumpalo::Bump::new();
         let values: Vec<sentrie_vm::Value<'_>> = args
             .iter()
             .map(|a| sentrie_vm::json::decode(a.to_string().as_bytes(), &bump).unwrap_or(sentrie_vm::Value::Undefined))
             .collect();
-        let env = sentrie_vm::modules::Env { bump: &bump, now_ms: 0 };
+        let env = sentrie_modules::native::Env { bump: &bump, now_ms: 0 };
         let _ = f(&values, &env);
     }
 }

@@ -3,12 +3,12 @@
 
 use bumpalo::collections::Vec as BumpVec;
 use bumpalo::Bump;
-use sha2::{Digest, Sha256};
 
+use crate::error::ErrorKind;
 use crate::program::Builtin;
 use crate::value::{canonical_text, Value};
 
-pub type BuiltinResult<'a> = Result<Value<'a>, String>;
+pub type BuiltinResult<'a> = Result<Value<'a>, ErrorKind>;
 
 /// Builtin name, arity range and id, as seen by the compiler.
 pub fn lookup(name: &str) -> Option<(Builtin, usize, usize)> {
@@ -20,11 +20,6 @@ pub fn lookup(name: &str) -> Option<(Builtin, usize, usize)> {
         "flatten" => (Builtin::Flatten, 1, 2),
         "flatten_deep" => (Builtin::FlattenDeep, 1, 1),
         "normalise_list" => (Builtin::NormaliseList, 1, 1),
-        "uuid" => (Builtin::Uuid, 0, 0),
-        "base64.encode" => (Builtin::Base64Encode, 1, 1),
-        "base64.decode" => (Builtin::Base64Decode, 1, 1),
-        "crypto.hash" => (Builtin::CryptoHash, 1, 1),
-        "crypto.verify" => (Builtin::CryptoVerify, 2, 2),
         _ => return None,
     })
 }
@@ -35,9 +30,9 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
         Builtin::Count => Ok(Value::Num(count(arg(0)))),
         Builtin::Merge => match (arg(0), arg(1)) {
             (Value::Map(a), Value::Map(b)) => Ok(merge(a, b, bump, 0)),
-            _ => Err("type error: merge expects two maps".to_string()),
+            _ => Err(ErrorKind::Builtin("type error: merge expects two maps")),
         },
-        Builtin::Error => Err(format_error(args)),
+        Builtin::Error => Err(ErrorKind::Raised(format_error(args))),
         Builtin::AsList => Ok(match arg(0) {
             Value::Undefined => Value::Undefined,
             Value::List(items) if items.iter().any(|x| x.is_undefined()) => Value::Undefined,
@@ -52,7 +47,11 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
                     Value::Undefined if args.len() > 1 => return Ok(Value::Undefined),
                     Value::Undefined => 1,
                     Value::Num(n) if n >= 0.0 && n.fract() == 0.0 => n.min(u32::MAX as f64) as u32,
-                    _ => return Err("flatten: depth must be a non-negative integer".to_string()),
+                    _ => {
+                        return Err(ErrorKind::Builtin(
+                            "flatten: depth must be a non-negative integer",
+                        ))
+                    }
                 }
             };
             match arg(0) {
@@ -65,7 +64,7 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
                         Ok(Value::Undefined)
                     }
                 }
-                _ => Err("flatten: first argument must be a list".to_string()),
+                _ => Err(ErrorKind::Builtin("flatten: first argument must be a list")),
             }
         }
         Builtin::NormaliseList => {
@@ -84,7 +83,7 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
                             match y.plain() {
                                 Value::Undefined => return Ok(Value::Undefined),
                                 Value::List(_) => {
-                                    return Err("normalise_list: input contains deeper than one level of nesting".to_string())
+                                    return Err(ErrorKind::Builtin("normalise_list: input contains deeper than one level of nesting"))
                                 }
                                 other => out.push(other),
                             }
@@ -94,26 +93,6 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
                 }
             }
             Ok(Value::List(out.into_bump_slice()))
-        }
-        Builtin::Uuid => Ok(Value::Str(bump.alloc_str(&uuid_v4()))),
-        Builtin::Base64Encode => {
-            let s = canonical_text(arg(0));
-            Ok(Value::Str(bump.alloc_str(&base64_encode(s.as_bytes()))))
-        }
-        Builtin::Base64Decode => {
-            let s = canonical_text(arg(0));
-            let bytes = base64_decode(&s)
-                .ok_or_else(|| "base64.decode: invalid base64 input".to_string())?;
-            Ok(Value::Str(bump.alloc_str(&String::from_utf8_lossy(&bytes))))
-        }
-        Builtin::CryptoHash => Ok(Value::Str(
-            bump.alloc_str(&sha256_hex(&canonical_text(arg(0)))),
-        )),
-        Builtin::CryptoVerify => {
-            let digest = canonical_text(arg(1));
-            Ok(Value::Bool(
-                sha256_hex(&canonical_text(arg(0))).eq_ignore_ascii_case(&digest),
-            ))
         }
     }
 }
@@ -236,133 +215,9 @@ pub fn format_error(args: &[Value<'_>]) -> String {
 /// Longest message `error(...)` raises; longer formatted text is cut.
 const MAX_ERROR_TEXT: usize = 16 << 10;
 
-pub fn sha256_hex(s: &str) -> String {
-    crate::modules::hex(&Sha256::digest(s.as_bytes()))
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-pub fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for (ci, chunk) in s.chunks(4).enumerate() {
-        let last = ci == s.len() / 4 - 1;
-        let mut n = 0u32;
-        let mut pad = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = if c == b'=' && last && i >= 2 {
-                pad += 1;
-                0
-            } else if pad > 0 {
-                return None;
-            } else {
-                B64.iter().position(|&x| x == c)? as u32
-            };
-            n = (n << 6) | v;
-        }
-        out.push((n >> 16) as u8);
-        if pad < 2 {
-            out.push((n >> 8) as u8);
-        }
-        if pad < 1 {
-            out.push(n as u8);
-        }
-    }
-    Some(out)
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    h.finish()
-}
-
-/// 16 random bytes from the operating system's secure generator. Should the OS refuse (no
-/// entropy source at all), process-random hasher keys mixed with a counter and the clock are
-/// used instead, so a UUID is still unique within and across processes.
-pub fn random_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        b[..8].copy_from_slice(&random_u64().to_le_bytes());
-        b[8..].copy_from_slice(&random_u64().to_le_bytes());
-    }
-    b
-}
-
-/// The canonical `8-4-4-4-12` lowercase text of a UUID.
-pub fn format_uuid(b: [u8; 16]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(DIGITS[(byte >> 4) as usize] as char);
-        out.push(DIGITS[(byte & 0xf) as usize] as char);
-    }
-    out
-}
-
-/// A random version-4 UUID, lowercase.
-pub fn uuid_v4() -> String {
-    v4_from(random_bytes())
-}
-
-/// A version-4 UUID that is unique (process-random keys, a counter and the clock) but not
-/// secret: for request ids, where a system call per request would be wasted.
-pub fn uuid_v4_unique() -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&random_u64().to_le_bytes());
-    b[8..].copy_from_slice(&random_u64().to_le_bytes());
-    v4_from(b)
-}
-
-fn v4_from(mut b: [u8; 16]) -> String {
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    format_uuid(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips() {
-        for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
-            let e = base64_encode(s.as_bytes());
-            assert_eq!(base64_decode(&e).unwrap(), s.as_bytes());
-        }
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert!(base64_decode("Zm9=v").is_none());
-    }
 
     #[test]
     fn error_formatting_follows_the_go_subset() {
@@ -378,23 +233,5 @@ mod tests {
             "cart has 3 items, true% %x %!v(MISSING)"
         );
         let _ = &bump;
-    }
-
-    #[test]
-    fn uuid_is_v4_shaped() {
-        for make in [uuid_v4, uuid_v4_unique] {
-            let u = make();
-            assert_eq!(u.len(), 36);
-            assert_eq!(&u[14..15], "4");
-            assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
-            assert_ne!(u, make());
-        }
-        assert_eq!(
-            format_uuid([
-                0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
-                0x40, 0x00
-            ]),
-            "123e4567-e89b-12d3-a456-426614174000"
-        );
     }
 }

@@ -2,15 +2,17 @@
 
 use bumpalo::Bump;
 
-use crate::program::{Program, TypeId, TypeKind};
+use crate::error::ErrorKind;
+use crate::program::{TypeId, TypeKind};
 use crate::value::{canonical_text, Tri, Value};
+use crate::verified::VerifiedProgram;
 
 pub fn cast<'a>(
-    p: &Program,
+    p: &VerifiedProgram,
     ty: TypeId,
     v: Value<'a>,
     bump: &'a Bump,
-) -> Result<Value<'a>, String> {
+) -> Result<Value<'a>, ErrorKind> {
     let v = v.plain();
     if v.is_undefined() {
         return Ok(Value::Undefined);
@@ -18,19 +20,24 @@ pub fn cast<'a>(
     let mut base = ty;
     // Bounded: the verifier rejects alias cycles, this keeps a bad program from spinning.
     for _ in 0..64 {
-        match &p.types[base].kind {
+        match &p.program.types[base].kind {
             TypeKind::Alias(t) => base = *t,
             _ => break,
         }
     }
-    let converted = match &p.types[base].kind {
+    let converted = match &p.program.types[base].kind {
         TypeKind::String => Value::Str(bump.alloc_str(&canonical_text(v))),
         TypeKind::Number => match v {
             Value::Num(_) => v,
             Value::Str(s) => parse_number(s)
                 .map(Value::Num)
-                .ok_or_else(|| format!("cannot cast `{s}` to number"))?,
-            other => return Err(format!("cannot cast {} to number", other.kind_name())),
+                .ok_or_else(|| ErrorKind::CastText(s.to_string()))?,
+            other => {
+                return Err(ErrorKind::CastKind {
+                    found: other.kind_name(),
+                    to: "number".to_string(),
+                })
+            }
         },
         TypeKind::Boolean | TypeKind::Trinary => match v {
             Value::Bool(_) | Value::Unknown => v,
@@ -41,37 +48,36 @@ pub fn cast<'a>(
                 _ => Value::Unknown,
             },
             other => {
-                return Err(format!(
-                    "cannot cast {} to {}",
-                    other.kind_name(),
-                    p.types[base].name
-                ))
+                return Err(ErrorKind::CastKind {
+                    found: other.kind_name(),
+                    to: p.program.types[base].name.clone(),
+                })
             }
         },
         TypeKind::List(_) | TypeKind::Record(_) => match v {
             Value::List(_) => v,
             other => {
-                return Err(format!(
-                    "cannot cast {} to {}",
-                    other.kind_name(),
-                    p.types[base].name
-                ))
+                return Err(ErrorKind::CastKind {
+                    found: other.kind_name(),
+                    to: p.program.types[base].name.clone(),
+                })
             }
         },
         TypeKind::Map(_) | TypeKind::Document => match v {
             Value::Map(_) => v,
             other => {
-                return Err(format!(
-                    "cannot cast {} to {}",
-                    other.kind_name(),
-                    p.types[base].name
-                ))
+                return Err(ErrorKind::CastKind {
+                    found: other.kind_name(),
+                    to: p.program.types[base].name.clone(),
+                })
             }
         },
         TypeKind::Shape(_) | TypeKind::Any | TypeKind::Alias(_) => v,
     };
-    crate::conform::check(p, ty, converted, 0)
-        .map_err(|r| format!("cannot cast to {}: {r}", p.types[ty].name))?;
+    crate::conform::check(p, ty, converted, 0).map_err(|reason| ErrorKind::CastShape {
+        to: p.program.types[ty].name.clone(),
+        reason,
+    })?;
     Ok(converted)
 }
 

@@ -1,20 +1,21 @@
 //! Type conformance (LANGUAGE.md §7.3, §8) and constraint checks, used for facts, typed lets,
 //! casts and `is Shape` tests. Constraint names and arguments were validated by the compiler.
 
-use crate::program::{Const, ConstraintDef, Program, TypeId, TypeKind};
+use crate::program::{Const, ConstraintDef, TypeId, TypeKind};
 use crate::value::{Tri, Value};
+use crate::verified::VerifiedProgram;
 
 /// Why a value does not conform: a human reason.
 pub type Reason = String;
 
-pub fn check(p: &Program, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Reason> {
+pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Reason> {
     if depth > crate::MAX_VALUE_DEPTH {
         return Err("value nested too deeply".to_string());
     }
     if !crate::work::visit() {
         return Err(crate::work::exhausted_message().to_string());
     }
-    let def = &p.types[ty];
+    let def = &p.program.types[ty];
     let v = v.plain();
     if matches!(v, Value::Undefined | Value::Null | Value::Pending)
         && !matches!(def.kind, TypeKind::Any)
@@ -159,7 +160,7 @@ pub fn is_numeric_text(s: &str) -> bool {
     re_match(NUMERIC, s) || t == "inf" || t == "infinity" || t == "nan"
 }
 
-fn constraint_holds(p: &Program, c: &ConstraintDef, v: Value<'_>) -> bool {
+fn constraint_holds(p: &VerifiedProgram, c: &ConstraintDef, v: Value<'_>) -> bool {
     match v {
         Value::Num(n) => number_constraint(c, n),
         Value::Str(s) => string_constraint(p, c, s),
@@ -230,12 +231,12 @@ fn number_constraint(c: &ConstraintDef, v: f64) -> bool {
     }
 }
 
-fn string_constraint(p: &Program, c: &ConstraintDef, s: &str) -> bool {
+fn string_constraint(p: &VerifiedProgram, c: &ConstraintDef, s: &str) -> bool {
     match c.name.as_str() {
         "length" | "minlength" | "maxlength" | "not_empty" => {
             length_constraint(c, s.chars().count() as f64)
         }
-        "regexp" => match c.regex.and_then(|i| p.compiled_regexes.get(i as usize)) {
+        "regexp" => match c.regex.and_then(|i| p.regexes.get(i as usize)) {
             Some(re) => re.is_match(s),
             None => re_match(str_arg(c, 0), s),
         },

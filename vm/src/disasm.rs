@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use crate::bytecode::Instr;
-use crate::program::{Const, FuncId, Program};
+use crate::program::{Const, FuncId};
+use crate::verified::VerifiedProgram;
 
 fn const_text(c: &Const) -> String {
     match c {
@@ -28,7 +29,8 @@ fn const_text(c: &Const) -> String {
 }
 
 /// Lists one function: a header with its register and builder counts, then one line per pc.
-pub fn disasm(p: &Program, func: FuncId) -> String {
+pub fn disasm(p: &VerifiedProgram, func: FuncId) -> String {
+    let p = &p.program;
     let f = &p.funcs[func];
     let mut out = String::new();
     let _ = writeln!(

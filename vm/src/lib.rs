@@ -4,25 +4,28 @@
 //! It knows nothing about source text or parsing: source positions arrive as plain
 //! `(file, line, column)` numbers filled in by the compiler.
 //!
-//! Invariants: a `Program` is immutable after [`verify::verify`]; the dispatch loop never
-//! recurses in Rust for rule, let or import calls (an explicit frame stack with a depth limit).
+//! It links no JavaScript engine, parser or hash library: native functions and user modules
+//! are reached through [`host::Host`], which `sentrie-modules` implements.
+//!
+//! Invariants: only [`verify()`] makes a [`VerifiedProgram`], the only form [`evaluate`]
+//! accepts, and nothing can change it afterwards; the dispatch loop never recurses in Rust
+//! for rule, let or import calls (an explicit frame stack with a depth limit).
 
 pub mod builtins;
 pub mod bytecode;
 pub mod cast;
 pub mod conform;
 pub mod disasm;
+pub mod error;
+pub mod host;
 pub mod interp;
-pub mod jsmap;
 pub mod json;
-pub mod jsrt;
-pub mod memo;
-pub mod modules;
 pub mod ops;
 pub mod program;
 pub mod regex_cache;
 pub mod target;
 pub mod value;
+pub mod verified;
 pub mod verify;
 pub mod work;
 
@@ -30,9 +33,11 @@ pub mod work;
 pub const MAX_VALUE_DEPTH: u32 = 512;
 
 pub use bytecode::{Instr, Reg};
-pub use interp::{evaluate, EvalError, Limits, Outcome};
+pub use error::{ErrorKind, EvalError};
+pub use interp::{evaluate, Limits, Outcome};
 pub use program::Program;
 pub use value::{DecisionVal, Tri, Value};
+pub use verified::{verify, VerifiedProgram};
 
 #[cfg(test)]
 mod tests {

@@ -4,13 +4,14 @@
 
 use bumpalo::Bump;
 
-use crate::program::Program;
+use crate::error::ErrorKind;
 use crate::value::{deep_eq, map_get, Value};
+use crate::verified::VerifiedProgram;
 
-type Step<T> = Result<T, String>;
+type Step<T> = Result<T, ErrorKind>;
 
 pub(crate) fn get_field<'a>(
-    p: &Program,
+    p: &VerifiedProgram,
     recv: Value<'a>,
     name: &str,
     lenient: bool,
@@ -24,7 +25,7 @@ pub(crate) fn get_field<'a>(
             }
             let mut cur = Some(d);
             while let Some(dec) = cur {
-                let info = &p.rules[dec.rule];
+                let info = &p.program.rules[dec.rule];
                 if let Some(i) = info.attachments.iter().position(|(n, _)| n == name) {
                     return Ok(dec.attachments.get(i).copied().unwrap_or(Value::Undefined));
                 }
@@ -37,15 +38,15 @@ pub(crate) fn get_field<'a>(
         }
         Value::Map(m) => Ok(map_get(m, name).unwrap_or(Value::Undefined)),
         Value::Undefined | Value::Null | Value::Pending if lenient => Ok(Value::Undefined),
-        other => Err(format!(
-            "cannot access field '{name}' of {}",
-            other.kind_name()
-        )),
+        other => Err(ErrorKind::FieldOf {
+            field: name.to_string(),
+            found: other.kind_name(),
+        }),
     }
 }
 
 pub(crate) fn get_index<'a>(
-    p: &Program,
+    p: &VerifiedProgram,
     recv: Value<'a>,
     key: Value<'a>,
     lenient: bool,
@@ -66,15 +67,12 @@ pub(crate) fn get_index<'a>(
                 }
             }
             Value::Undefined if lenient => Ok(Value::Undefined),
-            other => Err(format!(
-                "cannot access list index with {}",
-                other.kind_name()
-            )),
+            other => Err(ErrorKind::IndexWith(other.kind_name())),
         },
         Value::Undefined | Value::Null if lenient => Ok(Value::Undefined),
         other => {
             let _ = p;
-            Err(format!("cannot access index of {}", other.kind_name()))
+            Err(ErrorKind::IndexOf(other.kind_name()))
         }
     }
 }
@@ -88,21 +86,18 @@ pub(crate) fn add<'a>(a: Value<'a>, b: Value<'a>, bump: &'a Bump) -> Step<Value<
         (Value::Num(x), Value::Num(y)) => Ok(Value::Num(x + y)),
         (Value::Str(x), Value::Str(y)) => {
             if x.len() + y.len() > MAX_STRING_BYTES {
-                return Err(format!(
-                    "string too long: concatenation would exceed {} MiB",
-                    MAX_STRING_BYTES >> 20
-                ));
+                return Err(ErrorKind::StringTooLong(MAX_STRING_BYTES >> 20));
             }
             let mut s = bumpalo::collections::String::with_capacity_in(x.len() + y.len(), bump);
             s.push_str(x);
             s.push_str(y);
             Ok(Value::Str(s.into_bump_str()))
         }
-        (x, y) => Err(format!(
-            "type error: cannot apply '+' to {} and {}",
-            x.kind_name(),
-            y.kind_name()
-        )),
+        (x, y) => Err(ErrorKind::Operands {
+            op: "+",
+            lhs: x.kind_name(),
+            rhs: y.kind_name(),
+        }),
     }
 }
 
@@ -114,37 +109,42 @@ pub(crate) fn arith<'a>(a: Value<'a>, b: Value<'a>, op: char) -> Step<Value<'a>>
             '*' => x * y,
             '/' => {
                 if y == 0.0 {
-                    return Err("divide by zero".to_string());
+                    return Err(ErrorKind::DivideByZero);
                 }
                 x / y
             }
             _ => {
                 if y == 0.0 {
-                    return Err("divide by zero".to_string());
+                    return Err(ErrorKind::DivideByZero);
                 }
                 x % y
             }
         })),
-        (x, y) => Err(format!(
-            "type error: cannot apply '{op}' to {} and {}",
-            x.kind_name(),
-            y.kind_name()
-        )),
+        (x, y) => Err(ErrorKind::Operands {
+            op: match op {
+                '-' => "-",
+                '*' => "*",
+                '/' => "/",
+                _ => "%",
+            },
+            lhs: x.kind_name(),
+            rhs: y.kind_name(),
+        }),
     }
 }
 
-pub(crate) fn compare<'a>(a: Value<'a>, b: Value<'a>, op: &str) -> Step<Value<'a>> {
+pub(crate) fn compare<'a>(a: Value<'a>, b: Value<'a>, op: &'static str) -> Step<Value<'a>> {
     use std::cmp::Ordering;
     let ord = match (a.plain(), b.plain()) {
         (Value::Undefined, _) | (_, Value::Undefined) => return Ok(Value::Undefined),
         (Value::Num(x), Value::Num(y)) => x.partial_cmp(&y),
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         (x, y) => {
-            return Err(format!(
-                "type error: cannot compare {} and {} with '{op}'",
-                x.kind_name(),
-                y.kind_name()
-            ))
+            return Err(ErrorKind::Compare {
+                op,
+                lhs: x.kind_name(),
+                rhs: y.kind_name(),
+            })
         }
     };
     let res = match (ord, op) {
@@ -183,12 +183,13 @@ pub(crate) fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
 pub(crate) fn matches_dyn<'a>(s: Value<'a>, pat: Value<'a>) -> Step<Value<'a>> {
     match (s.plain(), pat.plain()) {
         (Value::Undefined, _) | (_, Value::Undefined) => Ok(Value::Undefined),
-        (Value::Str(s), Value::Str(p)) => crate::regex_cache::is_match(p, s).map(Value::Bool),
-        (x, y) => Err(format!(
-            "type error: matches expects strings, found {} and {}",
-            x.kind_name(),
-            y.kind_name()
-        )),
+        (Value::Str(s), Value::Str(p)) => crate::regex_cache::is_match(p, s)
+            .map(Value::Bool)
+            .map_err(ErrorKind::BadPattern),
+        (x, y) => Err(ErrorKind::MatchOperands {
+            lhs: x.kind_name(),
+            rhs: y.kind_name(),
+        }),
     }
 }
 
@@ -196,11 +197,10 @@ pub(crate) fn unary_num<'a>(v: Value<'a>, neg: bool) -> Step<Value<'a>> {
     match v.plain() {
         Value::Undefined => Ok(Value::Undefined),
         Value::Num(n) => Ok(Value::Num(if neg { -n } else { n })),
-        other => Err(format!(
-            "type error: cannot apply unary '{}' to {}",
-            if neg { '-' } else { '+' },
-            other.kind_name()
-        )),
+        other => Err(ErrorKind::Unary {
+            op: if neg { '-' } else { '+' },
+            found: other.kind_name(),
+        }),
     }
 }
 

@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -179,11 +179,6 @@ pub enum Builtin {
     Flatten,
     FlattenDeep,
     NormaliseList,
-    Uuid,
-    Base64Encode,
-    Base64Decode,
-    CryptoHash,
-    CryptoVerify,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -290,39 +285,9 @@ pub struct Program {
     pub files: Vec<String>,
     /// Every declared namespace (target resolution needs namespaces without policies too).
     pub namespaces: Vec<String>,
-    /// Compiled forms of `regexes`, rebuilt by [`Program::prepare`] (never serialized).
-    #[serde(skip)]
-    pub compiled_regexes: Vec<regex::Regex>,
-    /// Function pointers of `natives`, resolved by [`Program::prepare`] (never serialized).
-    #[serde(skip)]
-    pub compiled_natives: Vec<crate::modules::NativeFn>,
-    /// Identifies this loaded program to the per-thread module runtimes.
-    #[serde(skip)]
-    pub instance: u64,
 }
 
 impl Program {
-    /// Compiles the regex table. Called once after building or loading a program.
-    pub fn prepare(&mut self) -> Result<(), String> {
-        self.compiled_regexes = self
-            .regexes
-            .iter()
-            .map(|p| crate::regex_cache::build(p))
-            .collect::<Result<_, _>>()?;
-        self.compiled_natives = self
-            .natives
-            .iter()
-            .map(|n| {
-                crate::modules::function(&n.module, &n.export).ok_or_else(|| {
-                    format!("unknown native function @sentrie/{}.{}", n.module, n.export)
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        self.instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-
     /// Finds a policy by namespace and name.
     pub fn policy(&self, namespace: &str, name: &str) -> Option<PolicyId> {
         self.policies

@@ -1,6 +1,7 @@
 //! Target resolution (PACKS_AND_CLI.md §6): `namespace/policy[/rule]` to a policy and rules.
 
-use crate::program::{PolicyId, Program, RuleId};
+use crate::program::{PolicyId, RuleId};
+use crate::verified::VerifiedProgram;
 
 /// What a target names: a policy and the rules to evaluate (every export, or one rule).
 #[derive(Clone, Debug, PartialEq)]
@@ -9,7 +10,8 @@ pub struct Target {
     pub rules: Vec<RuleId>,
 }
 
-pub fn resolve(p: &Program, target: &str) -> Result<Target, String> {
+pub fn resolve(p: &VerifiedProgram, target: &str) -> Result<Target, String> {
+    let p = &p.program;
     let segs: Vec<&str> = target.split('/').filter(|s| !s.is_empty()).collect();
     let mut longest_ns: Option<String> = None;
     for n in (1..segs.len()).rev() {
@@ -59,7 +61,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_target_without_empty_segments() {
-        let p = Program::default();
+        let p = crate::verify(
+            crate::Program::default(),
+            std::sync::Arc::new(crate::host::NoHost),
+        )
+        .unwrap();
         assert_eq!(
             resolve(&p, "/nope//x/").unwrap_err(),
             "namespace not found: nope/x"

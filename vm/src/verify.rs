@@ -1,13 +1,86 @@
 //! The verifier: checks that every register, constant, name, table id and jump target of a
 //! `Program` is in bounds before it runs, so the dispatch loop can index without `Result`s.
+//! [`crate::verified::verify`] runs it and links the result; nothing else builds a
+//! [`crate::VerifiedProgram`].
 
 use crate::bytecode::{Instr, Reg};
-use crate::program::{Func, FuncId, PolicyId, Program, TypeKind};
+use crate::program::{Func, FuncId, LetId, PolicyId, PolicyInfo, Program, RuleId, TypeKind};
+
+/// Why a program was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{func} ({name}): pc {pc}: {fault}")]
+    Instr {
+        func: FuncId,
+        name: String,
+        pc: u32,
+        fault: Fault,
+    },
+    #[error("{func} ({name}): {fault}")]
+    Func {
+        func: FuncId,
+        name: String,
+        fault: Fault,
+    },
+    #[error("{0} is malformed")]
+    Malformed(String),
+    #[error("alias chain of type {0} is too long or cyclic")]
+    AliasChain(String),
+    #[error("import site refers to a missing rule")]
+    ImportSite,
+    #[error("invalid regular expression: {0}")]
+    Regex(String),
+    #[error("unknown native function @sentrie/{module}.{export}")]
+    UnknownNative { module: String, export: String },
+}
+
+/// What is wrong with one function or instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("function of a missing policy")]
+    MissingPolicy,
+    #[error("code does not end with a terminator")]
+    NoTerminator,
+    #[error("let {0} is not a let of this function's policy")]
+    ForeignLet(u32),
+    #[error("rule {0} is not a rule of this function's policy")]
+    ForeignRule(u32),
+    #[error("fact {0} out of range")]
+    Fact(u16),
+    #[error("register r{0} out of range")]
+    Register(u16),
+    #[error("register range r{0}+{1} out of range")]
+    RegisterRange(u16, usize),
+    #[error("jump target {0} out of range")]
+    JumpTarget(u32),
+    #[error("builder {0} out of range")]
+    Builder(u16),
+    #[error("constant {0} out of range")]
+    Constant(u32),
+    #[error("name {0} out of range")]
+    Name(u32),
+    #[error("type {0} out of range")]
+    Type(u16),
+    #[error("bad {0} site")]
+    Site(&'static str),
+    #[error("IterNext needs a following jump")]
+    IterNextRoom,
+}
 
 /// Checks the whole program; the error names the function and instruction.
-pub fn verify(p: &Program) -> Result<(), String> {
+pub fn check(p: &Program) -> Result<(), VerifyError> {
     for (id, f) in p.funcs.iter() {
-        verify_func(p, f).map_err(|e| format!("{id} ({}): {e}", f.name))?;
+        let checker = FuncCheck::new(p, f).map_err(|fault| VerifyError::Func {
+            func: id,
+            name: f.name.clone(),
+            fault,
+        })?;
+        checker.check().map_err(|(pc, fault)| VerifyError::Instr {
+            func: id,
+            name: f.name.clone(),
+            pc,
+            fault,
+        })?;
     }
     verify_tables(p)?;
     verify_types(p)?;
@@ -15,20 +88,14 @@ pub fn verify(p: &Program) -> Result<(), String> {
         .iter()
         .any(|site| p.rules.get(site.rule).is_none())
     {
-        return Err("import site refers to a missing rule".to_string());
-    }
-    if p.compiled_natives.len() != p.natives.len() {
-        return Err("native functions were not prepared".to_string());
-    }
-    if p.compiled_regexes.len() != p.regexes.len() {
-        return Err("regular expressions were not prepared".to_string());
+        return Err(VerifyError::ImportSite);
     }
     Ok(())
 }
 
 /// Rules, lets and facts: every function runs in the context of the policy that owns it, and
 /// cache slots match positions in the policy's tables.
-fn verify_tables(p: &Program) -> Result<(), String> {
+fn verify_tables(p: &Program) -> Result<(), VerifyError> {
     let func_of = |f: FuncId, pol: PolicyId| p.funcs.get(f).is_some_and(|x| x.policy == pol);
     for (_, r) in p.rules.iter() {
         let funcs_ok =
@@ -38,7 +105,7 @@ fn verify_tables(p: &Program) -> Result<(), String> {
             .get(r.policy)
             .is_some_and(|pol| pol.rules.get(r.slot as usize).is_some());
         if !funcs_ok || !slot_ok {
-            return Err(format!("rule {} is malformed", r.name));
+            return Err(VerifyError::Malformed(format!("rule {}", r.name)));
         }
     }
     for (pid, pol) in p.policies.iter() {
@@ -61,10 +128,10 @@ fn verify_tables(p: &Program) -> Result<(), String> {
             .iter()
             .all(|f| p.types.get(f.ty).is_some() && f.default.is_none_or(|d| func_of(d, pid)));
         if !(rules_ok && exports_ok && lets_ok && facts_ok) {
-            return Err(format!(
-                "policy {}/{} is malformed",
+            return Err(VerifyError::Malformed(format!(
+                "policy {}/{}",
                 pol.namespace, pol.name
-            ));
+            )));
         }
     }
     if p.lets.iter().any(|(_, l)| {
@@ -72,13 +139,13 @@ fn verify_tables(p: &Program) -> Result<(), String> {
             .get(l.policy)
             .is_none_or(|pol| pol.lets.len() <= l.slot as usize)
     }) {
-        return Err("a let has a bad cache slot".to_string());
+        return Err(VerifyError::Malformed("a let's cache slot".to_string()));
     }
     Ok(())
 }
 
 /// Type references are in bounds and alias chains end.
-fn verify_types(p: &Program) -> Result<(), String> {
+fn verify_types(p: &Program) -> Result<(), VerifyError> {
     for (id, t) in p.types.iter() {
         let ok = match &t.kind {
             TypeKind::List(x) | TypeKind::Map(x) | TypeKind::Alias(x) => p.types.get(*x).is_some(),
@@ -91,7 +158,7 @@ fn verify_types(p: &Program) -> Result<(), String> {
             .iter()
             .all(|c| c.regex.is_none_or(|r| (r as usize) < p.regexes.len()));
         if !ok || !regex_ok {
-            return Err(format!("type {} is malformed", t.name));
+            return Err(VerifyError::Malformed(format!("type {}", t.name)));
         }
         let mut cur = id;
         let mut steps = 0;
@@ -99,96 +166,105 @@ fn verify_types(p: &Program) -> Result<(), String> {
             cur = *next;
             steps += 1;
             if steps > 64 {
-                return Err(format!(
-                    "alias chain of type {} is too long or cyclic",
-                    t.name
-                ));
+                return Err(VerifyError::AliasChain(t.name.clone()));
             }
         }
     }
     Ok(())
 }
 
-fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
-    let len = f.code.len();
-    let Some(policy) = p.policies.get(f.policy) else {
-        return Err("function of a missing policy".to_string());
-    };
-    let own_let = |l: u32| match p.lets.get(crate::program::LetId::from_u32(l)) {
-        Some(info) if info.policy == f.policy => Ok(()),
-        _ => Err(format!("let {l} is not a let of this function's policy")),
-    };
-    let own_rule = |r: u32| match p.rules.get(crate::program::RuleId::from_u32(r)) {
-        Some(info) if info.policy == f.policy => Ok(()),
-        _ => Err(format!("rule {r} is not a rule of this function's policy")),
-    };
-    let fact = |i: u16| {
-        if (i as usize) < policy.facts.len() {
-            Ok(())
-        } else {
-            Err(format!("fact {i} out of range"))
-        }
-    };
-    let reg = |r: Reg| -> Result<(), String> {
-        if r.0 < f.n_regs {
-            Ok(())
-        } else {
-            Err(format!("register r{} out of range", r.0))
-        }
-    };
-    let span = |r: Reg, n: usize| -> Result<(), String> {
-        if r.0 as usize + n <= f.n_regs as usize {
-            Ok(())
-        } else {
-            Err(format!("register range r{}+{n} out of range", r.0))
-        }
-    };
-    let target = |t: u32| -> Result<(), String> {
-        if (t as usize) < len {
-            Ok(())
-        } else {
-            Err(format!("jump target {t} out of range"))
-        }
-    };
-    let builder = |b: u16| -> Result<(), String> {
-        if b < f.n_builders {
-            Ok(())
-        } else {
-            Err(format!("builder {b} out of range"))
-        }
-    };
-    let cnst = |k: u32| {
-        if (k as usize) < p.consts.len() {
-            Ok(())
-        } else {
-            Err(format!("constant {k} out of range"))
-        }
-    };
-    let name = |n: u32| {
-        if (n as usize) < p.names.len() {
-            Ok(())
-        } else {
-            Err(format!("name {n} out of range"))
-        }
-    };
-    let ty = |t: u16| {
-        if (t as usize) < p.types.len() {
-            Ok(())
-        } else {
-            Err(format!("type {t} out of range"))
-        }
-    };
-    match f.code.last() {
-        Some(Instr::Ret { .. } | Instr::Jump { .. } | Instr::Fail { .. } | Instr::RetSub) => {}
-        _ => return Err("code does not end with a terminator".to_string()),
+/// Bounds checks for the instructions of one function.
+struct FuncCheck<'p> {
+    p: &'p Program,
+    f: &'p Func,
+    policy: &'p PolicyInfo,
+}
+
+type Check = Result<(), Fault>;
+
+fn ok_if(cond: bool, fault: Fault) -> Check {
+    if cond {
+        Ok(())
+    } else {
+        Err(fault)
     }
-    for (pc, ins) in f.code.iter().enumerate() {
-        let res = match *ins {
-            Instr::LoadConst { dst, k } => reg(dst).and(cnst(k)),
+}
+
+impl<'p> FuncCheck<'p> {
+    fn new(p: &'p Program, f: &'p Func) -> Result<FuncCheck<'p>, Fault> {
+        let policy = p.policies.get(f.policy).ok_or(Fault::MissingPolicy)?;
+        match f.code.last() {
+            Some(Instr::Ret { .. } | Instr::Jump { .. } | Instr::Fail { .. } | Instr::RetSub) => {}
+            _ => return Err(Fault::NoTerminator),
+        }
+        Ok(FuncCheck { p, f, policy })
+    }
+
+    fn check(&self) -> Result<(), (u32, Fault)> {
+        for (pc, ins) in self.f.code.iter().enumerate() {
+            self.instr(pc, *ins).map_err(|fault| (pc as u32, fault))?;
+        }
+        Ok(())
+    }
+
+    fn own_let(&self, l: u32) -> Check {
+        let own = self.p.lets.get(LetId::from_u32(l));
+        ok_if(
+            own.is_some_and(|i| i.policy == self.f.policy),
+            Fault::ForeignLet(l),
+        )
+    }
+
+    fn own_rule(&self, r: u32) -> Check {
+        let own = self.p.rules.get(RuleId::from_u32(r));
+        ok_if(
+            own.is_some_and(|i| i.policy == self.f.policy),
+            Fault::ForeignRule(r),
+        )
+    }
+
+    fn fact(&self, i: u16) -> Check {
+        ok_if((i as usize) < self.policy.facts.len(), Fault::Fact(i))
+    }
+
+    fn reg(&self, r: Reg) -> Check {
+        ok_if(r.0 < self.f.n_regs, Fault::Register(r.0))
+    }
+
+    fn regs(&self, r: Reg, n: usize) -> Check {
+        ok_if(
+            r.0 as usize + n <= self.f.n_regs as usize,
+            Fault::RegisterRange(r.0, n),
+        )
+    }
+
+    fn target(&self, t: u32) -> Check {
+        ok_if((t as usize) < self.f.code.len(), Fault::JumpTarget(t))
+    }
+
+    fn builder(&self, b: u16) -> Check {
+        ok_if(b < self.f.n_builders, Fault::Builder(b))
+    }
+
+    fn konst(&self, k: u32) -> Check {
+        ok_if((k as usize) < self.p.consts.len(), Fault::Constant(k))
+    }
+
+    fn name(&self, n: u32) -> Check {
+        ok_if((n as usize) < self.p.names.len(), Fault::Name(n))
+    }
+
+    fn ty(&self, t: u16) -> Check {
+        ok_if((t as usize) < self.p.types.len(), Fault::Type(t))
+    }
+
+    fn instr(&self, pc: usize, ins: Instr) -> Check {
+        match ins {
+            Instr::LoadConst { dst, k } => self.reg(dst).and(self.konst(k)),
             Instr::LoadUndef { dst }
             | Instr::LoadNull { dst }
             | Instr::LoadBool { dst, .. }
-            | Instr::LoadUnknown { dst } => reg(dst),
+            | Instr::LoadUnknown { dst } => self.reg(dst),
             Instr::Move { dst, src }
             | Instr::Not { dst, src }
             | Instr::Neg { dst, src }
@@ -196,28 +272,19 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             | Instr::Truthy { dst, src }
             | Instr::IsDefined { dst, src }
             | Instr::IsEmpty { dst, src }
-            | Instr::Count { dst, src } => reg(dst).and(reg(src)),
-            Instr::LoadFact { dst, idx } => reg(dst).and(fact(idx)),
-            Instr::LoadAdhoc { dst, name: n } => reg(dst).and(name(n)),
-            Instr::LoadLet { dst, let_id } => reg(dst).and(own_let(let_id)),
-            Instr::LoadRule { dst, rule } => reg(dst).and(own_rule(rule)),
-            Instr::Import { dst, site } => reg(dst).and(match p.imports.get(site as usize) {
-                Some(s) => span(s.args, s.names.len()),
-                None => Err("bad import site".into()),
-            }),
-            Instr::EnsureLocal { slot, target: t } => reg(slot).and(target(t)),
-            Instr::ClearLocal { slot } => reg(slot),
+            | Instr::Count { dst, src } => self.reg(dst).and(self.reg(src)),
+            Instr::LoadFact { dst, idx } => self.reg(dst).and(self.fact(idx)),
+            Instr::LoadAdhoc { dst, name } => self.reg(dst).and(self.name(name)),
+            Instr::LoadLet { dst, let_id } => self.reg(dst).and(self.own_let(let_id)),
+            Instr::LoadRule { dst, rule } => self.reg(dst).and(self.own_rule(rule)),
+            Instr::EnsureLocal { slot, target } => self.reg(slot).and(self.target(target)),
+            Instr::ClearLocal { slot } => self.reg(slot),
             Instr::RetSub => Ok(()),
-            Instr::CheckLet { src, site } => reg(src).and(match p.let_checks.get(site as usize) {
-                Some(c) if p.types.get(c.ty).is_some() => Ok(()),
-                _ => Err("bad let check".into()),
-            }),
-            Instr::GetField { dst, src, name: n }
-            | Instr::GetFieldLenient { dst, src, name: n } => {
-                reg(dst).and(reg(src)).and(name(n.into()))
+            Instr::GetField { dst, src, name } | Instr::GetFieldLenient { dst, src, name } => {
+                self.reg(dst).and(self.reg(src)).and(self.name(name.into()))
             }
             Instr::GetIndex { dst, src, key } | Instr::GetIndexLenient { dst, src, key } => {
-                reg(dst).and(reg(src)).and(reg(key))
+                self.reg(dst).and(self.reg(src)).and(self.reg(key))
             }
             Instr::Add { dst, lhs, rhs }
             | Instr::Sub { dst, lhs, rhs }
@@ -234,62 +301,84 @@ fn verify_func(p: &Program, f: &Func) -> Result<(), String> {
             | Instr::Matches { dst, lhs, rhs }
             | Instr::AndTri { dst, lhs, rhs }
             | Instr::OrTri { dst, lhs, rhs }
-            | Instr::XorTri { dst, lhs, rhs } => reg(dst).and(reg(lhs)).and(reg(rhs)),
-            Instr::MatchesConst { dst, src, regex } => {
-                reg(dst)
-                    .and(reg(src))
-                    .and(if (regex as usize) < p.regexes.len() {
-                        Ok(())
-                    } else {
-                        Err("bad regex".into())
-                    })
+            | Instr::XorTri { dst, lhs, rhs } => {
+                self.reg(dst).and(self.reg(lhs)).and(self.reg(rhs))
             }
-            Instr::IsType { dst, src, ty: t } | Instr::Cast { dst, src, ty: t } => {
-                reg(dst).and(reg(src)).and(ty(t))
+            Instr::MatchesConst { dst, src, regex } => self.reg(dst).and(self.reg(src)).and(ok_if(
+                (regex as usize) < self.p.regexes.len(),
+                Fault::Site("regex"),
+            )),
+            Instr::IsType { dst, src, ty } | Instr::Cast { dst, src, ty } => {
+                self.reg(dst).and(self.reg(src)).and(self.ty(ty))
             }
-            Instr::Jump { target: t } => target(t),
-            Instr::JumpIfTrue { src, target: t }
-            | Instr::JumpIfNotTrue { src, target: t }
-            | Instr::JumpIfFalse { src, target: t }
-            | Instr::JumpIfUndef { src, target: t } => reg(src).and(target(t)),
-            Instr::MakeList { dst, src, n } => reg(dst).and(span(src, n.into())),
-            Instr::MakeMap { dst, src, n } => reg(dst).and(span(src, 2 * n as usize)),
-            Instr::IterCheck { src, .. } => reg(src),
-            Instr::IterNext { list, idx, elem } => {
-                let room = if pc + 2 < len {
-                    Ok(())
-                } else {
-                    Err("IterNext needs a following jump".to_string())
-                };
-                reg(list).and(reg(idx)).and(reg(elem)).and(room)
-            }
-            Instr::Incr { reg: r } => reg(r),
-            Instr::BuilderNew { b } => builder(b),
-            Instr::BuilderPush { b, src } => builder(b).and(reg(src)),
+            Instr::Jump { target } => self.target(target),
+            Instr::JumpIfTrue { src, target }
+            | Instr::JumpIfNotTrue { src, target }
+            | Instr::JumpIfFalse { src, target }
+            | Instr::JumpIfUndef { src, target } => self.reg(src).and(self.target(target)),
+            Instr::MakeList { dst, src, n } => self.reg(dst).and(self.regs(src, n.into())),
+            Instr::MakeMap { dst, src, n } => self.reg(dst).and(self.regs(src, 2 * n as usize)),
+            Instr::IterCheck { src, .. } => self.reg(src),
+            Instr::IterNext { list, idx, elem } => self
+                .reg(list)
+                .and(self.reg(idx))
+                .and(self.reg(elem))
+                .and(ok_if(pc + 2 < self.f.code.len(), Fault::IterNextRoom)),
+            Instr::Incr { reg } => self.reg(reg),
+            Instr::BuilderNew { b } => self.builder(b),
+            Instr::BuilderPush { b, src } => self.builder(b).and(self.reg(src)),
             Instr::BuilderFinish { dst, b } | Instr::BuilderLen { dst, b } => {
-                builder(b).and(reg(dst))
+                self.builder(b).and(self.reg(dst))
             }
-            Instr::BuilderGet { dst, b, idx } => builder(b).and(reg(dst)).and(reg(idx)),
-            Instr::CallBuiltin { dst, site } => reg(dst).and(match p.calls.get(site as usize) {
-                Some(c) => span(c.args, c.argc.into()),
-                None => Err("bad call site".into()),
+            Instr::BuilderGet { dst, b, idx } => {
+                self.builder(b).and(self.reg(dst)).and(self.reg(idx))
+            }
+            Instr::Fail { k } => self.konst(k),
+            Instr::Ret { src } => self.reg(src),
+            Instr::Import { .. }
+            | Instr::CheckLet { .. }
+            | Instr::CallBuiltin { .. }
+            | Instr::CallNative { .. }
+            | Instr::CallModule { .. } => self.site(ins),
+        }
+    }
+
+    /// Instructions that index a side table of the program.
+    fn site(&self, ins: Instr) -> Check {
+        let p = self.p;
+        match ins {
+            Instr::Import { dst, site } => self.reg(dst).and(match p.imports.get(site as usize) {
+                Some(s) => self.regs(s.args, s.names.len()),
+                None => Err(Fault::Site("import")),
             }),
-            Instr::CallNative { dst, site } => reg(dst).and(match p.natives.get(site as usize) {
-                Some(n) => span(n.args, n.argc.into()),
-                None => Err("bad native call site".into()),
-            }),
-            Instr::CallModule { dst, site } => {
-                reg(dst).and(match p.module_sites.get(site as usize) {
-                    Some(m) if p.js_modules.iter().any(|(k, _)| *k == m.key) => {
-                        span(m.args, m.argc.into())
-                    }
-                    _ => Err("bad module call site".into()),
+            Instr::CheckLet { src, site } => {
+                let c = p.let_checks.get(site as usize);
+                self.reg(src).and(ok_if(
+                    c.is_some_and(|c| p.types.get(c.ty).is_some()),
+                    Fault::Site("let check"),
+                ))
+            }
+            Instr::CallBuiltin { dst, site } => {
+                self.reg(dst).and(match p.calls.get(site as usize) {
+                    Some(c) => self.regs(c.args, c.argc.into()),
+                    None => Err(Fault::Site("call")),
                 })
             }
-            Instr::Fail { k } => cnst(k),
-            Instr::Ret { src } => reg(src),
-        };
-        res.map_err(|e| format!("pc {pc}: {e}"))?;
+            Instr::CallNative { dst, site } => {
+                self.reg(dst).and(match p.natives.get(site as usize) {
+                    Some(n) => self.regs(n.args, n.argc.into()),
+                    None => Err(Fault::Site("native call")),
+                })
+            }
+            Instr::CallModule { dst, site } => {
+                self.reg(dst).and(match p.module_sites.get(site as usize) {
+                    Some(m) if p.js_modules.iter().any(|(k, _)| *k == m.key) => {
+                        self.regs(m.args, m.argc.into())
+                    }
+                    _ => Err(Fault::Site("module call")),
+                })
+            }
+            _ => Ok(()),
+        }
     }
-    Ok(())
 }

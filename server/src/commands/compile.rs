@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use sentrie_compiler::{artifact, pack};
+use sentrie_compiler::pack;
 use sentrie_grammar::{render_all, ErrorFormat};
 
 use super::{error, load, EXIT_FAIL, EXIT_OK};
@@ -29,10 +29,11 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
         .files()
         .map(|(_, f)| (f.path.clone(), &*f.text))
         .collect();
-    let bytes = match artifact::encode(&loaded.manifest, &sources, &loaded.program) {
+    let bytes = match sentrie_artifact::encode(&loaded.manifest, &sources, loaded.program.program())
+    {
         Ok(b) => b,
         Err(e) => {
-            error(&e);
+            error(&e.to_string());
             return EXIT_FAIL;
         }
     };

@@ -20,7 +20,7 @@ pub fn run(target_text: &str, pack: &Path, format: ErrorFormat) -> u8 {
         }
     };
     for rule in target.rules {
-        let info = &p.rules[rule];
+        let info = &p.rules()[rule];
         print!("{}", disasm(p, info.func));
         for (_, f) in &info.attachments {
             print!("{}", disasm(p, *f));

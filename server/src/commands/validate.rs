@@ -29,9 +29,9 @@ pub fn run(
             loaded.manifest.name,
             loaded.manifest.version,
             loaded.hash,
-            p.policies.len(),
-            p.rules.len(),
-            p.funcs.len()
+            p.policies().len(),
+            p.rules().len(),
+            p.funcs().len()
         );
     }
     if !loaded.diagnostics.is_empty() {

@@ -79,7 +79,7 @@ pub async fn decision(
         return invalid_json(&rid);
     }
     let started = Instant::now();
-    let inline = pack.program.module_sites.is_empty();
+    let inline = !pack.program.calls_user_modules();
     let job = Job {
         app: app.clone(),
         pack,
@@ -213,7 +213,7 @@ fn audit_line(
             let mut text = String::with_capacity(1024);
             json::write_compact(&mut text, facts);
             line.push_str(",\"facts_sha256\":\"");
-            line.push_str(&sentrie_compiler::artifact::sha256_hex(text.as_bytes()));
+            line.push_str(&sentrie_artifact::sha256_hex(text.as_bytes()));
             line.push('"');
         }
         super::audit::FactsMode::None => {}

@@ -8,6 +8,7 @@ mod listen;
 mod metrics;
 mod problem;
 mod reload;
+mod request_id;
 pub mod state;
 
 use std::path::PathBuf;
@@ -143,7 +144,7 @@ fn run_server(
             ActixApp::new()
                 .app_data(server_data.clone())
                 .wrap_fn(move |req, srv| {
-                    let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(sentrie_vm::builtins::uuid_v4_unique);
+                    let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(request_id::generate);
                     req.extensions_mut().insert(RequestId(id.clone()));
                     let started = Instant::now();
                     let route = route_index(req.path());

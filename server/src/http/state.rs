@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use sentrie_vm::Program;
+use sentrie_vm::VerifiedProgram;
 
 use super::audit::AuditLog;
 use super::metrics::Metrics;
 
 /// One loaded pack version.
 pub struct PackState {
-    pub program: Arc<Program>,
+    pub program: Arc<VerifiedProgram>,
     pub name: String,
     pub version: String,
     pub hash: String,

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
+use crate::linemap::Point;
 use oxc_allocator::Allocator;
 use oxc_codegen::{Codegen, CodegenOptions};
 use oxc_parser::Parser;
 use oxc_semantic::SemanticBuilder;
 use oxc_span::SourceType;
 use oxc_transformer::{TransformOptions, Transformer};
-use sentrie_vm::jsmap::Point;
 
 pub struct Transpiled {
     pub js: String,

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{alloc_str, arity, list, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 

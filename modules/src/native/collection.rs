@@ -4,7 +4,7 @@
 use bumpalo::collections::Vec as BumpVec;
 
 use super::{alloc_str, arity, list, num_arg, Env, Export};
-use crate::value::{deep_eq, map_get, sort_key_cmp, MapRef, Value};
+use sentrie_vm::value::{deep_eq, map_get, sort_key_cmp, MapRef, Value};
 
 type R<'a> = Result<Value<'a>, String>;
 
@@ -95,14 +95,14 @@ fn flatten_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
         if i >= cur.len() {
             continue;
         }
-        if !crate::work::visit() {
-            return Err(crate::work::exhausted_message().to_string());
+        if !sentrie_vm::work::visit() {
+            return Err(sentrie_vm::work::exhausted_message().to_string());
         }
         stack.push((cur, i + 1));
         match cur[i].plain() {
             Value::List(inner) => {
-                if !crate::work::enter(stack.len() as u32) {
-                    return Err(crate::work::exhausted_message().to_string());
+                if !sentrie_vm::work::enter(stack.len() as u32) {
+                    return Err(sentrie_vm::work::exhausted_message().to_string());
                 }
                 stack.push((inner, 0))
             }
@@ -166,7 +166,9 @@ fn merge<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     for a in args {
         entries.extend(map_arg("map_merge", *a)?.iter().copied());
     }
-    Ok(Value::Map(crate::json::sort_entries(env.bump, entries)))
+    Ok(Value::Map(sentrie_vm::json::sort_entries(
+        env.bump, entries,
+    )))
 }
 
 pub fn lookup(name: &str) -> Option<Export> {

@@ -2,7 +2,7 @@
 //! joining path segments, and accessors. Unparseable input raises errors (except `isValid`).
 
 use super::{alloc_str, arity, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 

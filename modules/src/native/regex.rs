@@ -2,8 +2,8 @@
 //! find, findAll, replace (first), replaceAll (`$1`/`${name}` expand groups), split.
 
 use super::{alloc_str, arity, list, str_arg, Env, Export};
-use crate::regex_cache::with_regex;
-use crate::value::Value;
+use sentrie_vm::regex_cache::with_regex;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 
@@ -64,7 +64,7 @@ fn replace_all<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     let out = with_regex(&str_arg(args, 0), |re| {
         // Every position of `s` can match, each expanding `r`: build piece by piece and stop
         // at the string limit instead of allocating the product.
-        let limit = crate::ops::MAX_STRING_BYTES;
+        let limit = sentrie_vm::ops::MAX_STRING_BYTES;
         let mut out = String::new();
         let mut last = 0;
         for caps in re.captures_iter(&s) {

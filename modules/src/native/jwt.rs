@@ -4,7 +4,7 @@
 use hmac::Mac;
 
 use super::{arity, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 
@@ -16,7 +16,7 @@ fn b64url(seg: &str) -> Option<Vec<u8>> {
     while !s.len().is_multiple_of(4) {
         s.push('=');
     }
-    crate::builtins::base64_decode(&s)
+    crate::native::core::base64_decode(&s)
 }
 
 struct Parts<'t> {
@@ -45,7 +45,7 @@ fn split(token: &str) -> Result<Parts<'_>, String> {
 }
 
 fn json_value<'a>(bytes: &[u8], env: &Env<'a>, what: &str) -> R<'a> {
-    crate::json::decode(bytes, env.bump)
+    sentrie_vm::json::decode(bytes, env.bump)
         .map_err(|_| format!("invalid token format: {what} is not JSON"))
 }
 

@@ -2,8 +2,8 @@
 //! Decoders fail on malformed input; decoded bytes are read as UTF-8 with U+FFFD replacement.
 
 use super::{alloc_str, arity, str_arg, Env, Export};
-use crate::builtins::{base64_decode, base64_encode};
-use crate::value::Value;
+use crate::native::core::{base64_decode, base64_encode};
+use sentrie_vm::value::Value;
 
 fn text<'a>(env: &Env<'a>, bytes: &[u8]) -> Value<'a> {
     alloc_str(env, &String::from_utf8_lossy(bytes))

@@ -2,8 +2,8 @@
 //! comparisons and Go-style durations (plus `d` = 24 h).
 
 use super::{alloc_str, arity, num_arg, str_arg, Env, Export};
-use crate::program::Const;
-use crate::value::Value;
+use sentrie_vm::program::Const;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 

@@ -1,13 +1,13 @@
 //! `@sentrie/uuid`: `v4()`, `v6()`, `v7()` as lowercase canonical strings.
 
 use super::{alloc_str, arity, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
-use crate::builtins::{format_uuid as format, random_bytes};
+use crate::native::core::{format_uuid as format, random_bytes};
 
 fn v4<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("v4", args, 0, 0)?;
-    Ok(alloc_str(env, &crate::builtins::uuid_v4()))
+    Ok(alloc_str(env, &crate::native::core::uuid_v4()))
 }
 
 fn unix_ms() -> u64 {

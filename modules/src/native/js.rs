@@ -2,8 +2,8 @@
 //! Number, String, Date, JSON and Array helpers, plus `add/sub/mul/div`.
 
 use super::{alloc_str, arity, js_number, list, num_arg, parse_js_number, str_arg, Env, Export};
-use crate::program::Const;
-use crate::value::Value;
+use sentrie_vm::program::Const;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 
@@ -98,7 +98,7 @@ fn min<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
 
 fn random<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
     arity("random", args, 0, 0)?;
-    let b = crate::builtins::random_bytes();
+    let b = crate::native::core::random_bytes();
     let mut word = [0u8; 8];
     word.copy_from_slice(&b[..8]);
     // 53 random bits: every double in [0, 1) that is a multiple of 2^-53.
@@ -402,7 +402,7 @@ fn date_parse_fn<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
 fn parse<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("parse", args, 1, 1)?;
     let s = str_arg(args, 0);
-    crate::json::decode(s.as_bytes(), env.bump).map_err(|e| format!("parse: {e}"))
+    sentrie_vm::json::decode(s.as_bytes(), env.bump).map_err(|e| format!("parse: {e}"))
 }
 
 fn stringify<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
@@ -412,7 +412,7 @@ fn stringify<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
         return Ok(Value::Undefined);
     }
     let mut out = String::new();
-    crate::json::write_compact(&mut out, v);
+    sentrie_vm::json::write_compact(&mut out, v);
     Ok(alloc_str(env, &out))
 }
 

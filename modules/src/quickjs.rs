@@ -17,8 +17,8 @@ use bumpalo::Bump;
 use rquickjs::function::Args;
 use rquickjs::loader::{Loader, Resolver};
 use rquickjs::{CatchResultExt, Context, Ctx, Module, Object, Persistent, Runtime};
-
-use crate::value::Value;
+use sentrie_vm::value::Value;
+use sentrie_vm::VerifiedProgram;
 
 /// Time one call may run.
 pub const CALL_TIME_LIMIT: Duration = Duration::from_secs(5);
@@ -129,12 +129,12 @@ pub struct JsPack<'p> {
 }
 
 impl<'p> JsPack<'p> {
-    pub fn of(p: &'p crate::Program) -> JsPack<'p> {
+    pub fn of(p: &'p VerifiedProgram) -> JsPack<'p> {
         JsPack {
-            instance: p.instance,
-            modules: &p.js_modules,
-            env: &p.env_names,
-            builtins: &p.js_builtin_imports,
+            instance: p.instance(),
+            modules: p.js_modules(),
+            env: p.env_names(),
+            builtins: p.js_builtin_imports(),
         }
     }
 }
@@ -144,14 +144,14 @@ impl<'p> JsPack<'p> {
 fn builtin_module_source(module: &str, builtins: &[(String, String)]) -> String {
     let mut src = String::new();
     for (m, name) in builtins.iter().filter(|(m, _)| m == module) {
-        match crate::modules::lookup(m, name) {
-            Some(crate::modules::Export::Function(_)) => src.push_str(&format!(
+        match crate::native::lookup(m, name) {
+            Some(crate::native::Export::Function(_)) => src.push_str(&format!(
                 "export const {name} = (...a) => globalThis.__sentrie_native({m:?}, {name:?}, ...a);\n"
             )),
-            Some(crate::modules::Export::Const(c)) => {
+            Some(crate::native::Export::Const(c)) => {
                 let text = match c {
-                    crate::program::Const::Num(n) => crate::value::number_text(n),
-                    crate::program::Const::Str(t) => serde_json::Value::String(t).to_string(),
+                    sentrie_vm::program::Const::Num(n) => sentrie_vm::value::number_text(n),
+                    sentrie_vm::program::Const::Str(t) => serde_json::Value::String(t).to_string(),
                     _ => "null".to_string(),
                 };
                 src.push_str(&format!("export const {name} = {text};\n"));
@@ -175,7 +175,7 @@ impl Resolver for KeyResolver {
     ) -> rquickjs::Result<String> {
         if name
             .strip_prefix("@sentrie/")
-            .is_some_and(crate::modules::module_exists)
+            .is_some_and(crate::native::module_exists)
         {
             return Ok(name.to_string());
         }
@@ -228,7 +228,7 @@ fn native_bridge<'js>(
     name: &str,
     args: &[rquickjs::Value<'js>],
 ) -> Result<rquickjs::Value<'js>, String> {
-    let f = crate::modules::function(module, name)
+    let f = crate::native::function(module, name)
         .ok_or_else(|| format!("@sentrie/{module} has no function {name}"))?;
     let bump = Bump::new();
     let values = args
@@ -240,7 +240,7 @@ fn native_bridge<'js>(
         .map_or(0, |d| d.as_millis() as i64);
     let out = f(
         &values,
-        &crate::modules::Env {
+        &crate::native::Env {
             bump: &bump,
             now_ms,
         },
@@ -380,7 +380,7 @@ fn to_js<'js>(ctx: &Ctx<'js>, v: Value<'_>) -> rquickjs::Result<rquickjs::Value<
         Value::Str(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
         other => {
             let mut text = String::new();
-            crate::json::write_compact(&mut text, other);
+            sentrie_vm::json::write_compact(&mut text, other);
             ctx.json_parse(text)?
         }
     })
@@ -416,7 +416,7 @@ fn from_js<'a, 'js>(
         None => Ok(Value::Undefined),
         Some(s) => {
             let s = s.to_string().map_err(|e| caught(ctx, e))?;
-            crate::json::decode(s.as_bytes(), bump)
+            sentrie_vm::json::decode(s.as_bytes(), bump)
         }
     }
 }
@@ -480,7 +480,7 @@ pub fn invoke<'a>(
                 } else {
                     Err(format!(
                         "module `{key}`: {}",
-                        crate::jsmap::remap(&msg, modules)
+                        crate::linemap::remap(&msg, modules)
                     ))
                 }
             }
@@ -500,7 +500,7 @@ pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<()
     let mut namespaces = HashMap::new();
     eng.ctx.with(|ctx| {
         let ns = namespace(&ctx, &mut namespaces, key, modules)
-            .map_err(|e| format!("module `{key}`: {}", crate::jsmap::remap(&e, modules)))?;
+            .map_err(|e| format!("module `{key}`: {}", crate::linemap::remap(&e, modules)))?;
         for n in names {
             if export_of(&ns, n).is_ok_and(|v| v.is_undefined()) {
                 return Err(format!("module {key} missing export {n}"));

@@ -1,7 +1,7 @@
 //! `@sentrie/json`: `isValid(s)` — true iff `s` is one complete JSON value.
 
 use super::{arity, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 fn is_valid<'a>(args: &[Value<'a>], _env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("isValid", args, 1, 1)?;

@@ -7,6 +7,7 @@
 //! "F requires …" errors.
 
 mod collection;
+pub mod core;
 mod encoding;
 mod hash;
 
@@ -21,19 +22,10 @@ mod time;
 mod url;
 mod uuid;
 
-use bumpalo::Bump;
+use sentrie_vm::program::Const;
+use sentrie_vm::value::{number_text, Value};
 
-use crate::program::Const;
-use crate::value::{number_text, Value};
-
-/// What a native function sees besides its arguments.
-pub struct Env<'a> {
-    pub bump: &'a Bump,
-    /// Milliseconds since the Unix epoch at the start of the evaluation.
-    pub now_ms: i64,
-}
-
-pub type NativeFn = for<'a> fn(&[Value<'a>], &Env<'a>) -> Result<Value<'a>, String>;
+pub use sentrie_vm::host::{NativeEnv as Env, NativeFn};
 
 /// One export of a builtin module.
 pub enum Export {
@@ -82,6 +74,8 @@ pub fn lookup(module: &str, name: &str) -> Option<Export> {
         "semver" => semver::lookup(name),
         // They exist and export nothing (their functions moved to @sentrie/js).
         "math" | "string" => None,
+        // Not importable: the language's own builtins that need hashing or encoding.
+        core::MODULE => core::lookup(name).map(|(f, _, _)| Export::Function(f)),
         _ => None,
     }
 }

@@ -5,18 +5,18 @@ use bumpalo::Bump;
 use serde_json::{json, Value as J};
 
 use super::{function, js_number, js_string, lookup, parse_js_number, Env, Export};
-use crate::json::{decode, to_json};
-use crate::program::Const;
+use sentrie_vm::json::{decode, to_json};
+use sentrie_vm::program::Const;
 
 /// Calls `@sentrie/module.name` with JSON arguments.
 fn call(module: &str, name: &str, args: &[J]) -> Result<J, String> {
     let bump = Bump::new();
     let f = function(module, name).unwrap_or_else(|| panic!("{module}.{name} missing"));
-    let vals: Vec<crate::Value<'_>> = args
+    let vals: Vec<sentrie_vm::Value<'_>> = args
         .iter()
         .map(|a| {
             if a == &json!("__undefined__") {
-                crate::Value::Undefined
+                sentrie_vm::Value::Undefined
             } else {
                 decode(a.to_string().as_bytes(), &bump).unwrap()
             }
@@ -54,7 +54,7 @@ fn js_conversions() {
     assert_eq!(js_string(v("[1,null,\"a\",[2,3]]")), "1,,a,2,3");
     assert_eq!(js_string(v("{\"a\":1}")), "[object Object]");
     assert_eq!(js_string(v("0.1")), "0.1");
-    assert_eq!(js_string(crate::Value::Undefined), "undefined");
+    assert_eq!(js_string(sentrie_vm::Value::Undefined), "undefined");
     assert_eq!(js_number(v("\"  12  \"")), 12.0);
     assert_eq!(js_number(v("\"\"")), 0.0);
     assert_eq!(js_number(v("[\"7\"]")), 7.0);

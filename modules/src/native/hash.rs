@@ -5,7 +5,7 @@ use hmac::{Hmac, Mac};
 use sha2::Digest;
 
 use super::{alloc_str, arity, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 /// Lowercase hex without a formatting call per byte.
 pub fn hex(bytes: &[u8]) -> String {

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 
 use super::{alloc_str, arity, str_arg, Env, Export};
-use crate::value::Value;
+use sentrie_vm::value::Value;
 
 type R<'a> = Result<Value<'a>, String>;
 

@@ -1,0 +1,153 @@
+//! The language's own builtins (LANGUAGE.md §15) that need hashing, encoding or randomness:
+//! `crypto.hash`, `crypto.verify`, `base64.encode`, `base64.decode` and `uuid`. They are
+//! lowered to native calls of the internal module [`MODULE`], which `use` cannot import, so
+//! the VM links no hash or encoding crate. The shared helpers (base64, UUID text, random
+//! bytes) also serve `@sentrie/encoding`, `@sentrie/jwt`, `@sentrie/uuid` and `@sentrie/js`.
+
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use sentrie_vm::value::{canonical_text, Value};
+
+use super::{alloc_str, Env, NativeFn};
+
+/// The internal module name of these functions.
+pub const MODULE: &str = "core";
+
+/// A builtin's function and arity range, as the compiler needs them.
+pub fn lookup(name: &str) -> Option<(NativeFn, usize, usize)> {
+    Some(match name {
+        "uuid" => (uuid as NativeFn, 0, 0),
+        "base64.encode" => (b64_encode, 1, 1),
+        "base64.decode" => (b64_decode, 1, 1),
+        "crypto.hash" => (hash, 1, 1),
+        "crypto.verify" => (verify, 2, 2),
+        _ => return None,
+    })
+}
+
+fn arg<'a>(args: &[Value<'a>], i: usize) -> Value<'a> {
+    args.get(i).map_or(Value::Undefined, |v| v.plain())
+}
+
+fn uuid<'a>(_args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    Ok(alloc_str(env, &uuid_v4()))
+}
+
+fn b64_encode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    let s = canonical_text(arg(args, 0));
+    Ok(alloc_str(env, &base64_encode(s.as_bytes())))
+}
+
+fn b64_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    let s = canonical_text(arg(args, 0));
+    let bytes = base64_decode(&s).ok_or("base64.decode: invalid base64 input")?;
+    Ok(alloc_str(env, &String::from_utf8_lossy(&bytes)))
+}
+
+fn hash<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
+    Ok(alloc_str(env, &sha256_hex(&canonical_text(arg(args, 0)))))
+}
+
+fn verify<'a>(args: &[Value<'a>], _env: &Env<'a>) -> Result<Value<'a>, String> {
+    let digest = canonical_text(arg(args, 1));
+    Ok(Value::Bool(
+        sha256_hex(&canonical_text(arg(args, 0))).eq_ignore_ascii_case(&digest),
+    ))
+}
+
+/// Lowercase hex SHA-256 of the text.
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Standard alphabet, padding required on decode; set bits after the last full byte are
+/// tolerated (the language reference does not ask for canonical encodings).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    BASE64.decode(s).ok()
+}
+
+/// 16 random bytes from the operating system's secure generator. Should the OS refuse (no
+/// entropy source at all), process-random hasher keys mixed with a counter and the clock are
+/// used instead, so a UUID is still unique within and across processes.
+pub fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        b[..8].copy_from_slice(&fallback_u64().to_le_bytes());
+        b[8..].copy_from_slice(&fallback_u64().to_le_bytes());
+    }
+    b
+}
+
+fn fallback_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+/// The canonical `8-4-4-4-12` lowercase text of a UUID.
+pub fn format_uuid(b: [u8; 16]) -> String {
+    ::uuid::Uuid::from_bytes(b).hyphenated().to_string()
+}
+
+/// A random version-4 UUID, lowercase.
+pub fn uuid_v4() -> String {
+    ::uuid::Builder::from_random_bytes(random_bytes())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_and_requires_padding() {
+        for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            let e = base64_encode(s.as_bytes());
+            assert_eq!(base64_decode(&e).as_deref(), Some(s.as_bytes()));
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert!(base64_decode("Zm9=v").is_none());
+        assert!(base64_decode("Zm8").is_none());
+        // Trailing bits after the last byte are accepted, as before.
+        assert_eq!(base64_decode("Zm9=").as_deref(), Some(&b"fo"[..]));
+    }
+
+    #[test]
+    fn uuid_is_v4_shaped() {
+        let u = uuid_v4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+        assert_ne!(u, uuid_v4());
+        assert_eq!(
+            format_uuid([
+                0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
+                0x40, 0x00
+            ]),
+            "123e4567-e89b-12d3-a456-426614174000"
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! Instructions that call and return: rule, let and import calls push frames on the explicit
+//! stack (never Rust recursion); `Ret` completes them (caching lets, wrapping rule values as
+//! decisions, running attachments); builtin, native and module calls run to completion, with
+//! memoization through the program's host.
+
+use bumpalo::collections::Vec as BumpVec;
+
+use super::{Flow, Frame, Ret, Step, Vm};
+use crate::builtins;
+use crate::bytecode::Reg;
+use crate::error::ErrorKind;
+use crate::host::NativeEnv;
+use crate::json;
+use crate::program::{LetId, RuleId};
+use crate::value::{DecisionVal, Value};
+
+impl<'a> Vm<'a> {
+    /// A policy-level let: its cached value, or `None` after pushing its function.
+    pub(super) fn load_let(
+        &mut self,
+        frame: Frame<'a>,
+        pc: usize,
+        dst: Reg,
+        let_id: u32,
+    ) -> Step<Option<Value<'a>>> {
+        let info = &self.p.lets[LetId::from_u32(let_id)];
+        let cached = self.ctxs[frame.ctx as usize].lets[info.slot as usize].get();
+        if !matches!(cached, Value::Pending) {
+            return Ok(Some(cached));
+        }
+        self.save_pc(pc);
+        let ret = Ret::Let {
+            slot: info.slot,
+            dst: frame.base + u32::from(dst.0),
+        };
+        self.push_frame(info.func, frame.ctx, ret)?;
+        Ok(None)
+    }
+
+    /// A rule of the same policy: its cached decision, or `None` after pushing its function.
+    pub(super) fn load_rule(
+        &mut self,
+        frame: Frame<'a>,
+        pc: usize,
+        dst: Reg,
+        rule: u32,
+    ) -> Step<Option<Value<'a>>> {
+        let rule = RuleId::from_u32(rule);
+        let info = &self.p.rules[rule];
+        if let Some(d) = self.ctxs[frame.ctx as usize].rules[info.slot as usize].get() {
+            return Ok(Some(Value::Decision(d)));
+        }
+        self.save_pc(pc);
+        let ret = Ret::Rule {
+            rule,
+            dst: frame.base + u32::from(dst.0),
+        };
+        self.push_frame(info.func, frame.ctx, ret)?;
+        Ok(None)
+    }
+
+    /// A rule import (`import decision of ... with ...`): a sandbox context with the `with`
+    /// values as its facts, and the imported rule's function pushed on it.
+    pub(super) fn import(
+        &mut self,
+        frame: Frame<'a>,
+        pc: usize,
+        dst: Reg,
+        site: u32,
+    ) -> Step<Option<Value<'a>>> {
+        let p = self.p;
+        let site = &p.imports[site as usize];
+        let base = frame.base as usize;
+        let mut entries = BumpVec::with_capacity_in(site.names.len(), self.bump);
+        for (i, name) in site.names.iter().enumerate() {
+            let v = self.regs[base + site.args.0 as usize + i].plain();
+            if !v.is_undefined() {
+                entries.push((name.as_str(), v));
+            }
+        }
+        let supplied = json::sort_entries(self.bump, entries);
+        let target = &p.rules[site.rule];
+        self.save_pc(pc);
+        let ctx = self.new_ctx(target.policy, supplied).map_err(|e| e.kind)?;
+        let ret = Ret::Rule {
+            rule: site.rule,
+            dst: frame.base + u32::from(dst.0),
+        };
+        self.push_frame(target.func, ctx, ret)?;
+        Ok(None)
+    }
+
+    /// `Ret`: pops the frame and completes what called it. `pc` becomes the caller's, so an
+    /// error while completing (an attachment that cannot start) is reported at the call.
+    pub(super) fn ret(&mut self, v: Value<'a>, depth: usize, pc: &mut usize) -> Step<Flow<'a>> {
+        let Some(fr) = self.frames.pop() else {
+            return Ok(Flow::Return(v));
+        };
+        self.regs.truncate(fr.base as usize);
+        self.builders.truncate(fr.bbase as usize);
+        if let Some(caller) = self.frames.last() {
+            *pc = caller.pc as usize;
+        }
+        match fr.ret {
+            Ret::Top => {
+                if self.frames.len() <= depth {
+                    return Ok(Flow::Return(v));
+                }
+            }
+            Ret::Let { slot, dst } => {
+                self.ctxs[fr.ctx as usize].lets[slot as usize].set(v);
+                self.regs[dst as usize] = v;
+            }
+            Ret::Rule { rule, dst } => {
+                if self.finish_rule(fr.ctx, rule, v, dst)? {
+                    return Ok(Flow::Continue);
+                }
+            }
+            Ret::Attach {
+                dec,
+                idx,
+                dst,
+                start,
+            } => {
+                if self.next_attachment(fr.ctx, v, dec, idx, dst, start)? {
+                    return Ok(Flow::Continue);
+                }
+            }
+        }
+        if self.frames.len() <= depth {
+            return Ok(Flow::Return(v));
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Records attachment `idx` of `dec` and starts the next one (true), or completes the
+    /// decision and caches it (false).
+    fn next_attachment(
+        &mut self,
+        ctx: u32,
+        v: Value<'a>,
+        dec: &'a DecisionVal<'a>,
+        idx: u32,
+        dst: u32,
+        start: u32,
+    ) -> Step<bool> {
+        self.att_stack.push(v.plain());
+        let info = &self.p.rules[dec.rule];
+        if (idx as usize) + 1 < info.attachments.len() {
+            let next = idx + 1;
+            let ret = Ret::Attach {
+                dec,
+                idx: next,
+                dst,
+                start,
+            };
+            let func = info.attachments[next as usize].1;
+            self.push_frame(func, ctx, ret)?;
+            return Ok(true);
+        }
+        let attachments = self
+            .bump
+            .alloc_slice_copy(&self.att_stack[start as usize..]);
+        self.att_stack.truncate(start as usize);
+        let done: &'a DecisionVal<'a> = self.bump.alloc(DecisionVal {
+            attachments,
+            ..*dec
+        });
+        self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(done));
+        self.regs[dst as usize] = Value::Decision(done);
+        Ok(false)
+    }
+
+    /// Wraps a rule's value as a decision, caches it, and starts its attachments if any
+    /// (true: a frame was pushed to run next).
+    pub(super) fn finish_rule(
+        &mut self,
+        ctx: u32,
+        rule: RuleId,
+        v: Value<'a>,
+        dst: u32,
+    ) -> Step<bool> {
+        let info = &self.p.rules[rule];
+        let imported = match v {
+            Value::Decision(d) => Some(d),
+            _ => None,
+        };
+        // Cached at once so attachments can read the rule itself; replaced by the complete
+        // decision once its attachments are computed.
+        let dec: &'a DecisionVal<'a> = self.bump.alloc(DecisionVal {
+            rule,
+            state: v.truthy(),
+            value: v.plain(),
+            attachments: &[],
+            imported,
+        });
+        self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(dec));
+        if info.attachments.is_empty() {
+            self.regs[dst as usize] = Value::Decision(dec);
+            return Ok(false);
+        }
+        let func = info.attachments[0].1;
+        let start = self.att_stack.len() as u32;
+        let ret = Ret::Attach {
+            dec,
+            idx: 0,
+            dst,
+            start,
+        };
+        self.push_frame(func, ctx, ret)?;
+        Ok(true)
+    }
+
+    pub(super) fn call_builtin(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
+        let call = &self.p.calls[site as usize];
+        let start = base + call.args.0 as usize;
+        let args = &self.regs[start..start + call.argc as usize];
+        let bump = self.bump;
+        self.memoized(call.memo, 'b', site, args, || {
+            builtins::call(call.builtin, args, bump)
+        })
+    }
+
+    pub(super) fn call_native(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
+        let now_ms = *self.now_ms.get_or_insert_with(unix_ms);
+        let info = &self.p.natives[site as usize];
+        let start = base + info.args.0 as usize;
+        let args = &self.regs[start..start + info.argc as usize];
+        let env = NativeEnv {
+            bump: self.bump,
+            now_ms,
+        };
+        let native = self.vp.natives[site as usize];
+        self.memoized(info.memo, 'n', site, args, || {
+            native(args, &env).map_err(ErrorKind::Native)
+        })
+    }
+
+    pub(super) fn call_module(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
+        let vp = self.vp;
+        let m = &self.p.module_sites[site as usize];
+        let start = base + m.args.0 as usize;
+        let args = &self.regs[start..start + m.argc as usize];
+        let bump = self.bump;
+        self.memoized(m.memo, 'm', site, args, || {
+            vp.host
+                .call_module(vp, m, args, bump)
+                .map_err(ErrorKind::Module)
+        })
+    }
+
+    /// Runs `call` unless a live cached result exists for this site and these arguments
+    /// (only for sites written with `!`); caches a successful result. A hit keeps its
+    /// original expiry.
+    fn memoized(
+        &self,
+        memo: Option<u32>,
+        kind: char,
+        site: u32,
+        args: &[Value<'_>],
+        call: impl FnOnce() -> Step<Value<'a>>,
+    ) -> Step<Value<'a>> {
+        let Some(ttl) = memo.filter(|t| *t > 0) else {
+            return call();
+        };
+        let key = memo_key(kind, site, args);
+        let host = &self.vp.host;
+        if let Some(hit) = host.memo_get(&key, self.bump) {
+            return Ok(hit);
+        }
+        let v = call()?;
+        host.memo_put(key, v, ttl);
+        Ok(v)
+    }
+}
+
+/// The cache key of a call: site kind and index, and the arguments as JSON.
+fn memo_key(kind: char, site: u32, args: &[Value<'_>]) -> String {
+    let mut k = format!("{kind}{site}:");
+    for a in args {
+        if a.is_undefined() {
+            k.push_str("~,");
+        } else {
+            json::write_compact(&mut k, a.plain());
+            k.push(',');
+        }
+    }
+    k
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,318 @@
+//! The instruction loop. Loads, moves, operators and jumps run inline; instructions that
+//! call or return (rules, lets, imports, builtins, natives, modules) and the collection
+//! builders are methods of their own, grouped by family.
+//!
+//! Every exit of the loop goes through one place that records the pc, so an error is always
+//! reported at the instruction that failed (the frame's `pc` points one past it).
+
+use bumpalo::collections::Vec as BumpVec;
+
+use super::{Flow, Frame, Step, Vm};
+use crate::builtins;
+use crate::bytecode::Instr;
+use crate::conform;
+use crate::error::ErrorKind;
+use crate::json;
+use crate::ops::{
+    add, arith, compare, contains, equals, get_field, get_index, is_empty, matches_dyn, unary_num,
+};
+use crate::program::{Const, TypeId};
+use crate::value::{map_get, Tri, Value};
+
+impl<'a> Vm<'a> {
+    /// Executes instructions of the top frame until a call, a return or an error. On return
+    /// `*pc_out` is the pc after the last instruction executed.
+    pub(super) fn exec(
+        &mut self,
+        frame: Frame<'a>,
+        pc_out: &mut usize,
+        depth: usize,
+    ) -> Step<Flow<'a>> {
+        let p = self.p;
+        let code = &p.funcs[frame.func].code;
+        let base = frame.base as usize;
+        let mut pc = *pc_out;
+        macro_rules! r {
+            ($reg:expr) => {
+                self.regs[base + $reg.0 as usize]
+            };
+        }
+        macro_rules! set {
+            ($reg:expr, $v:expr) => {{
+                let v = $v;
+                self.regs[base + $reg.0 as usize] = v;
+            }};
+        }
+        // Leaves the loop with the error; the pc is recorded below.
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(kind) => break Err(kind),
+                }
+            };
+        }
+        // A call either has its value at once (cached) or pushed a frame to run next.
+        macro_rules! call {
+            ($e:expr) => {{
+                match $e {
+                    Ok(Some(v)) => v,
+                    Ok(None) => break Ok(Flow::Continue),
+                    Err(kind) => break Err(kind),
+                }
+            }};
+        }
+        let result = loop {
+            let Some(&instr) = code.get(pc) else {
+                break Err(ErrorKind::Internal(
+                    "execution ran past the end of the code",
+                ));
+            };
+            pc += 1;
+            match instr {
+                Instr::LoadConst { dst, k } => {
+                    // Scalars inline; lists and maps are built in the arena once.
+                    let v = match &p.consts[k as usize] {
+                        Const::Num(n) => Value::Num(*n),
+                        Const::Str(s) => Value::Str(s),
+                        other => self.composite_const(k, other),
+                    };
+                    set!(dst, v)
+                }
+                Instr::LoadUndef { dst } => set!(dst, Value::Undefined),
+                Instr::LoadNull { dst } => set!(dst, Value::Null),
+                Instr::LoadBool { dst, value } => set!(dst, Value::Bool(value)),
+                Instr::LoadUnknown { dst } => set!(dst, Value::Unknown),
+                Instr::Move { dst, src } => set!(dst, r!(src)),
+                Instr::LoadFact { dst, idx } => {
+                    set!(dst, self.ctxs[frame.ctx as usize].facts[idx as usize].get())
+                }
+                Instr::LoadAdhoc { dst, name } => {
+                    let ctx = &self.ctxs[frame.ctx as usize];
+                    let v = map_get(ctx.supplied, &p.names[name as usize]);
+                    set!(dst, v.unwrap_or(Value::Undefined));
+                }
+                Instr::LoadLet { dst, let_id } => {
+                    set!(dst, call!(self.load_let(frame, pc, dst, let_id)))
+                }
+                Instr::LoadRule { dst, rule } => {
+                    set!(dst, call!(self.load_rule(frame, pc, dst, rule)))
+                }
+                Instr::Import { dst, site } => {
+                    call!(self.import(frame, pc, dst, site));
+                }
+                Instr::EnsureLocal { slot, target } => {
+                    if matches!(r!(slot), Value::Pending) {
+                        self.subs.push(pc as u32);
+                        pc = target as usize;
+                    }
+                }
+                Instr::ClearLocal { slot } => set!(slot, Value::Pending),
+                Instr::RetSub => match self.subs.pop() {
+                    Some(back) => pc = back as usize,
+                    None => break Err(ErrorKind::Internal("unbalanced subroutine return")),
+                },
+                Instr::CheckLet { src, site } => {
+                    let check = &p.let_checks[site as usize];
+                    if let Err(reason) = conform::check(self.vp, check.ty, r!(src), 0) {
+                        break Err(ErrorKind::InvalidLet {
+                            name: check.name.clone(),
+                            reason,
+                        });
+                    }
+                }
+                Instr::GetField { dst, src, name } => set!(
+                    dst,
+                    tri!(get_field(self.vp, r!(src), &p.names[name as usize], false))
+                ),
+                Instr::GetFieldLenient { dst, src, name } => set!(
+                    dst,
+                    tri!(get_field(self.vp, r!(src), &p.names[name as usize], true))
+                ),
+                Instr::GetIndex { dst, src, key } => {
+                    set!(dst, tri!(get_index(self.vp, r!(src), r!(key), false)))
+                }
+                Instr::GetIndexLenient { dst, src, key } => {
+                    set!(dst, tri!(get_index(self.vp, r!(src), r!(key), true)))
+                }
+                Instr::Add { dst, lhs, rhs } => set!(dst, tri!(add(r!(lhs), r!(rhs), self.bump))),
+                Instr::Sub { dst, lhs, rhs } => set!(dst, tri!(arith(r!(lhs), r!(rhs), '-'))),
+                Instr::Mul { dst, lhs, rhs } => set!(dst, tri!(arith(r!(lhs), r!(rhs), '*'))),
+                Instr::Div { dst, lhs, rhs } => set!(dst, tri!(arith(r!(lhs), r!(rhs), '/'))),
+                Instr::Mod { dst, lhs, rhs } => set!(dst, tri!(arith(r!(lhs), r!(rhs), '%'))),
+                Instr::Lt { dst, lhs, rhs } => set!(dst, tri!(compare(r!(lhs), r!(rhs), "<"))),
+                Instr::Le { dst, lhs, rhs } => set!(dst, tri!(compare(r!(lhs), r!(rhs), "<="))),
+                Instr::Gt { dst, lhs, rhs } => set!(dst, tri!(compare(r!(lhs), r!(rhs), ">"))),
+                Instr::Ge { dst, lhs, rhs } => set!(dst, tri!(compare(r!(lhs), r!(rhs), ">="))),
+                Instr::Eq { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), false)),
+                Instr::Ne { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), true)),
+                Instr::Contains { dst, lhs, rhs } => set!(dst, contains(r!(lhs), r!(rhs))),
+                Instr::Matches { dst, lhs, rhs } => set!(dst, tri!(matches_dyn(r!(lhs), r!(rhs)))),
+                Instr::MatchesConst { dst, src, regex } => {
+                    let v = match r!(src).plain() {
+                        Value::Undefined => Value::Undefined,
+                        Value::Str(s) => Value::Bool(self.vp.regexes[regex as usize].is_match(s)),
+                        other => break Err(ErrorKind::MatchSubject(other.kind_name())),
+                    };
+                    set!(dst, v)
+                }
+                Instr::Not { dst, src } => {
+                    let v = r!(src);
+                    let out = if v.is_undefined() {
+                        Value::Undefined
+                    } else {
+                        v.truthy().negate().value()
+                    };
+                    set!(dst, out)
+                }
+                Instr::Neg { dst, src } => set!(dst, tri!(unary_num(r!(src), true))),
+                Instr::Plus { dst, src } => set!(dst, tri!(unary_num(r!(src), false))),
+                Instr::Truthy { dst, src } => set!(dst, r!(src).truthy().value()),
+                Instr::AndTri { dst, lhs, rhs } => {
+                    set!(dst, r!(lhs).truthy().and(r!(rhs).truthy()).value())
+                }
+                Instr::OrTri { dst, lhs, rhs } => {
+                    set!(dst, r!(lhs).truthy().or(r!(rhs).truthy()).value())
+                }
+                Instr::XorTri { dst, lhs, rhs } => {
+                    set!(dst, r!(lhs).truthy().xor(r!(rhs).truthy()).value())
+                }
+                Instr::IsDefined { dst, src } => set!(dst, Value::Bool(!r!(src).is_undefined())),
+                Instr::IsEmpty { dst, src } => set!(dst, Value::Bool(is_empty(r!(src)))),
+                Instr::IsType { dst, src, ty } => {
+                    let ty = TypeId::from_u32(ty.into());
+                    let ok = conform::check(self.vp, ty, r!(src), 0).is_ok();
+                    set!(dst, Value::Bool(ok))
+                }
+                Instr::Cast { dst, src, ty } => {
+                    let ty = TypeId::from_u32(ty.into());
+                    set!(
+                        dst,
+                        tri!(crate::cast::cast(self.vp, ty, r!(src), self.bump))
+                    )
+                }
+                Instr::Count { dst, src } => set!(dst, Value::Num(builtins::count(r!(src)))),
+                Instr::Jump { target } => {
+                    if (target as usize) < pc {
+                        tri!(self.charge());
+                    }
+                    pc = target as usize;
+                }
+                Instr::JumpIfTrue { src, target } => {
+                    if r!(src).truthy() == Tri::True {
+                        pc = target as usize;
+                    }
+                }
+                Instr::JumpIfNotTrue { src, target } => {
+                    if r!(src).truthy() != Tri::True {
+                        pc = target as usize;
+                    }
+                }
+                Instr::JumpIfFalse { src, target } => {
+                    if r!(src).truthy() == Tri::False {
+                        pc = target as usize;
+                    }
+                }
+                Instr::JumpIfUndef { src, target } => {
+                    if r!(src).is_undefined() {
+                        pc = target as usize;
+                    }
+                }
+                Instr::MakeList { dst, src, n } => {
+                    let start = base + src.0 as usize;
+                    let items = self
+                        .bump
+                        .alloc_slice_copy(&self.regs[start..start + n as usize]);
+                    set!(dst, Value::List(items))
+                }
+                Instr::MakeMap { dst, src, n } => {
+                    set!(dst, tri!(self.make_map(base + src.0 as usize, n as usize)))
+                }
+                Instr::IterCheck { src, op } => {
+                    if !matches!(r!(src).plain(), Value::List(_)) {
+                        break Err(ErrorKind::NotAList {
+                            form: op.name(),
+                            found: r!(src).kind_name(),
+                        });
+                    }
+                }
+                Instr::IterNext { list, idx, elem } => {
+                    let i = match r!(idx) {
+                        Value::Num(n) => n as usize,
+                        _ => usize::MAX,
+                    };
+                    if let Value::List(items) = r!(list).plain() {
+                        if i < items.len() {
+                            set!(elem, items[i]);
+                            pc += 1;
+                        }
+                    }
+                }
+                Instr::Incr { reg } => {
+                    if let Value::Num(n) = r!(reg) {
+                        set!(reg, Value::Num(n + 1.0));
+                    }
+                }
+                Instr::BuilderNew { b } => {
+                    self.builders[frame.bbase as usize + b as usize] = BumpVec::new_in(self.bump)
+                }
+                Instr::BuilderPush { b, src } => {
+                    let v = r!(src);
+                    self.builders[frame.bbase as usize + b as usize].push(v);
+                }
+                Instr::BuilderFinish { dst, b } => {
+                    let slot = &mut self.builders[frame.bbase as usize + b as usize];
+                    let built = std::mem::replace(slot, BumpVec::new_in(self.bump));
+                    set!(dst, Value::List(built.into_bump_slice()))
+                }
+                Instr::BuilderLen { dst, b } => {
+                    let len = self.builders[frame.bbase as usize + b as usize].len();
+                    set!(dst, Value::Num(len as f64))
+                }
+                Instr::BuilderGet { dst, b, idx } => {
+                    let i = match r!(idx) {
+                        Value::Num(n) => n as usize,
+                        _ => usize::MAX,
+                    };
+                    let built = &self.builders[frame.bbase as usize + b as usize];
+                    set!(dst, built.get(i).copied().unwrap_or(Value::Undefined))
+                }
+                Instr::CallBuiltin { dst, site } => set!(dst, tri!(self.call_builtin(base, site))),
+                Instr::CallNative { dst, site } => set!(dst, tri!(self.call_native(base, site))),
+                Instr::CallModule { dst, site } => set!(dst, tri!(self.call_module(base, site))),
+                Instr::Fail { k } => {
+                    break Err(match &p.consts[k as usize] {
+                        Const::Str(s) => ErrorKind::Raised(s.clone()),
+                        _ => ErrorKind::Raised("evaluation failed".to_string()),
+                    });
+                }
+                Instr::Ret { src } => {
+                    // Errors after the frame is popped belong to the caller's call site.
+                    break self.ret(r!(src), depth, &mut pc);
+                }
+            }
+        };
+        *pc_out = pc;
+        result
+    }
+
+    /// Records `pc` in the top frame (before a call pushes another frame on top of it).
+    pub(super) fn save_pc(&mut self, pc: usize) {
+        if let Some(f) = self.frames.last_mut() {
+            f.pc = pc as u32;
+        }
+    }
+
+    /// `{k: v, ...}` from `n` key/value register pairs starting at absolute register `start`.
+    fn make_map(&mut self, start: usize, n: usize) -> Step<Value<'a>> {
+        let mut entries = BumpVec::with_capacity_in(n, self.bump);
+        for i in 0..n {
+            let key = match self.regs[start + 2 * i].plain() {
+                Value::Str(s) => s,
+                other => return Err(ErrorKind::MapKey(other.kind_name())),
+            };
+            entries.push((key, self.regs[start + 2 * i + 1]));
+        }
+        Ok(Value::Map(json::sort_entries(self.bump, entries)))
+    }
+}
