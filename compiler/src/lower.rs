@@ -228,6 +228,8 @@ impl<'c, 'p> Lower<'c, 'p> {
                     }
                     self.expr(v, Reg(kr.0 + 1));
                 }
+                // The entries moved the location on; a bad key is the literal's error.
+                self.loc(e.span);
                 self.f.emit(Instr::MakeMap {
                     dst,
                     src: start,
