@@ -1,124 +1,95 @@
-//! Decision output: the JSON objects shared with the HTTP API, and the human table
-//! (PACKS_AND_CLI.md §7.2).
+//! Decision output, one encoder for every surface: [`View`] reads one outcome (names from
+//! the program, values straight from the arena), and the JSON objects of the HTTP API, the
+//! pretty JSON of `exec --output json` and the human table (PACKS_AND_CLI.md §7.2) are all
+//! written from views. A failed rule is reported as UNKNOWN/null with no attachments, and
+//! its error separately.
 
-use sentrie_vm::VerifiedProgram;
-use sentrie_vm::{json, Outcome, Tri};
-use serde::Serialize;
+use sentrie_vm::{json, EvalError, Outcome, Tri, Value, VerifiedProgram};
+use smallvec::SmallVec;
 
-#[derive(Serialize)]
-pub struct DecisionOut {
-    pub policy: String,
-    pub namespace: String,
-    pub rule: String,
-    pub decision: StateValue,
-    pub attachments: serde_json::Map<String, serde_json::Value>,
+/// One requested rule's outcome, ready to be written.
+pub struct View<'p, 'a> {
+    pub namespace: &'p str,
+    pub policy: &'p str,
+    pub rule: &'p str,
+    pub state: Tri,
+    pub value: Value<'a>,
+    /// Sorted by name.
+    pub attachments: SmallVec<[(&'p str, Value<'a>); 8]>,
+    pub error: Option<&'a EvalError>,
 }
 
-#[derive(Serialize)]
-pub struct StateValue {
-    pub state: &'static str,
-    pub value: serde_json::Value,
-}
-
-/// Converts outcomes; failures become UNKNOWN/null with no attachments and are returned
-/// separately as `(ns/policy/rule, message)`.
-pub fn decisions(
-    p: &VerifiedProgram,
-    outcomes: &[Outcome<'_>],
-) -> (Vec<DecisionOut>, Vec<(String, String)>) {
-    let mut out = Vec::with_capacity(outcomes.len());
-    let mut errors = Vec::new();
-    for o in outcomes {
+impl<'p, 'a> View<'p, 'a> {
+    pub fn of(p: &'p VerifiedProgram, o: &'a Outcome<'a>) -> View<'p, 'a> {
         let rule = &p.rules()[o.rule];
         let pol = &p.policies()[rule.policy];
-        let (decision, attachments) = match &o.result {
+        let (state, value, mut attachments, error) = match &o.result {
             Ok(d) => {
-                let atts = rule
-                    .attachments
-                    .iter()
-                    .zip(d.attachments.iter())
-                    .map(|((name, _), v)| (name.clone(), json::to_json(*v)))
-                    .collect();
-                (
-                    StateValue {
-                        state: d.state.as_str(),
-                        value: json::to_json(d.value),
-                    },
-                    atts,
-                )
-            }
-            Err(e) => {
-                errors.push((
-                    format!("{}/{}/{}", pol.namespace, pol.name, rule.name),
-                    e.to_string(),
-                ));
-                (
-                    StateValue {
-                        state: Tri::Unknown.as_str(),
-                        value: serde_json::Value::Null,
-                    },
-                    serde_json::Map::new(),
-                )
-            }
-        };
-        out.push(DecisionOut {
-            policy: pol.name.clone(),
-            namespace: pol.namespace.clone(),
-            rule: rule.name.clone(),
-            decision,
-            attachments,
-        });
-    }
-    (out, errors)
-}
-
-/// The HTTP response body `{"decisions":[...]}` (plus `"error"` when a rule failed), written
-/// straight from the arena values: the same text `serde_json::to_string` gives for
-/// [`decisions`] (attachment keys sorted), without building `serde_json::Value`s per request.
-pub fn write_response(out: &mut String, p: &VerifiedProgram, outcomes: &[Outcome<'_>]) {
-    let mut failures: Vec<String> = Vec::new();
-    out.push_str("{\"decisions\":[");
-    for (i, o) in outcomes.iter().enumerate() {
-        let rule = &p.rules()[o.rule];
-        let pol = &p.policies()[rule.policy];
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"policy\":");
-        json::write_str(out, &pol.name);
-        out.push_str(",\"namespace\":");
-        json::write_str(out, &pol.namespace);
-        out.push_str(",\"rule\":");
-        json::write_str(out, &rule.name);
-        out.push_str(",\"decision\":{\"state\":\"");
-        match &o.result {
-            Ok(d) => {
-                out.push_str(d.state.as_str());
-                out.push_str("\",\"value\":");
-                json::write_compact(out, d.value);
-                out.push_str("},\"attachments\":{");
-                let mut atts: smallvec::SmallVec<[(&str, sentrie_vm::Value<'_>); 8]> = rule
+                let atts: SmallVec<[(&'p str, Value<'a>); 8]> = rule
                     .attachments
                     .iter()
                     .zip(d.attachments.iter())
                     .map(|((name, _), v)| (name.as_str(), *v))
                     .collect();
-                atts.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                for (j, (name, v)) in atts.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    json::write_str(out, name);
-                    out.push(':');
-                    json::write_compact(out, *v);
-                }
-                out.push_str("}}");
+                (d.state, d.value, atts, None)
             }
-            Err(e) => {
-                out.push_str(Tri::Unknown.as_str());
-                out.push_str("\",\"value\":null},\"attachments\":{}}");
-                failures.push(format!("{}/{}/{}: {e}", pol.namespace, pol.name, rule.name));
+            Err(e) => (Tri::Unknown, Value::Null, SmallVec::new(), Some(e)),
+        };
+        attachments.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        View {
+            namespace: &pol.namespace,
+            policy: &pol.name,
+            rule: &rule.name,
+            state,
+            value,
+            attachments,
+            error,
+        }
+    }
+
+    /// `namespace/policy/rule`.
+    pub fn target(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.policy, self.rule)
+    }
+
+    /// The decision object: `{"policy","namespace","rule","decision":{"state","value"},
+    /// "attachments"}`, compact.
+    pub fn write(&self, out: &mut String) {
+        out.push_str("{\"policy\":");
+        json::write_str(out, self.policy);
+        out.push_str(",\"namespace\":");
+        json::write_str(out, self.namespace);
+        out.push_str(",\"rule\":");
+        json::write_str(out, self.rule);
+        out.push_str(",\"decision\":{\"state\":\"");
+        out.push_str(self.state.as_str());
+        out.push_str("\",\"value\":");
+        json::write_compact(out, self.value);
+        out.push_str("},\"attachments\":{");
+        for (j, (name, v)) in self.attachments.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
             }
+            json::write_str(out, name);
+            out.push(':');
+            json::write_compact(out, *v);
+        }
+        out.push_str("}}");
+    }
+}
+
+/// The HTTP response body `{"decisions":[...]}` (plus `"error"` when a rule failed).
+pub fn write_response(out: &mut String, p: &VerifiedProgram, outcomes: &[Outcome<'_>]) {
+    let mut failures: Vec<String> = Vec::new();
+    out.push_str("{\"decisions\":[");
+    for (i, o) in outcomes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let view = View::of(p, o);
+        view.write(out);
+        if let Some(e) = view.error {
+            failures.push(format!("{}: {e}", view.target()));
         }
     }
     out.push(']');
@@ -129,41 +100,111 @@ pub fn write_response(out: &mut String, p: &VerifiedProgram, outcomes: &[Outcome
     out.push('}');
 }
 
-pub fn to_json(decisions: &[DecisionOut]) -> String {
-    serde_json::to_string_pretty(decisions).unwrap_or_else(|_| "[]".to_string())
+/// The decisions as a JSON array, indented for people (`exec --output json`).
+pub fn to_pretty_json(views: &[View<'_, '_>]) -> String {
+    let mut compact = String::from("[");
+    for (i, v) in views.iter().enumerate() {
+        if i > 0 {
+            compact.push(',');
+        }
+        v.write(&mut compact);
+    }
+    compact.push(']');
+    indent(&compact)
 }
 
-fn symbol(state: &str) -> &'static str {
+/// Re-indents compact JSON text with two spaces per level; empty arrays and objects stay
+/// `[]` and `{}`. Strings are copied untouched.
+fn indent(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() * 2);
+    let mut level = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = compact.chars().peekable();
+    let newline = |out: &mut String, level: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", level));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '[' | '{' => {
+                out.push(c);
+                if matches!(chars.peek(), Some(']' | '}')) {
+                    if let Some(close) = chars.next() {
+                        out.push(close);
+                    }
+                } else {
+                    level += 1;
+                    newline(&mut out, level);
+                }
+            }
+            ']' | '}' => {
+                level = level.saturating_sub(1);
+                newline(&mut out, level);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, level);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn symbol(state: Tri) -> &'static str {
     match state {
-        "TRUE" => "✓ True",
-        "FALSE" => "⨯ False",
-        _ => "• Unknown",
+        Tri::True => "✓ True",
+        Tri::False => "⨯ False",
+        Tri::Unknown => "• Unknown",
     }
 }
 
+fn compact(v: Value<'_>) -> String {
+    let mut s = String::new();
+    json::write_compact(&mut s, v);
+    s
+}
+
 /// The human table. Expects decisions of one policy.
-pub fn to_table(decisions: &[DecisionOut]) -> String {
+pub fn to_table(views: &[View<'_, '_>]) -> String {
     let mut out = String::new();
-    if let Some(first) = decisions.first() {
+    if let Some(first) = views.first() {
         out.push_str(&format!(
             "Namespace: {}\nPolicy:    {}\n\n",
             first.namespace, first.policy
         ));
     }
     out.push_str("Rules:\n");
-    for d in decisions {
-        out.push_str(&format!("  ✓ {}: {}\n", d.rule, symbol(d.decision.state)));
+    for d in views {
+        out.push_str(&format!("  ✓ {}: {}\n", d.rule, symbol(d.state)));
     }
     out.push_str("\nValues:\n");
-    for d in decisions {
-        out.push_str(&format!("  ✓ {}: {}\n", d.rule, d.decision.value));
+    for d in views {
+        out.push_str(&format!("  ✓ {}: {}\n", d.rule, compact(d.value)));
     }
-    if decisions.iter().any(|d| !d.attachments.is_empty()) {
+    if views.iter().any(|d| !d.attachments.is_empty()) {
         out.push_str("\nAttachments:\n");
-        for d in decisions.iter().filter(|d| !d.attachments.is_empty()) {
+        for d in views.iter().filter(|d| !d.attachments.is_empty()) {
             out.push_str(&format!("  ✓ {}:\n", d.rule));
             for (k, v) in &d.attachments {
-                out.push_str(&format!("     {k}: {v}\n"));
+                out.push_str(&format!("     {k}: {}\n", compact(*v)));
             }
         }
     }
@@ -174,50 +215,73 @@ pub fn to_table(decisions: &[DecisionOut]) -> String {
 mod tests {
     use super::*;
 
-    /// The body the HTTP API documented before the direct writer: serde over `decisions`.
-    fn via_serde(p: &VerifiedProgram, outcomes: &[Outcome<'_>]) -> String {
-        #[derive(Serialize)]
-        struct Response {
-            decisions: Vec<DecisionOut>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<String>,
-        }
-        let (decisions, failures) = decisions(p, outcomes);
-        let error = (!failures.is_empty()).then(|| {
-            let text: Vec<String> = failures.iter().map(|(r, m)| format!("{r}: {m}")).collect();
-            text.join("\n")
-        });
-        serde_json::to_string(&Response { decisions, error }).unwrap_or_default()
-    }
-
-    #[test]
-    fn direct_response_writer_matches_serde() {
-        let src = "namespace t/x\npolicy p {\n  rule a = {\"z\": [1, 2.5, null], \"a\": \"q\\\"\\n\"}\n  rule b = 1 / 0\n  rule c = default unknown when false 1\n  export decision of a attach zeta as [true] attach alpha as \"x\" attach mid as c\n  export decision of b\n  export decision of c attach only as 0\n}\n";
-        let loaded = sentrie_compiler::compile_text(&[("t.sentrie", src)])
-            .unwrap_or_else(|_| panic!("test policy must compile"));
+    fn outcomes_of<'a>(
+        loaded: &'a sentrie_compiler::Loaded,
+        bump: &'a bumpalo::Bump,
+    ) -> Vec<Outcome<'a>> {
         let t =
             sentrie_vm::target::resolve(&loaded.program, "t/x/p").unwrap_or_else(|e| panic!("{e}"));
-        let bump = bumpalo::Bump::new();
-        let outcomes = sentrie_vm::evaluate(
+        sentrie_vm::evaluate(
             &loaded.program,
             t.policy,
             &t.rules,
-            sentrie_vm::Value::Map(&[]),
-            &bump,
+            Value::Map(&[]),
+            bump,
             sentrie_vm::Limits::default(),
+        )
+    }
+
+    const SRC: &str = "namespace t/x\npolicy p {\n  rule a = {\"z\": [1, 2.5, null], \"a\": \"q\\\"\\n{,}\"}\n  rule b = 1 / 0\n  rule c = default unknown when false 1\n  export decision of a attach zeta as [true] attach alpha as \"x\" attach mid as c\n  export decision of b\n  export decision of c attach only as {}\n}\n";
+
+    #[test]
+    fn every_surface_writes_the_same_decisions() {
+        let loaded = sentrie_compiler::compile_text(&[("t.sentrie", SRC)])
+            .unwrap_or_else(|_| panic!("test policy must compile"));
+        let bump = bumpalo::Bump::new();
+        let outcomes = outcomes_of(&loaded, &bump);
+        let mut body = String::new();
+        write_response(&mut body, &loaded.program, &outcomes);
+        let http: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        assert_eq!(
+            http["error"], "t/x/p/b: divide by zero (at t.sentrie:4:12)",
+            "{body}"
         );
-        let mut direct = String::new();
-        write_response(&mut direct, &loaded.program, &outcomes);
-        assert_eq!(direct, via_serde(&loaded.program, &outcomes));
-        assert!(
-            direct.contains("\"error\":\"t/x/p/b: divide by zero"),
-            "{direct}"
+        let views: Vec<View<'_, '_>> = outcomes
+            .iter()
+            .map(|o| View::of(&loaded.program, o))
+            .collect();
+        let pretty = to_pretty_json(&views);
+        let exec: serde_json::Value = serde_json::from_str(&pretty).unwrap_or_default();
+        assert_eq!(exec, http["decisions"], "{pretty}");
+        // Attachments are sorted; a failed rule is UNKNOWN/null without attachments.
+        let names: Vec<&String> = exec[0]["attachments"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["alpha", "mid", "zeta"]);
+        assert_eq!(exec[0]["attachments"]["zeta"], serde_json::json!([true]));
+        assert_eq!(
+            exec[1]["decision"],
+            serde_json::json!({"state": "UNKNOWN", "value": null})
         );
-        // Without failures there is no error member.
-        let ok = &outcomes[..1];
-        let mut direct = String::new();
-        write_response(&mut direct, &loaded.program, ok);
-        assert_eq!(direct, via_serde(&loaded.program, ok));
-        assert!(!direct.contains("\"error\""));
+        assert_eq!(exec[1]["attachments"], serde_json::json!({}));
+        // Two spaces per level, `": "` after keys, empty containers kept on one line, text in
+        // strings untouched.
+        assert!(pretty.contains("\n    \"decision\": {\n      \"state\": \"UNKNOWN\",\n      \"value\": null\n    },\n    \"attachments\": {}\n  },"), "{pretty}");
+        assert!(pretty.contains("\"a\": \"q\\\"\\n{,}\","), "{pretty}");
+        let table = to_table(&views);
+        assert!(table.contains("  ✓ b: • Unknown\n"), "{table}");
+        assert!(table.contains("     alpha: \"x\"\n"), "{table}");
+    }
+
+    #[test]
+    fn without_failures_there_is_no_error_member() {
+        let loaded = sentrie_compiler::compile_text(&[("t.sentrie", SRC)])
+            .unwrap_or_else(|_| panic!("test policy must compile"));
+        let bump = bumpalo::Bump::new();
+        let outcomes = outcomes_of(&loaded, &bump);
+        let mut body = String::new();
+        write_response(&mut body, &loaded.program, &outcomes[..1]);
+        assert!(!body.contains("\"error\""), "{body}");
     }
 }

@@ -49,8 +49,12 @@ pub fn run(args: &Args<'_>, output: OutputFormat, errors: ErrorFormat) -> u8 {
             return EXIT_FAIL;
         }
     };
-    let bytes = match facts::gather(args.facts, args.fact_file) {
-        Ok(f) => f.to_string().into_bytes(),
+    let bytes = match facts::gather(args.facts, args.fact_file, &Bump::new()) {
+        Ok(f) => {
+            let mut text = String::new();
+            json::write_compact(&mut text, f);
+            text.into_bytes()
+        }
         Err(e) => {
             error(&e);
             return EXIT_FAIL;

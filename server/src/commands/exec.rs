@@ -4,7 +4,7 @@ use std::path::Path;
 
 use bumpalo::Bump;
 use sentrie_grammar::ErrorFormat;
-use sentrie_vm::{json, target, Limits};
+use sentrie_vm::{target, Limits};
 
 use super::{error, load, EXIT_FAIL, EXIT_OK};
 use crate::cli::OutputFormat;
@@ -29,16 +29,8 @@ pub fn run(
             return EXIT_FAIL;
         }
     };
-    let facts = match facts::gather(facts_arg, fact_file) {
-        Ok(f) => f,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
-        }
-    };
-    let bytes = facts.to_string();
     let bump = Bump::new();
-    let facts_value = match json::decode(bytes.as_bytes(), &bump) {
+    let facts_value = match facts::gather(facts_arg, fact_file, &bump) {
         Ok(v) => v,
         Err(e) => {
             error(&e);
@@ -53,11 +45,18 @@ pub fn run(
         &bump,
         Limits::default(),
     );
-    let (decisions, failures) = output::decisions(program, &outcomes);
+    let views: Vec<output::View<'_, '_>> = outcomes
+        .iter()
+        .map(|o| output::View::of(program, o))
+        .collect();
     match format {
-        OutputFormat::Json => println!("{}", output::to_json(&decisions)),
-        OutputFormat::Table => print!("{}", output::to_table(&decisions)),
+        OutputFormat::Json => println!("{}", output::to_pretty_json(&views)),
+        OutputFormat::Table => print!("{}", output::to_table(&views)),
     }
+    let failures: Vec<(String, String)> = views
+        .iter()
+        .filter_map(|v| Some((v.target(), v.error.as_ref()?.to_string())))
+        .collect();
     for (rule, msg) in &failures {
         error(&format!("{rule}: {msg}"));
     }

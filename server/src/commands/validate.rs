@@ -4,7 +4,7 @@ use std::path::Path;
 
 use bumpalo::Bump;
 use sentrie_grammar::{render_all, ErrorFormat};
-use sentrie_vm::{json, target};
+use sentrie_vm::target;
 
 use super::{error, load, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::facts;
@@ -50,16 +50,8 @@ pub fn run(
         }
     };
     let Some(f) = facts_arg else { return EXIT_OK };
-    let facts = match facts::gather(Some(f), None) {
-        Ok(v) => v,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
-        }
-    };
     let bump = Bump::new();
-    let bytes = facts.to_string();
-    let value = match json::decode(bytes.as_bytes(), &bump) {
+    let value = match facts::gather(Some(f), None, &bump) {
         Ok(v) => v,
         Err(e) => {
             error(&e);
