@@ -1,6 +1,9 @@
-//! The dependency graph of rules and lets (LANGUAGE.md §17) and its cycle check.
+//! Pass 5: the dependency graph of rules and lets (LANGUAGE.md §17), recorded by lowering,
+//! and its cycle check.
 
 use rustc_hash::FxHashMap;
+
+use crate::error::{CompileError, Diags};
 use sentrie_grammar::Span;
 
 /// A node: a rule, a policy-level let or a block-level let, with a display name.
@@ -9,6 +12,8 @@ pub enum Node {
     Rule(u32),
     Let(u32),
     BlockLet(u32),
+    /// A fact default: it may refer to no rule or let, so it never has edges.
+    FactDefault,
 }
 
 #[derive(Default)]
@@ -44,6 +49,7 @@ impl Graph {
             Node::Rule(i) => (0, *i),
             Node::Let(i) => (1, *i),
             Node::BlockLet(i) => (2, *i),
+            Node::FactDefault => (3, 0),
         });
         for root in roots {
             if color.get(&root).copied().unwrap_or(Color::White) != Color::White {
@@ -92,5 +98,12 @@ impl Graph {
         self.names
             .get(&n)
             .map_or_else(|| format!("{n:?}"), |(name, _)| name.clone())
+    }
+}
+
+/// Runs pass 5: every cycle is a pack error.
+pub fn check(graph: &Graph, diags: &mut Diags) {
+    for (names, span) in graph.cycles() {
+        diags.pack(CompileError::Cycle(names).at(span));
     }
 }

@@ -1,27 +1,41 @@
 //! Pass 1: index every namespace, shape and policy of the pack, check the structural rules
-//! (namespaces, conflicts, statement order, exports, import targets) and allocate ids, so
-//! that lowering can refer to any rule of any policy.
+//! (namespaces, conflicts, statement order, exports) and allocate ids, so that later passes
+//! can refer to any rule of any policy. The result, [`Index`], is read-only from then on.
 
+use cranelift_entity::{entity_impl, PrimaryMap};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sentrie_grammar::ast::{self, FactMarker, PolicyStmt, RuleBody, TopDecl};
-use sentrie_grammar::{Diagnostic, FileId, Span};
+use sentrie_grammar::{FileId, Span};
 use sentrie_vm::program::{
-    LetId, LetInfo, PolicyId, PolicyInfo, RuleId, RuleInfo, TypeDef, TypeId, TypeKind,
+    FuncId, LetId, LetInfo, PolicyId, PolicyInfo, RuleId, RuleInfo, TypeDef, TypeId, TypeKind,
 };
 
-use crate::Compiler;
+use crate::builder::Builder;
+use crate::error::{CompileError, Diag};
+use crate::pack::SourcePack;
 
-pub struct NsEntry {
+/// A namespace of the pack.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsId(u32);
+entity_impl!(NsId, "ns");
+
+/// A declared shape (namespace-level or policy-local).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShapeId(u32);
+entity_impl!(ShapeId, "shape");
+
+pub struct Namespace {
     pub name: String,
-    pub shapes: FxHashMap<String, usize>,
+    pub shapes: FxHashMap<String, ShapeId>,
     pub exported: FxHashSet<String>,
-    pub policies: FxHashMap<String, usize>,
+    pub policies: FxHashMap<String, PolicyId>,
 }
 
-pub struct ShapeEntry<'p> {
+pub struct Shape<'p> {
     pub decl: &'p ast::ShapeDecl,
-    pub ns: usize,
-    pub policy: Option<usize>,
+    pub ns: NsId,
+    pub policy: Option<PolicyId>,
+    /// Its entry in the program's type table (filled by the types pass).
     pub ty: TypeId,
 }
 
@@ -32,53 +46,93 @@ pub enum ValueRef {
     Rule(RuleId),
 }
 
+/// One policy: its declarations by kind, and the names it binds.
 pub struct PolicyEntry<'p> {
     pub ast: &'p ast::Policy,
     pub file: FileId,
-    pub ns: usize,
-    pub id: PolicyId,
+    pub ns: NsId,
     pub facts: Vec<&'p ast::FactDecl>,
     pub uses: Vec<&'p ast::UseDecl>,
     pub lets: Vec<(&'p ast::LetDecl, LetId)>,
     pub rules: Vec<(&'p ast::RuleDecl, RuleId)>,
     pub exports: Vec<&'p ast::ExportDecl>,
-    pub local_shapes: FxHashMap<String, usize>,
+    pub local_shapes: FxHashMap<String, ShapeId>,
     pub values: FxHashMap<String, ValueRef>,
     /// Imported rule names usable as aliases of the import rule (`None`: ambiguous).
     pub import_names: FxHashMap<String, Option<RuleId>>,
     pub use_aliases: FxHashMap<String, &'p ast::UseDecl>,
-    /// Import targets resolved per import rule.
-    pub import_targets: FxHashMap<RuleId, RuleId>,
-    /// `use` statements resolved (filled just before lowering).
-    pub modules: Vec<crate::modules::UsedModule>,
 }
 
-impl<'p> Compiler<'p> {
-    pub(crate) fn ns_index(&self, name: &str) -> Option<usize> {
+/// The result of pass 1. Policy entries are keyed by the same [`PolicyId`] as the program's
+/// policy table.
+pub struct Index<'p> {
+    pub namespaces: PrimaryMap<NsId, Namespace>,
+    ns_by_name: FxHashMap<String, NsId>,
+    pub shapes: PrimaryMap<ShapeId, Shape<'p>>,
+    pub policies: PrimaryMap<PolicyId, PolicyEntry<'p>>,
+}
+
+impl<'p> Index<'p> {
+    pub fn ns(&self, name: &str) -> Option<NsId> {
         self.ns_by_name.get(name).copied()
     }
 
+    /// The namespace-qualified name of a policy (`ns/policy`).
+    pub fn qualified(&self, policy: PolicyId) -> String {
+        let p = &self.policies[policy];
+        format!("{}/{}", self.namespaces[p.ns].name, p.ast.name.text)
+    }
+}
+
+/// Runs pass 1 over every parsed file of `pack`.
+pub fn index<'p>(pack: &'p SourcePack, b: &mut Builder<'p>) -> Index<'p> {
+    let mut ix = Indexer {
+        ix: Index {
+            namespaces: PrimaryMap::new(),
+            ns_by_name: FxHashMap::default(),
+            shapes: PrimaryMap::new(),
+            policies: PrimaryMap::new(),
+        },
+        b,
+    };
+    ix.index(pack);
+    if ix.ix.policies.is_empty() && !ix.b.diags.has_pack_errors() {
+        let root = pack.root.display().to_string();
+        ix.b.diags.pack(CompileError::NoPolicies.in_file(root));
+    }
+    ix.ix
+}
+
+struct Indexer<'p, 'b> {
+    ix: Index<'p>,
+    b: &'b mut Builder<'p>,
+}
+
+impl<'p> Indexer<'p, '_> {
     /// Collects namespaces, shapes and policies from every file.
-    pub(crate) fn index(&mut self) {
+    fn index(&mut self, pack: &'p SourcePack) {
         let files: Vec<(FileId, &'p ast::File)> =
-            self.pack.files.iter().map(|(id, f)| (*id, f)).collect();
+            pack.files.iter().map(|(id, f)| (*id, f)).collect();
         for (file, tree) in &files {
             let Some(ns) = &tree.namespace else { continue };
             let ns_name = ns.joined();
             let ns_idx = self.ensure_ns(&ns_name);
             for decl in &tree.decls {
                 match decl {
-                    TopDecl::Namespace(second) => self.pack_error(Diagnostic::error(
-                        format!("namespace cannot be declared after `{ns_name}`: only one namespace per file"),
-                        second.span,
-                    )),
+                    TopDecl::Namespace(second) => self
+                        .b
+                        .diags
+                        .pack(CompileError::SecondNamespace(ns_name.clone()).at(second.span)),
                     TopDecl::Shape(s) => {
-                        if self.namespaces[ns_idx].shapes.contains_key(&s.name.text) {
-                            self.pack_error(conflict(&format!("shape `{}`", s.name.text), s.name.span));
+                        if self.ix.namespaces[ns_idx].shapes.contains_key(&s.name.text) {
+                            let what = format!("shape `{}`", s.name.text);
+                            self.b.diags.pack(conflict(&what, s.name.span));
                             continue;
                         }
                         let idx = self.new_shape(s, ns_idx, None);
-                        self.namespaces[ns_idx].shapes.insert(s.name.text.clone(), idx);
+                        self.ix.namespaces[ns_idx]
+                            .shapes
+                            .insert(s.name.text.clone(), idx);
                     }
                     TopDecl::ExportShape(_) | TopDecl::Policy(_) => {}
                 }
@@ -92,17 +146,15 @@ impl<'p> Compiler<'p> {
             for decl in &tree.decls {
                 match decl {
                     TopDecl::ExportShape(n) => {
-                        let nsr = &mut self.namespaces[ns_idx];
+                        let nsr = &mut self.ix.namespaces[ns_idx];
                         if !nsr.shapes.contains_key(&n.text) {
-                            let msg = format!("shape not found: {}", n.text);
-                            self.pack_error(Diagnostic::error(msg, n.span).with_help(
+                            let d = CompileError::ShapeNotFound(n.text.clone()).at(n.span);
+                            self.b.diags.pack(d.with_help(
                                 "`export shape` names a namespace-level shape of this namespace",
                             ));
                         } else if !nsr.exported.insert(n.text.clone()) {
-                            self.pack_error(conflict(
-                                &format!("shape export `{}`", n.text),
-                                n.span,
-                            ));
+                            let what = format!("shape export `{}`", n.text);
+                            self.b.diags.pack(conflict(&what, n.span));
                         }
                     }
                     TopDecl::Policy(p) => self.index_policy(p, *file, ns_idx),
@@ -113,41 +165,44 @@ impl<'p> Compiler<'p> {
         self.check_namespace_conflicts();
     }
 
-    fn ensure_ns(&mut self, name: &str) -> usize {
-        if let Some(i) = self.ns_by_name.get(name) {
+    fn ensure_ns(&mut self, name: &str) -> NsId {
+        if let Some(i) = self.ix.ns_by_name.get(name) {
             return *i;
         }
-        self.namespaces.push(NsEntry {
+        let id = self.ix.namespaces.push(Namespace {
             name: name.to_string(),
             shapes: FxHashMap::default(),
             exported: FxHashSet::default(),
             policies: FxHashMap::default(),
         });
-        let i = self.namespaces.len() - 1;
-        self.ns_by_name.insert(name.to_string(), i);
-        i
+        self.ix.ns_by_name.insert(name.to_string(), id);
+        id
     }
 
-    fn new_shape(&mut self, decl: &'p ast::ShapeDecl, ns: usize, policy: Option<usize>) -> usize {
-        let ty = self.program.types.push(TypeDef {
+    fn new_shape(
+        &mut self,
+        decl: &'p ast::ShapeDecl,
+        ns: NsId,
+        policy: Option<PolicyId>,
+    ) -> ShapeId {
+        let ty = self.b.program.types.push(TypeDef {
             kind: TypeKind::Any,
             constraints: Vec::new(),
             name: decl.name.text.clone(),
         });
-        self.shapes.push(ShapeEntry {
+        self.ix.shapes.push(Shape {
             decl,
             ns,
             policy,
             ty,
-        });
-        self.shapes.len() - 1
+        })
     }
 
     fn check_namespace_conflicts(&mut self) {
         let mut child_segments: FxHashMap<String, Vec<String>> = FxHashMap::default();
-        for ns in &self.namespaces {
+        for ns in self.ix.namespaces.values() {
             if let Some((parent, last)) = ns.name.rsplit_once('/') {
-                if self.ns_by_name.contains_key(parent) {
+                if self.ix.ns_by_name.contains_key(parent) {
                     child_segments
                         .entry(parent.to_string())
                         .or_default()
@@ -156,10 +211,10 @@ impl<'p> Compiler<'p> {
             }
         }
         let mut errors = Vec::new();
-        for ns in &self.namespaces {
+        for ns in self.ix.namespaces.values() {
             let children = child_segments.get(&ns.name).cloned().unwrap_or_default();
-            for (name, &pidx) in &ns.policies {
-                let span = self.policies[pidx].ast.name.span;
+            for (name, &pid) in &ns.policies {
+                let span = self.ix.policies[pid].ast.name.span;
                 if ns.shapes.contains_key(name) {
                     errors.push(conflict(
                         &format!(
@@ -180,30 +235,28 @@ impl<'p> Compiler<'p> {
                 if children.contains(name) {
                     errors.push(conflict(
                         &format!("shape `{name}` and namespace `{}/{name}`", ns.name),
-                        self.shapes[sidx].decl.name.span,
+                        self.ix.shapes[sidx].decl.name.span,
                     ));
                 }
             }
         }
         for e in errors {
-            self.pack_error(e);
+            self.b.diags.pack(e);
         }
     }
 
-    fn index_policy(&mut self, p: &'p ast::Policy, file: FileId, ns: usize) {
+    fn index_policy(&mut self, p: &'p ast::Policy, file: FileId, ns: NsId) {
         let name = &p.name.text;
-        if self.namespaces[ns].policies.contains_key(name) {
-            self.pack_error(conflict(
-                &format!(
-                    "policy `{name}` in namespace `{}`",
-                    self.namespaces[ns].name
-                ),
-                p.name.span,
-            ));
+        if self.ix.namespaces[ns].policies.contains_key(name) {
+            let what = format!(
+                "policy `{name}` in namespace `{}`",
+                self.ix.namespaces[ns].name
+            );
+            self.b.diags.pack(conflict(&what, p.name.span));
             return;
         }
-        let id = self.program.policies.push(PolicyInfo {
-            namespace: self.namespaces[ns].name.clone(),
+        let id = self.b.program.policies.push(PolicyInfo {
+            namespace: self.ix.namespaces[ns].name.clone(),
             name: name.clone(),
             facts: Vec::new(),
             lets: Vec::new(),
@@ -211,13 +264,11 @@ impl<'p> Compiler<'p> {
             exports: Vec::new(),
             error: None,
         });
-        let pidx = self.policies.len();
-        self.namespaces[ns].policies.insert(name.clone(), pidx);
+        self.ix.namespaces[ns].policies.insert(name.clone(), id);
         let mut entry = PolicyEntry {
             ast: p,
             file,
             ns,
-            id,
             facts: Vec::new(),
             uses: Vec::new(),
             lets: Vec::new(),
@@ -227,8 +278,6 @@ impl<'p> Compiler<'p> {
             values: FxHashMap::default(),
             import_names: FxHashMap::default(),
             use_aliases: FxHashMap::default(),
-            import_targets: FxHashMap::default(),
-            modules: Vec::new(),
         };
         let mut errors = Vec::new();
         let mut seen_other = false;
@@ -238,25 +287,20 @@ impl<'p> Compiler<'p> {
             match stmt {
                 PolicyStmt::Fact(f) => {
                     if seen_other || seen_use {
-                        errors.push(Diagnostic::error(
-                            "fact statements must be declared before any other statement",
-                            f.span,
-                        ));
+                        errors.push(CompileError::FactAfterOther.at(f.span));
                     }
                     if f.marker == FactMarker::Required && f.default.is_some() {
                         errors.push(
-                            Diagnostic::error(
-                                format!("required fact `{}` cannot have a default", f.name.text),
-                                f.span,
-                            )
-                            .with_help("remove `!` or the default"),
+                            CompileError::RequiredWithDefault(f.name.text.clone())
+                                .at(f.span)
+                                .with_help("remove `!` or the default"),
                         );
                     }
                     entry.facts.push(f);
                 }
                 PolicyStmt::Use(u) => {
                     if seen_other {
-                        errors.push(Diagnostic::error("use statements must be declared after facts and before other statements", u.span));
+                        errors.push(CompileError::UseAfterOther.at(u.span));
                     }
                     seen_use = true;
                     entry.uses.push(u);
@@ -266,20 +310,20 @@ impl<'p> Compiler<'p> {
                     match other {
                         PolicyStmt::Let(l) => {
                             let slot = entry.lets.len() as u32;
-                            let lid = self.program.lets.push(LetInfo {
+                            let lid = self.b.program.lets.push(LetInfo {
                                 policy: id,
                                 name: l.name.text.clone(),
-                                func: sentrie_vm::program::FuncId::from_u32(0),
+                                func: FuncId::from_u32(0),
                                 slot,
                             });
                             entry.lets.push((l, lid));
                         }
                         PolicyStmt::Rule(r) => {
                             let slot = entry.rules.len() as u32;
-                            let rid = self.program.rules.push(RuleInfo {
+                            let rid = self.b.program.rules.push(RuleInfo {
                                 policy: id,
                                 name: r.name.text.clone(),
-                                func: sentrie_vm::program::FuncId::from_u32(0),
+                                func: FuncId::from_u32(0),
                                 slot,
                                 exported: false,
                                 attachments: Vec::new(),
@@ -293,26 +337,30 @@ impl<'p> Compiler<'p> {
                 }
             }
         }
-        self.policies.push(entry);
+        let pushed = self.ix.policies.push(entry);
+        debug_assert_eq!(
+            pushed, id,
+            "policy entries and program policies stay in step"
+        );
         for s in local_shape_decls {
-            if self.policies[pidx].local_shapes.contains_key(&s.name.text) {
+            if self.ix.policies[id].local_shapes.contains_key(&s.name.text) {
                 errors.push(conflict(&format!("shape `{}`", s.name.text), s.name.span));
                 continue;
             }
-            let idx = self.new_shape(s, ns, Some(pidx));
-            self.policies[pidx]
+            let idx = self.new_shape(s, ns, Some(id));
+            self.ix.policies[id]
                 .local_shapes
                 .insert(s.name.text.clone(), idx);
         }
-        self.policy_names(pidx, &mut errors);
+        self.policy_names(id, &mut errors);
         for e in errors {
-            self.pack_error(e);
+            self.b.diags.pack(e);
         }
     }
 
     /// Value names (facts, lets, rules), use aliases and exports of one policy.
-    fn policy_names(&mut self, pidx: usize, errors: &mut Vec<Diagnostic>) {
-        let entry = &mut self.policies[pidx];
+    fn policy_names(&mut self, id: PolicyId, errors: &mut Vec<Diag>) {
+        let entry = &mut self.ix.policies[id];
         let mut declare =
             |values: &mut FxHashMap<String, ValueRef>, name: &str, span: Span, v: ValueRef| {
                 if values.contains_key(name) {
@@ -409,127 +457,29 @@ impl<'p> Compiler<'p> {
                         }
                     }
                 }
-                _ => errors.push(Diagnostic::error(
-                    format!("cannot export unknown rule `{}`", e.rule.text),
-                    e.rule.span,
-                )),
+                _ => errors.push(CompileError::ExportUnknown(e.rule.text.clone()).at(e.rule.span)),
             }
         }
         if entry.exports.is_empty() {
             errors.push(
-                Diagnostic::error(
-                    format!("policy '{}' does not export any rules", entry.ast.name.text),
-                    entry.ast.name.span,
-                )
-                .with_help("add `export decision of RULE`"),
+                CompileError::NoExports(entry.ast.name.text.clone())
+                    .at(entry.ast.name.span)
+                    .with_help("add `export decision of RULE`"),
             );
         }
-        let id = entry.id;
         for rid in &export_ids {
-            self.program.rules[*rid].exported = true;
+            self.b.program.rules[*rid].exported = true;
         }
-        self.program.policies[id].exports = export_ids;
-        self.program.policies[id].rules =
-            self.policies[pidx].rules.iter().map(|(_, r)| *r).collect();
-        self.program.policies[id].lets = self.policies[pidx].lets.iter().map(|(_, l)| *l).collect();
-    }
-
-    /// Resolves every import clause to its target rule (after all policies are indexed).
-    pub(crate) fn resolve_imports(&mut self) {
-        let mut errors = Vec::new();
-        for pidx in 0..self.policies.len() {
-            let ns_name = self.namespaces[self.policies[pidx].ns].name.clone();
-            let rules = self.policies[pidx].rules.clone();
-            for (r, rid) in rules {
-                let RuleBody::Import(imp) = &r.body else {
-                    continue;
-                };
-                let mut seen = FxHashSet::default();
-                for (n, _) in &imp.with {
-                    if !seen.insert(n.text.clone()) {
-                        errors.push(Diagnostic::error(
-                            format!("duplicate with `{}` in import", n.text),
-                            n.span,
-                        ));
-                    }
-                }
-                match self.import_target(&ns_name, imp) {
-                    Ok(target) => {
-                        self.policies[pidx].import_targets.insert(rid, target);
-                    }
-                    Err(d) => errors.push(d),
-                }
-            }
-        }
-        for e in errors {
-            self.pack_error(e);
-        }
-    }
-
-    fn import_target(&self, ns_name: &str, imp: &ast::ImportClause) -> Result<RuleId, Diagnostic> {
-        let segs: Vec<&str> = imp.from.segments.iter().map(|s| s.text.as_str()).collect();
-        let (target_ns, target_policy) = if segs.len() == 1 {
-            (ns_name.to_string(), segs[0].to_string())
-        } else {
-            (
-                segs[..segs.len() - 1].join("/"),
-                segs[segs.len() - 1].to_string(),
-            )
-        };
-        let policy = self
-            .ns_index(&target_ns)
-            .and_then(|n| self.namespaces[n].policies.get(&target_policy).copied())
-            .or_else(|| {
-                // Fallback: the whole FQN is a namespace with exactly one policy exporting the rule.
-                let n = self.ns_index(&imp.from.joined())?;
-                let candidates: Vec<usize> = self.namespaces[n]
-                    .policies
-                    .values()
-                    .copied()
-                    .filter(|p| {
-                        self.policies[*p]
-                            .exports
-                            .iter()
-                            .any(|e| e.rule.text == imp.rule.text)
-                    })
-                    .collect();
-                if candidates.len() == 1 {
-                    Some(candidates[0])
-                } else {
-                    None
-                }
-            });
-        let Some(pidx) = policy else {
-            return Err(Diagnostic::error(
-                format!("import target policy not found: {}", imp.from.joined()),
-                imp.from.span,
-            ));
-        };
-        let pol = &self.policies[pidx];
-        let Some(ValueRef::Rule(rid)) = pol.values.get(&imp.rule.text).copied() else {
-            return Err(Diagnostic::error(
-                format!(
-                    "import target rule not found: {}/{}",
-                    imp.from.joined(),
-                    imp.rule.text
-                ),
-                imp.rule.span,
-            ));
-        };
-        if !self.program.rules[rid].exported {
-            return Err(Diagnostic::error(
-                format!(
-                    "import target rule is not exported: {}/{}",
-                    imp.from.joined(),
-                    imp.rule.text
-                ),
-                imp.rule.span,
-            ));
-        }
-        Ok(rid)
+        let rules = entry.rules.iter().map(|(_, r)| *r).collect();
+        let lets = entry.lets.iter().map(|(_, l)| *l).collect();
+        let info = &mut self.b.program.policies[id];
+        info.exports = export_ids;
+        info.rules = rules;
+        info.lets = lets;
     }
 }
 
-pub fn conflict(what: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("conflict: {what} is declared more than once"), span)
+/// `what` declared twice.
+pub fn conflict(what: &str, span: Span) -> Diag {
+    CompileError::Conflict(what.to_string()).at(span)
 }

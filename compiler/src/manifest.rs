@@ -54,6 +54,20 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             problems.push(format!("schema.{k}: unknown key"));
         }
     }
+    let (name, version) = pack_table(&doc, &mut problems)?;
+    engine_table(&doc, &mut problems)?;
+    let env = permissions_table(&doc, &mut problems);
+    if !problems.is_empty() {
+        return Err(format!(
+            "schema validation failed\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    Ok(Manifest { name, version, env })
+}
+
+/// `[pack]`: name and version (returned), other known keys checked.
+fn pack_table(doc: &toml::Table, problems: &mut Vec<String>) -> Result<(String, String), String> {
     let Some(pack) = doc.get("pack").and_then(Toml::as_table) else {
         return Err("name is required".to_string());
     };
@@ -112,6 +126,11 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             other => problems.push(format!("pack.{other}: unknown key")),
         }
     }
+    Ok((name, version))
+}
+
+/// `[engine]`: `sentrie` is required when the table exists.
+fn engine_table(doc: &toml::Table, problems: &mut Vec<String>) -> Result<(), String> {
     if let Some(engine) = doc.get("engine") {
         let ok = engine
             .as_table()
@@ -127,6 +146,11 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             }
         }
     }
+    Ok(())
+}
+
+/// `[permissions]`: returns the environment variables modules may read.
+fn permissions_table(doc: &toml::Table, problems: &mut Vec<String>) -> Vec<String> {
     let mut env = Vec::new();
     if let Some(perms) = doc.get("permissions") {
         match perms.as_table() {
@@ -173,13 +197,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
             None => problems.push("permissions: must be a table".to_string()),
         }
     }
-    if !problems.is_empty() {
-        return Err(format!(
-            "schema validation failed\n  {}",
-            problems.join("\n  ")
-        ));
-    }
-    Ok(Manifest { name, version, env })
+    env
 }
 
 #[cfg(test)]

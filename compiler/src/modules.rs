@@ -1,10 +1,18 @@
 //! `use` statements (LANGUAGE.md §16.1): module sources resolved to builtin `@sentrie/*`
 //! modules or pack files, default aliases, and export checks. Problems are policy errors.
+//! Part of pass 2 ([`crate::resolve`]); user modules are transpiled and loaded once each.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 use sentrie_grammar::ast::{ModuleSource, UseDecl};
-use sentrie_grammar::Diagnostic;
+use sentrie_modules::quickjs::ExportError;
+use sentrie_vm::program::PolicyId;
 
-use crate::Compiler;
+use crate::builder::Builder;
+use crate::error::CompileError;
+use crate::index::Index;
+use crate::pack::SourcePack;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModuleKind {
@@ -39,11 +47,42 @@ fn normalise(parts: &[&str]) -> Option<String> {
     sentrie_modules::quickjs::normalise(&parts.join("/"))
 }
 
-impl<'p> Compiler<'p> {
+/// Loads the user modules `use` statements name, once each.
+pub struct ModuleLoader<'p> {
+    pack: &'p SourcePack,
+    /// Transpiled user modules by canonical key (sorted, for deterministic output).
+    js_modules: BTreeMap<String, String>,
+    /// Modules that failed to load, by key.
+    module_errors: FxHashMap<String, String>,
+    /// Builtin `(module, export)` pairs that user modules import.
+    js_builtin_imports: BTreeSet<(String, String)>,
+}
+
+impl<'p> ModuleLoader<'p> {
+    pub fn new(pack: &'p SourcePack) -> ModuleLoader<'p> {
+        ModuleLoader {
+            pack,
+            js_modules: BTreeMap::new(),
+            module_errors: FxHashMap::default(),
+            js_builtin_imports: BTreeSet::new(),
+        }
+    }
+
+    /// Hands the loaded modules to the program.
+    pub fn finish(self, b: &mut Builder<'_>) {
+        b.program.js_modules = self.js_modules.into_iter().collect();
+        b.program.js_builtin_imports = self.js_builtin_imports.into_iter().collect();
+    }
+
     /// Resolves the `use` statements of a policy, recording policy errors.
-    pub(crate) fn resolve_uses(&mut self, pidx: usize) -> Vec<UsedModule> {
-        let uses = self.policies[pidx].uses.clone();
-        let file = self.policies[pidx].file;
+    pub fn resolve_uses(
+        &mut self,
+        ix: &Index<'p>,
+        pid: PolicyId,
+        b: &mut Builder<'p>,
+    ) -> Vec<UsedModule> {
+        let uses = ix.policies[pid].uses.clone();
+        let file = ix.policies[pid].file;
         let file_dir = self
             .pack
             .sources
@@ -62,34 +101,31 @@ impl<'p> Compiler<'p> {
                 (None, Some(a)) if is_ident(&a) => a,
                 (None, other) => {
                     let shown = other.unwrap_or_default();
-                    self.policy_error(
-                        pidx,
-                        Diagnostic::error(
-                            format!(
-                                "module `{shown}` needs an alias: `{shown}` is not an identifier"
-                            ),
-                            u.source_span,
-                        )
-                        .with_help("add `as NAME` to the use statement"),
-                    );
+                    let d = CompileError::ModuleNeedsAlias(shown)
+                        .at(u.source_span)
+                        .with_help("add `as NAME` to the use statement");
+                    b.policy_error(pid, d);
                     continue;
                 }
             };
             let names: Vec<String> = u.names.iter().map(|n| n.text.clone()).collect();
             let mut failure = error.clone();
             if let Some(msg) = error {
-                self.policy_error(pidx, Diagnostic::error(msg, u.source_span));
+                b.policy_error(pid, CompileError::Module(msg).at(u.source_span));
             } else if let ModuleKind::Local(key) = &kind {
                 if let Err(msg) = self.check_local_module(key, &names) {
-                    self.policy_error(pidx, Diagnostic::error(msg.clone(), u.source_span));
+                    b.policy_error(pid, CompileError::Module(msg.clone()).at(u.source_span));
                     failure = Some(msg);
                 }
             } else if let ModuleKind::Builtin(m) = &kind {
                 for n in &u.names {
                     if sentrie_modules::native::lookup(m, &n.text).is_none() {
-                        let msg = format!("module @sentrie/{m} missing export {}", n.text);
-                        self.policy_error(pidx, Diagnostic::error(msg.clone(), n.span));
-                        failure.get_or_insert(msg);
+                        let e = CompileError::MissingBuiltinExport {
+                            module: m.clone(),
+                            export: n.text.clone(),
+                        };
+                        failure.get_or_insert(e.to_string());
+                        b.policy_error(pid, e.at(n.span));
                     }
                 }
             }
@@ -237,27 +273,30 @@ impl<'p> Compiler<'p> {
         if let Some(err) = self.module_errors.get(key) {
             return Err(err.clone());
         }
-        let res = self.load_module_graph(key).and_then(|()| {
-            let all: Vec<(String, String)> = self
-                .js_modules
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let builtins: Vec<(String, String)> = self.js_builtin_imports.iter().cloned().collect();
-            let pack = sentrie_modules::quickjs::JsPack {
-                instance: 0,
-                modules: &all,
-                env: &[],
-                builtins: &builtins,
-            };
-            sentrie_modules::quickjs::check_exports(pack, key, names)
-        });
-        if let Err(e) = &res {
-            if !e.contains("missing export") {
-                self.module_errors.insert(key.to_string(), e.clone());
-            }
+        // A module that does not load fails for every use of it; a missing export only for
+        // the use that lists it.
+        if let Err(e) = self.load_module_graph(key) {
+            self.module_errors.insert(key.to_string(), e.clone());
+            return Err(e);
         }
-        res
+        let all: Vec<(String, String)> = self
+            .js_modules
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let builtins: Vec<(String, String)> = self.js_builtin_imports.iter().cloned().collect();
+        let pack = sentrie_modules::quickjs::JsPack {
+            instance: 0,
+            modules: &all,
+            env: &[],
+            builtins: &builtins,
+        };
+        sentrie_modules::quickjs::check_exports(pack, key, names).map_err(|e| {
+            if let ExportError::Load(msg) = &e {
+                self.module_errors.insert(key.to_string(), msg.clone());
+            }
+            e.to_string()
+        })
     }
 }
 

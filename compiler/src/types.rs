@@ -1,33 +1,75 @@
-//! Types: resolving type names (LANGUAGE.md §7.6), building shapes with `with` composition,
-//! and validating constraints (§8.3–8.8). Produces `TypeDef`s in the program's type table.
+//! Pass 3: types. Resolving type names (LANGUAGE.md §7.6), building shapes with `with`
+//! composition, and validating constraints (§8.3–8.8), into `TypeDef`s of the program's type
+//! table. [`build`] builds every declared shape and returns [`Types`], the build state of
+//! each shape; lowering keeps resolving the type references of facts, lets and casts through
+//! a [`TypeResolver`].
 
+use cranelift_entity::SecondaryMap;
 use sentrie_grammar::ast::{self, BaseType, ConstArg, ShapeBody};
-use sentrie_grammar::Diagnostic;
-use sentrie_vm::program::{Const, ConstraintDef, FieldDef, TypeDef, TypeId, TypeKind};
+use sentrie_vm::program::{Const, ConstraintDef, FieldDef, PolicyId, TypeDef, TypeId, TypeKind};
 
-use crate::Compiler;
+use crate::builder::Builder;
+use crate::error::{CompileError, Diag};
+use crate::index::{Index, NsId, ShapeId};
 
 /// Where a type name is resolved from.
 #[derive(Clone, Copy)]
 pub struct TypeCtx {
-    pub ns: usize,
-    pub policy: Option<usize>,
+    pub ns: NsId,
+    pub policy: Option<PolicyId>,
 }
 
 /// Errors found while resolving one type reference, split by kind (LANGUAGE.md §17.1).
 #[derive(Default)]
 pub struct TypeErrors {
     /// Name resolution failures: policy errors.
-    pub names: Vec<Diagnostic>,
+    pub names: Vec<Diag>,
     /// Constraint definition errors: pack errors.
-    pub pack: Vec<Diagnostic>,
+    pub pack: Vec<Diag>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Default)]
 pub enum BuildState {
+    #[default]
     Unbuilt,
     Building,
     Built,
+}
+
+/// How far one shape got.
+#[derive(Clone, Default)]
+pub struct ShapeBuild {
+    pub state: BuildState,
+    /// The first name error in the shape (or in a shape it uses): uses of it fail with it.
+    pub error: Option<Diag>,
+    /// Shapes it is defined in terms of.
+    pub deps: Vec<ShapeId>,
+    pub cycle_reported: bool,
+}
+
+/// The result of pass 3: the build state of every shape.
+#[derive(Default)]
+pub struct Types {
+    pub shapes: SecondaryMap<ShapeId, ShapeBuild>,
+}
+
+/// Runs pass 3: builds every declared shape.
+pub fn build<'p>(ix: &Index<'p>, b: &mut Builder<'p>) -> Types {
+    let mut types = Types::default();
+    TypeResolver {
+        ix,
+        types: &mut types,
+        b,
+    }
+    .build_shapes();
+    types
+}
+
+/// Type resolution over the index, writing types into the program under construction.
+pub struct TypeResolver<'a, 'p> {
+    pub ix: &'a Index<'p>,
+    pub types: &'a mut Types,
+    pub b: &'a mut Builder<'p>,
 }
 
 /// The primitive family a constraint applies to.
@@ -40,73 +82,26 @@ enum Family {
     None,
 }
 
-impl<'p> Compiler<'p> {
-    /// Resolves a shape name to a shape index.
-    pub(crate) fn resolve_shape(&self, fqn: &ast::Fqn, ctx: TypeCtx) -> Result<usize, Diagnostic> {
-        let segs: Vec<&str> = fqn.segments.iter().map(|s| s.text.as_str()).collect();
-        let name = *segs.last().unwrap_or(&"");
-        if segs.len() > 1 {
-            let ns_name = segs[..segs.len() - 1].join("/");
-            let Some(ns) = self.ns_index(&ns_name) else {
-                return Err(Diagnostic::error(
-                    format!("shape not found: {}", fqn.joined()),
-                    fqn.span,
-                ));
-            };
-            let Some(&idx) = self.namespaces[ns].shapes.get(name) else {
-                return Err(Diagnostic::error(
-                    format!("shape not found: {}", fqn.joined()),
-                    fqn.span,
-                ));
-            };
-            let cur = &self.namespaces[ctx.ns].name;
-            let visible = *cur == ns_name || cur.starts_with(&format!("{ns_name}/"));
-            if !visible && !self.namespaces[ns].exported.contains(name) {
-                return Err(Diagnostic::error(
-                    format!("shape not exported: {}", fqn.joined()),
-                    fqn.span,
-                ));
-            }
-            return Ok(idx);
+impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Family::Number => "number",
+            Family::String => "string",
+            Family::Trinary => "trinary",
+            Family::List => "list",
+            Family::None => "none",
         }
-        if let Some(p) = ctx.policy {
-            if let Some(&idx) = self.policies[p].local_shapes.get(name) {
-                return Ok(idx);
-            }
-        }
-        let mut ns_name = self.namespaces[ctx.ns].name.clone();
-        loop {
-            if let Some(ns) = self.ns_index(&ns_name) {
-                if let Some(&idx) = self.namespaces[ns].shapes.get(name) {
-                    return Ok(idx);
-                }
-            }
-            match ns_name.rsplit_once('/') {
-                Some((parent, _)) => ns_name = parent.to_string(),
-                None => break,
-            }
-        }
-        let exported: Vec<usize> = self
-            .namespaces
-            .iter()
-            .filter(|n| n.exported.contains(name))
-            .filter_map(|n| n.shapes.get(name).copied())
-            .collect();
-        match exported.len() {
-            1 => Ok(exported[0]),
-            0 => Err(Diagnostic::error(
-                format!("shape not found: {name}"),
-                fqn.span,
-            )),
-            _ => Err(
-                Diagnostic::error(format!("ambiguous shape name {name}"), fqn.span)
-                    .with_help("qualify the name with its namespace"),
-            ),
-        }
+    }
+}
+
+impl<'p> TypeResolver<'_, 'p> {
+    /// Resolves a shape name to a shape.
+    pub fn resolve_shape(&self, fqn: &ast::Fqn, ctx: TypeCtx) -> Result<ShapeId, Diag> {
+        resolve_shape(self.ix, fqn, ctx)
     }
 
     fn new_type(&mut self, kind: TypeKind, name: String) -> TypeId {
-        self.program.types.push(TypeDef {
+        self.b.program.types.push(TypeDef {
             kind,
             constraints: Vec::new(),
             name,
@@ -114,12 +109,7 @@ impl<'p> Compiler<'p> {
     }
 
     /// Resolves a type reference to a type id, recording errors.
-    pub(crate) fn type_ref(
-        &mut self,
-        t: &ast::TypeRef,
-        ctx: TypeCtx,
-        errs: &mut TypeErrors,
-    ) -> TypeId {
+    pub fn type_ref(&mut self, t: &ast::TypeRef, ctx: TypeCtx, errs: &mut TypeErrors) -> TypeId {
         let (base, name) = match &t.base {
             BaseType::Number => (
                 self.new_type(TypeKind::Number, "number".into()),
@@ -143,12 +133,12 @@ impl<'p> Compiler<'p> {
             ),
             BaseType::List(inner) => {
                 let i = self.type_ref(inner, ctx, errs);
-                let n = format!("list[{}]", self.program.types[i].name);
+                let n = format!("list[{}]", self.b.program.types[i].name);
                 (self.new_type(TypeKind::List(i), n.clone()), n)
             }
             BaseType::Map(inner) => {
                 let i = self.type_ref(inner, ctx, errs);
-                let n = format!("map[{}]", self.program.types[i].name);
+                let n = format!("map[{}]", self.b.program.types[i].name);
                 (self.new_type(TypeKind::Map(i), n.clone()), n)
             }
             BaseType::Record(items) => {
@@ -156,7 +146,7 @@ impl<'p> Compiler<'p> {
                 let n = format!(
                     "record[{}]",
                     ids.iter()
-                        .map(|i| self.program.types[*i].name.clone())
+                        .map(|i| self.b.program.types[*i].name.clone())
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
@@ -168,15 +158,15 @@ impl<'p> Compiler<'p> {
             ),
             BaseType::Named(fqn) => match self.resolve_shape(fqn, ctx) {
                 Ok(idx) => {
-                    if let Some(e) = self.shape_errors[idx].clone() {
+                    if let Some(e) = self.types.shapes[idx].error.clone() {
                         errs.names.push(e);
                     }
                     self.build_shape(idx);
-                    let sty = self.shapes[idx].ty;
+                    let sty = self.ix.shapes[idx].ty;
                     if t.constraints.is_empty() {
                         return sty;
                     }
-                    let n = self.program.types[sty].name.clone();
+                    let n = self.b.program.types[sty].name.clone();
                     (self.new_type(TypeKind::Alias(sty), n.clone()), n)
                 }
                 Err(d) => {
@@ -193,19 +183,17 @@ impl<'p> Compiler<'p> {
         let mut defs = Vec::new();
         for c in &t.constraints {
             if is_model {
-                errs.names.push(Diagnostic::error(
-                    format!(
-                        "constraint `@{}` cannot apply to shape `{name}`",
-                        c.name.text
-                    ),
-                    c.span,
-                ));
+                let e = CompileError::ConstraintOnShape {
+                    constraint: c.name.text.clone(),
+                    shape: name.clone(),
+                };
+                errs.names.push(e.at(c.span));
                 continue;
             }
             match self.constraint(family, c) {
                 Ok(def) => defs.push(def),
-                Err(msg) => {
-                    let d = Diagnostic::error(msg, c.span);
+                Err(e) => {
+                    let d = e.at(c.span);
                     if matches!(t.base, BaseType::Named(_)) {
                         errs.names.push(d);
                     } else {
@@ -214,13 +202,13 @@ impl<'p> Compiler<'p> {
                 }
             }
         }
-        self.program.types[base].constraints = defs;
+        self.b.program.types[base].constraints = defs;
         base
     }
 
     fn underlying(&self, mut t: TypeId) -> &TypeKind {
         for _ in 0..64 {
-            match &self.program.types[t].kind {
+            match &self.b.program.types[t].kind {
                 TypeKind::Alias(x) => t = *x,
                 other => return other,
             }
@@ -239,10 +227,19 @@ impl<'p> Compiler<'p> {
     }
 
     /// Validates one constraint for a family of base types.
-    fn constraint(&mut self, family: Family, c: &ast::Constraint) -> Result<ConstraintDef, String> {
+    fn constraint(
+        &mut self,
+        family: Family,
+        c: &ast::Constraint,
+    ) -> Result<ConstraintDef, CompileError> {
         let name = c.name.text.as_str();
         let args: Vec<Const> = c.args.iter().map(const_arg).collect();
-        let bad = |why: &str| Err(format!("invalid constraint `@{name}`: {why}"));
+        let bad = |why: &'static str| {
+            Err(CompileError::InvalidConstraint {
+                name: name.to_string(),
+                why,
+            })
+        };
         let nums = |n: usize| args.len() == n && args.iter().all(|a| matches!(a, Const::Num(_)));
         let strs = |n: usize| args.len() == n && args.iter().all(|a| matches!(a, Const::Str(_)));
         let list_of = |f: fn(&Const) -> bool| match args.as_slice() {
@@ -286,9 +283,13 @@ impl<'p> Compiler<'p> {
                     let Const::Str(p) = &args[0] else {
                         return bad("expects a pattern");
                     };
-                    sentrie_vm::regex_cache::build(p)
-                        .map_err(|e| format!("invalid constraint `@{name}`: {e}"))?;
-                    regex = Some(self.intern_regex(p));
+                    sentrie_vm::regex_cache::build(p).map_err(|error| {
+                        CompileError::InvalidConstraintPattern {
+                            name: name.to_string(),
+                            error,
+                        }
+                    })?;
+                    regex = Some(self.b.intern_regex(p));
                     true
                 }
             }
@@ -306,14 +307,12 @@ impl<'p> Compiler<'p> {
             (Family::Trinary, "eq" | "neq") => {
                 args.len() == 1 && matches!(args[0], Const::Bool(_) | Const::Unknown)
             }
-            (Family::None, _) => {
-                return Err(format!("constraint `@{name}` is not defined for this type"))
-            }
+            (Family::None, _) => return Err(CompileError::ConstraintUndefined(name.to_string())),
             _ => {
-                return Err(
-                    format!("constraint `@{name}` is not defined for {family:?} values")
-                        .to_lowercase(),
-                )
+                return Err(CompileError::ConstraintFamily {
+                    name: name.to_string(),
+                    family: family.name(),
+                })
             }
         };
         if !ok {
@@ -326,80 +325,72 @@ impl<'p> Compiler<'p> {
         })
     }
 
-    pub(crate) fn intern_regex(&mut self, p: &str) -> u16 {
-        if let Some(i) = self.program.regexes.iter().position(|r| r == p) {
-            return i as u16;
-        }
-        self.program.regexes.push(p.to_string());
-        (self.program.regexes.len() - 1).min(u16::MAX as usize) as u16
-    }
-
     /// Builds every shape (pass run once before lowering).
-    pub(crate) fn build_shapes(&mut self) {
-        for idx in 0..self.shapes.len() {
+    fn build_shapes(&mut self) {
+        for idx in self.ix.shapes.keys() {
             self.build_shape(idx);
         }
         // A shape whose field types fail makes every shape using it fail too.
         let mut changed = true;
         while changed {
             changed = false;
-            for idx in 0..self.shapes.len() {
-                if self.shape_errors[idx].is_some() {
+            for idx in self.ix.shapes.keys() {
+                if self.types.shapes[idx].error.is_some() {
                     continue;
                 }
-                let deps = self.shape_deps[idx].clone();
-                if let Some(e) = deps.iter().find_map(|d| self.shape_errors[*d].clone()) {
-                    self.shape_errors[idx] = Some(e);
+                let shapes = &self.types.shapes;
+                if let Some(e) = shapes[idx]
+                    .deps
+                    .iter()
+                    .find_map(|d| shapes[*d].error.clone())
+                {
+                    self.types.shapes[idx].error = Some(e);
                     changed = true;
                 }
             }
         }
     }
 
-    fn absorb_shape_errors(&mut self, idx: usize, errs: TypeErrors) {
+    fn absorb_shape_errors(&mut self, idx: ShapeId, errs: TypeErrors) {
         for d in errs.pack {
-            self.pack_error(d);
+            self.b.diags.pack(d);
         }
         if let Some(first) = errs.names.into_iter().next() {
-            if self.shape_errors[idx].is_none() {
-                self.shape_errors[idx] = Some(first.clone());
-                self.policy_diags.push(first);
+            if self.types.shapes[idx].error.is_none() {
+                self.types.shapes[idx].error = Some(first.clone());
+                self.b.diags.policy.push(first);
             }
         }
     }
 
-    fn build_shape(&mut self, idx: usize) {
-        match self.shape_state[idx] {
+    pub fn build_shape(&mut self, idx: ShapeId) {
+        match self.types.shapes[idx].state {
             BuildState::Built => return,
             BuildState::Building => {
-                if !self.shape_cycle_reported[idx] {
-                    self.shape_cycle_reported[idx] = true;
-                    let d = self.shapes[idx].decl;
-                    self.pack_error(Diagnostic::error(
-                        format!(
-                            "cyclic dependency: shape `{}` is defined in terms of itself",
-                            d.name.text
-                        ),
-                        d.name.span,
-                    ));
+                if !self.types.shapes[idx].cycle_reported {
+                    self.types.shapes[idx].cycle_reported = true;
+                    let d = self.ix.shapes[idx].decl;
+                    let e = CompileError::ShapeCycle(d.name.text.clone());
+                    self.b.diags.pack(e.at(d.name.span));
                 }
                 return;
             }
             BuildState::Unbuilt => {}
         }
-        self.shape_state[idx] = BuildState::Building;
-        let decl = self.shapes[idx].decl;
+        self.types.shapes[idx].state = BuildState::Building;
+        let shape = &self.ix.shapes[idx];
+        let decl = shape.decl;
         let ctx = TypeCtx {
-            ns: self.shapes[idx].ns,
-            policy: self.shapes[idx].policy,
+            ns: shape.ns,
+            policy: shape.policy,
         };
-        let ty = self.shapes[idx].ty;
+        let ty = shape.ty;
         let mut errs = TypeErrors::default();
         match &decl.body {
             ShapeBody::Alias(t) => {
                 let target = self.type_ref(t, ctx, &mut errs);
                 self.note_shape_deps(idx, target);
-                self.program.types[ty].kind = TypeKind::Alias(target);
+                self.b.program.types[ty].kind = TypeKind::Alias(target);
             }
             ShapeBody::Model { with, fields } => {
                 let mut all: Vec<FieldDef> = Vec::new();
@@ -407,34 +398,29 @@ impl<'p> Compiler<'p> {
                     match self.resolve_shape(base, ctx) {
                         Ok(bidx) => {
                             self.build_shape(bidx);
-                            let bty = self.shapes[bidx].ty;
-                            match &self.program.types[bty].kind {
+                            let bty = self.ix.shapes[bidx].ty;
+                            match &self.b.program.types[bty].kind {
                                 TypeKind::Shape(fs) => all.extend(fs.iter().cloned()),
-                                TypeKind::Alias(_) => self.pack_error(Diagnostic::error(
-                                    format!("cannot compose with alias shape `{}`", base.joined()),
-                                    base.span,
-                                )),
+                                TypeKind::Alias(_) => {
+                                    let e = CompileError::ComposeWithAlias(base.joined());
+                                    self.b.diags.pack(e.at(base.span));
+                                }
                                 _ => {}
                             }
-                            self.shape_deps[idx].push(bidx);
+                            self.types.shapes[idx].deps.push(bidx);
                         }
-                        Err(d) => self.pack_error(d),
+                        Err(d) => self.b.diags.pack(d),
                     }
                 }
                 let inherited = all.len();
                 for f in fields {
                     if all[..inherited].iter().any(|x| x.name == f.name.text) {
-                        self.pack_error(Diagnostic::error(
-                            format!(
-                                "cannot compose: field `{}` is already defined by the base shape",
-                                f.name.text
-                            ),
-                            f.name.span,
-                        ));
+                        let e = CompileError::ComposeOverride(f.name.text.clone());
+                        self.b.diags.pack(e.at(f.name.span));
                         continue;
                     }
                     if all[inherited..].iter().any(|x| x.name == f.name.text) {
-                        self.pack_error(crate::index::conflict(
+                        self.b.diags.pack(crate::index::conflict(
                             &format!("field `{}`", f.name.text),
                             f.name.span,
                         ));
@@ -457,10 +443,10 @@ impl<'p> Compiler<'p> {
                         ty: fty,
                     });
                 }
-                self.program.types[ty].kind = TypeKind::Shape(all);
+                self.b.program.types[ty].kind = TypeKind::Shape(all);
             }
         }
-        self.shape_state[idx] = BuildState::Built;
+        self.types.shapes[idx].state = BuildState::Built;
         self.absorb_shape_errors(idx, errs);
     }
 
@@ -471,7 +457,7 @@ impl<'p> Compiler<'p> {
                 && !(fqn.segments.len() == 1 && fqn.segments[0].text == "bool")
             {
                 return match self.resolve_shape(fqn, ctx) {
-                    Ok(idx) => self.shapes[idx].ty,
+                    Ok(idx) => self.ix.shapes[idx].ty,
                     Err(d) => {
                         errs.names.push(d);
                         self.new_type(TypeKind::Any, fqn.joined())
@@ -482,7 +468,7 @@ impl<'p> Compiler<'p> {
         self.type_ref(t, ctx, errs)
     }
 
-    fn note_shape_deps(&mut self, idx: usize, t: TypeId) {
+    fn note_shape_deps(&mut self, idx: ShapeId, t: TypeId) {
         let mut stack = vec![t];
         let mut steps = 0;
         while let Some(t) = stack.pop() {
@@ -490,13 +476,13 @@ impl<'p> Compiler<'p> {
             if steps > 10_000 {
                 break;
             }
-            if let Some(s) = self.shapes.iter().position(|s| s.ty == t) {
+            if let Some((s, _)) = self.ix.shapes.iter().find(|(_, s)| s.ty == t) {
                 if s != idx {
-                    self.shape_deps[idx].push(s);
+                    self.types.shapes[idx].deps.push(s);
                 }
                 continue;
             }
-            match &self.program.types[t].kind {
+            match &self.b.program.types[t].kind {
                 TypeKind::List(x) | TypeKind::Map(x) | TypeKind::Alias(x) => stack.push(*x),
                 TypeKind::Record(xs) => stack.extend(xs.iter().copied()),
                 _ => {}
@@ -522,5 +508,56 @@ pub fn const_arg(a: &ConstArg) -> Const {
             v.dedup_by(|a, b| a.0 == b.0);
             Const::Map(v)
         }
+    }
+}
+
+/// Resolves a shape name seen from `ctx` (LANGUAGE.md §7.6).
+pub fn resolve_shape(ix: &Index<'_>, fqn: &ast::Fqn, ctx: TypeCtx) -> Result<ShapeId, Diag> {
+    let segs: Vec<&str> = fqn.segments.iter().map(|s| s.text.as_str()).collect();
+    let name = *segs.last().unwrap_or(&"");
+    if segs.len() > 1 {
+        let ns_name = segs[..segs.len() - 1].join("/");
+        let Some(ns) = ix.ns(&ns_name) else {
+            return Err(CompileError::ShapeNotFound(fqn.joined()).at(fqn.span));
+        };
+        let Some(&idx) = ix.namespaces[ns].shapes.get(name) else {
+            return Err(CompileError::ShapeNotFound(fqn.joined()).at(fqn.span));
+        };
+        let cur = &ix.namespaces[ctx.ns].name;
+        let visible = *cur == ns_name || cur.starts_with(&format!("{ns_name}/"));
+        if !visible && !ix.namespaces[ns].exported.contains(name) {
+            return Err(CompileError::ShapeNotExported(fqn.joined()).at(fqn.span));
+        }
+        return Ok(idx);
+    }
+    if let Some(p) = ctx.policy {
+        if let Some(&idx) = ix.policies[p].local_shapes.get(name) {
+            return Ok(idx);
+        }
+    }
+    let mut ns_name = ix.namespaces[ctx.ns].name.clone();
+    loop {
+        if let Some(ns) = ix.ns(&ns_name) {
+            if let Some(&idx) = ix.namespaces[ns].shapes.get(name) {
+                return Ok(idx);
+            }
+        }
+        match ns_name.rsplit_once('/') {
+            Some((parent, _)) => ns_name = parent.to_string(),
+            None => break,
+        }
+    }
+    let exported: Vec<ShapeId> = ix
+        .namespaces
+        .values()
+        .filter(|n| n.exported.contains(name))
+        .filter_map(|n| n.shapes.get(name).copied())
+        .collect();
+    match exported.len() {
+        1 => Ok(exported[0]),
+        0 => Err(CompileError::ShapeNotFound(name.to_string()).at(fqn.span)),
+        _ => Err(CompileError::AmbiguousShape(name.to_string())
+            .at(fqn.span)
+            .with_help("qualify the name with its namespace")),
     }
 }

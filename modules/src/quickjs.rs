@@ -488,22 +488,48 @@ pub fn invoke<'a>(
     })
 }
 
+/// Why [`check_exports`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportError {
+    /// The module (or one it imports) does not load or run.
+    Load(String),
+    /// It loads, but does not export `name`.
+    Missing { key: String, name: String },
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Load(msg) => f.write_str(msg),
+            ExportError::Missing { key, name } => write!(f, "module {key} missing export {name}"),
+        }
+    }
+}
+
 /// Loads `key` in a fresh runtime and checks that it exports every name (compile time).
-pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<(), String> {
+pub fn check_exports(pack: JsPack<'_>, key: &str, names: &[String]) -> Result<(), ExportError> {
     let modules = pack.modules;
     let eng = engine(JsPack {
         instance: u64::MAX,
         env: &[],
         ..pack
-    })?;
+    })
+    .map_err(ExportError::Load)?;
     eng.deadline.set(Some(Instant::now() + CALL_TIME_LIMIT));
     let mut namespaces = HashMap::new();
     eng.ctx.with(|ctx| {
-        let ns = namespace(&ctx, &mut namespaces, key, modules)
-            .map_err(|e| format!("module `{key}`: {}", crate::linemap::remap(&e, modules)))?;
+        let ns = namespace(&ctx, &mut namespaces, key, modules).map_err(|e| {
+            ExportError::Load(format!(
+                "module `{key}`: {}",
+                crate::linemap::remap(&e, modules)
+            ))
+        })?;
         for n in names {
             if export_of(&ns, n).is_ok_and(|v| v.is_undefined()) {
-                return Err(format!("module {key} missing export {n}"));
+                return Err(ExportError::Missing {
+                    key: key.to_string(),
+                    name: n.clone(),
+                });
             }
         }
         Ok(())

@@ -1,0 +1,213 @@
+//! Lowering of names (LANGUAGE.md §14.1): locals, block lets (lazy subroutines), facts,
+//! lets, rules, imported rule names and ad-hoc facts; and `is Shape` tests.
+
+use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind};
+use sentrie_grammar::Span;
+use sentrie_vm::bytecode::{Instr, Reg};
+use sentrie_vm::program::{LetCheck, TypeId};
+
+use super::{Binding, BlockLet, Lower, Mode};
+use crate::deps::Node;
+use crate::error::CompileError;
+use crate::index::ValueRef;
+
+impl<'c, 'p> Lower<'c, 'p> {
+    pub(super) fn ident(&mut self, name: &str, span: Span, dst: Reg) {
+        if let Some(b) = self.lookup_local(name) {
+            match b {
+                Binding::Reg(r) => {
+                    self.f.emit(Instr::Move { dst, src: r });
+                }
+                Binding::BlockLet(i) => {
+                    let slot = self.block_lets[i].slot;
+                    let node = Node::BlockLet(self.block_lets[i].node);
+                    self.b.graph.edge(self.node, node);
+                    match self.block_lets[i].start {
+                        Some(target) => {
+                            self.f.emit(Instr::EnsureLocal { slot, target });
+                        }
+                        None => {
+                            let p = self.f.emit_fwd(Instr::EnsureLocal { slot, target: 0 });
+                            self.block_lets[i].patches.push(p);
+                        }
+                    }
+                    self.f.emit(Instr::Move { dst, src: slot });
+                }
+            }
+            return;
+        }
+        if self.mode == Mode::FactDefault {
+            self.b.diags.pack(
+                CompileError::FactDefaultReference(name.to_string())
+                    .at(span)
+                    .with_help(
+                        "fact defaults may only use literals, operators and builtin functions",
+                    ),
+            );
+            self.f.emit(Instr::LoadUndef { dst });
+            return;
+        }
+        let pol = &self.ix.policies[self.pid];
+        match pol.values.get(name).copied() {
+            Some(ValueRef::Fact(i)) => {
+                self.f.emit(Instr::LoadFact { dst, idx: i });
+            }
+            Some(ValueRef::Let(l)) => {
+                self.b.graph.edge(self.node, Node::Let(l.as_u32()));
+                self.f.emit(Instr::LoadLet {
+                    dst,
+                    let_id: l.as_u32(),
+                });
+            }
+            Some(ValueRef::Rule(r)) => {
+                self.b.graph.edge(self.node, Node::Rule(r.as_u32()));
+                self.f.emit(Instr::LoadRule {
+                    dst,
+                    rule: r.as_u32(),
+                });
+            }
+            None => match pol.import_names.get(name).copied() {
+                Some(Some(r)) => {
+                    self.b.graph.edge(self.node, Node::Rule(r.as_u32()));
+                    self.f.emit(Instr::LoadRule {
+                        dst,
+                        rule: r.as_u32(),
+                    });
+                }
+                Some(None) => {
+                    let e = CompileError::AmbiguousImportName(name.to_string());
+                    self.policy_error(e.at(span));
+                    self.f.emit(Instr::LoadUndef { dst });
+                }
+                None => {
+                    let n = self.b.name_id(name);
+                    self.f.emit(Instr::LoadAdhoc { dst, name: n });
+                }
+            },
+        }
+    }
+
+    pub(super) fn block(&mut self, b: &ast::Block, dst: Reg) {
+        let scope_mark = self.scope.len();
+        let first_let = self.block_lets.len();
+        let mut names: Vec<&str> = Vec::new();
+        for l in &b.lets {
+            if names.contains(&l.name.text.as_str()) {
+                self.b.diags.pack(crate::index::conflict(
+                    &format!("let `{}`", l.name.text),
+                    l.name.span,
+                ));
+            }
+            names.push(&l.name.text);
+            let slot = self.f.alloc();
+            let node = self.b.next_block_let();
+            let qualified = format!("{}.{}", self.f.name, l.name.text);
+            self.b
+                .graph
+                .name(Node::BlockLet(node), qualified, l.name.span);
+            self.block_lets.push(BlockLet {
+                slot,
+                node,
+                start: None,
+                patches: Vec::new(),
+            });
+            self.scope.push((
+                l.name.text.clone(),
+                Binding::BlockLet(self.block_lets.len() - 1),
+            ));
+            self.f.emit(Instr::ClearLocal { slot });
+        }
+        self.expr(&b.yield_expr, dst);
+        if b.lets.is_empty() {
+            self.scope.truncate(scope_mark);
+            return;
+        }
+        let to_end = self.f.emit_fwd(Instr::Jump { target: 0 });
+        for (i, l) in b.lets.iter().enumerate() {
+            let idx = first_let + i;
+            let start = self.f.pc();
+            self.block_lets[idx].start = Some(start);
+            for p in std::mem::take(&mut self.block_lets[idx].patches) {
+                self.f.patch_to(p, start);
+            }
+            let saved_node = self.node;
+            self.node = Node::BlockLet(self.block_lets[idx].node);
+            let mark = self.f.mark();
+            self.f.above_high_water();
+            let slot = self.block_lets[idx].slot;
+            self.expr(&l.value, slot);
+            if let Some(ty) = &l.ty {
+                let ty = self.resolve_type(ty);
+                self.b.program.let_checks.push(LetCheck {
+                    name: l.name.text.clone(),
+                    ty,
+                });
+                let site = (self.b.program.let_checks.len() - 1) as u32;
+                self.loc(l.span);
+                self.f.emit(Instr::CheckLet { src: slot, site });
+            }
+            self.f.emit(Instr::RetSub);
+            self.f.free_to(mark);
+            self.node = saved_node;
+        }
+        self.f.patch_here(to_end);
+        self.scope.truncate(scope_mark);
+    }
+
+    /// `e is Shape`: the right side is a name (or `a/b/N`) not bound as a value that names a
+    /// visible shape.
+    pub(super) fn shape_test(&mut self, b: &Expr) -> Option<TypeId> {
+        let segs = path_segments(b)?;
+        if segs.len() == 1 {
+            let n = &segs[0].text;
+            let pol = &self.ix.policies[self.pid];
+            if self.lookup_local(n).is_some()
+                || pol.values.contains_key(n)
+                || pol.import_names.contains_key(n)
+            {
+                return None;
+            }
+        }
+        let fqn = ast::Fqn {
+            segments: segs,
+            span: b.span,
+        };
+        let ctx = self.ctx();
+        match crate::types::resolve_shape(self.ix, &fqn, ctx) {
+            Ok(idx) => {
+                if let Some(e) = self.types.shapes[idx].error.clone() {
+                    self.policy_error(e);
+                }
+                Some(self.ix.shapes[idx].ty)
+            }
+            // Not a shape: an ordinary comparison with a value of that name.
+            Err(d) if matches!(d.error, CompileError::ShapeNotFound(_)) => None,
+            Err(d) => {
+                self.policy_error(d);
+                None
+            }
+        }
+    }
+}
+
+/// `a`, or `a/b/N` parsed as divisions of identifiers.
+fn path_segments(e: &Expr) -> Option<Vec<ast::Name>> {
+    match &e.kind {
+        ExprKind::Ident(n) => Some(vec![ast::Name {
+            text: n.clone(),
+            span: e.span,
+        }]),
+        ExprKind::Binary(BinOp::Div, a, b) => {
+            let mut left = path_segments(a)?;
+            let ExprKind::Ident(n) = &b.kind else {
+                return None;
+            };
+            left.push(ast::Name {
+                text: n.clone(),
+                span: b.span,
+            });
+            Some(left)
+        }
+        _ => None,
+    }
+}
