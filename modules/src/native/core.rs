@@ -104,11 +104,6 @@ fn fallback_u64() -> u64 {
     h.finish()
 }
 
-/// The canonical `8-4-4-4-12` lowercase text of a UUID.
-pub fn format_uuid(b: [u8; 16]) -> String {
-    ::uuid::Uuid::from_bytes(b).hyphenated().to_string()
-}
-
 /// A random version-4 UUID, lowercase.
 pub fn uuid_v4() -> String {
     ::uuid::Builder::from_random_bytes(random_bytes())
@@ -142,12 +137,5 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
         assert_ne!(u, uuid_v4());
-        assert_eq!(
-            format_uuid([
-                0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
-                0x40, 0x00
-            ]),
-            "123e4567-e89b-12d3-a456-426614174000"
-        );
     }
 }

@@ -41,27 +41,16 @@ fn b64url_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, Str
 
 fn hex_encode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("hexEncode", args, 1, 1)?;
-    let s: String = str_arg(args, 0)
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(alloc_str(env, &s))
+    Ok(alloc_str(env, &hex::encode(str_arg(args, 0))))
 }
 
 fn hex_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("hexDecode", args, 1, 1)?;
-    let s = str_arg(args, 0);
-    if !s.len().is_multiple_of(2) {
-        return Err("hexDecode: odd number of hex digits".to_string());
-    }
-    let bytes: Result<Vec<u8>, _> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
-        .collect();
-    Ok(text(
-        env,
-        &bytes.map_err(|_| "hexDecode: invalid hex input".to_string())?,
-    ))
+    let bytes = hex::decode(str_arg(args, 0)).map_err(|e| match e {
+        hex::FromHexError::OddLength => "hexDecode: odd number of hex digits",
+        _ => "hexDecode: invalid hex input",
+    })?;
+    Ok(text(env, &bytes))
 }
 
 /// Query escaping: unreserved `A–Z a–z 0–9 - _ . ~` kept, space → `+`, others `%XX`.

@@ -7,15 +7,9 @@ use sha2::Digest;
 use super::{alloc_str, arity, str_arg, Env, Export};
 use sentrie_vm::value::Value;
 
-/// Lowercase hex without a formatting call per byte.
+/// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
+    ::hex::encode(bytes)
 }
 
 fn digest<D: Digest>(s: &str) -> String {

@@ -1,6 +1,11 @@
 //! `@sentrie/semver`: lenient version parsing (optional `v`, 1–3 numeric parts, prerelease,
 //! build), SemVer ordering, and constraint matching (`= != > < >= <= ~ ~> ^`, wildcards,
 //! hyphen ranges, AND by space or comma, OR by `||`).
+//!
+//! Hand-written on purpose: the language reference follows Masterminds semver (Go), and the
+//! `semver` crate implements Cargo's rules instead (exactly three parts, no `v` prefix,
+//! numeric identifiers without leading zeros, a bare requirement means `^`, no `!=`, no
+//! `||` and no hyphen ranges), so it would change answers.
 
 use std::cmp::Ordering;
 

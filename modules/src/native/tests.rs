@@ -135,6 +135,9 @@ fn encodings() {
         json!("\u{FFFD}"),
     );
     err("encoding", "hexDecode", &[json!("abc")], "odd number");
+    // Multi-byte text and signs are invalid hex, never a panic or a number.
+    err("encoding", "hexDecode", &[json!("aé1")], "invalid hex");
+    err("encoding", "hexDecode", &[json!("+f+f")], "invalid hex");
     err("encoding", "urlDecode", &[json!("%zz")], "invalid escape");
     err(
         "encoding",
@@ -386,6 +389,17 @@ fn uuids_have_their_version() {
         );
     }
     assert!(lookup("math", "floor").is_none() && lookup("string", "trim").is_none());
+    // v7 starts with the Unix milliseconds; v6 with the Gregorian time, high bits first.
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let v7 = call("uuid", "v7", &[]).unwrap();
+    let hex_ms = v7.as_str().unwrap().replace('-', "");
+    let at = u64::from_str_radix(&hex_ms[..12], 16).unwrap();
+    assert!(at.abs_diff(ms) < 60_000, "{v7}");
+    let v6 = call("uuid", "v6", &[]).unwrap();
+    assert!(v6.as_str().unwrap().starts_with("1f"), "{v6}");
 }
 
 #[test]
@@ -492,6 +506,34 @@ fn time_functions() {
         "parse",
         &[json!("2024-01-15")],
         "not an RFC 3339 time",
+    );
+    // Floor, also before the epoch; lowercase separators; offsets need their colon.
+    ok(
+        "time",
+        "parse",
+        &[json!("1969-12-31T23:59:59.5Z")],
+        json!(-1),
+    );
+    ok(
+        "time",
+        "parse",
+        &[json!("2024-01-15t10:30:05z")],
+        json!(1_705_314_605),
+    );
+    for bad in [
+        "2024-01-15T10:30:05+0200",
+        "2024-01-15 10:30:05Z",
+        "2024-01-15T10:30:05.Z",
+        "2024-01-15T10:30:05Z[UTC]",
+        "2024-13-15T10:30:05Z",
+    ] {
+        err("time", "parse", &[json!(bad)], "not an RFC 3339 time");
+    }
+    err(
+        "time",
+        "format",
+        &[json!(1e15), json!("2006")],
+        "outside years",
     );
     let ts = json!(1_705_314_605);
     ok(

@@ -1,5 +1,9 @@
 //! `@sentrie/time`: Unix-second timestamps, RFC 3339 parsing, Go-layout formatting in UTC,
 //! comparisons and Go-style durations (plus `d` = 24 h).
+//!
+//! Calendar arithmetic and RFC 3339 parsing are `jiff`'s (years -9999 to 9999; timestamps outside
+//! cannot be formatted). Go reference layouts (`2006-01-02 15:04:05`) and Go duration syntax
+//! are hand-written: no Rust crate implements them, and the language reference follows Go.
 
 use super::{alloc_str, arity, num_arg, str_arg, Env, Export};
 use sentrie_vm::program::Const;
@@ -12,22 +16,52 @@ fn now<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     Ok(Value::Num(env.now_ms.div_euclid(1000) as f64))
 }
 
-/// RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`) to whole seconds.
+/// RFC 3339 (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`) to whole seconds (floor). The shape is
+/// checked here (jiff's parser also takes other ISO 8601 forms); the values by jiff.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let shape = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't')
-        && b[13] == b':'
-        && b[16] == b':';
-    let has_zone = matches!(b.last(), Some(b'Z' | b'z'))
-        || s.get(19..).is_some_and(|t| t.contains(['+', '-']));
-    if !shape || !has_zone {
+    if !rfc3339_shape(s.as_bytes()) {
         return None;
     }
-    let ms = super::js::date_parse(s);
-    ms.is_finite().then(|| (ms / 1000.0).floor() as i64)
+    let t: jiff::Timestamp = s.parse().ok()?;
+    let secs = t.as_second();
+    Some(if t.subsec_nanosecond() < 0 {
+        secs - 1
+    } else {
+        secs
+    })
+}
+
+fn rfc3339_shape(b: &[u8]) -> bool {
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let date_time = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !date_time {
+        return false;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        let n = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        i += 1 + n;
+    }
+    match &b[i..] {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', _, _, b':', _, _] => digits(i + 1..i + 3) && digits(i + 4..i + 6),
+        _ => false,
+    }
 }
 
 fn parse<'a>(args: &[Value<'a>], _env: &Env<'a>) -> R<'a> {
@@ -62,13 +96,21 @@ const DAYS: [&str; 7] = [
     "Saturday",
 ];
 
-/// Formats a Unix time in UTC with a Go reference layout.
-pub fn format_go(ts: i64, layout: &str) -> String {
-    let days = ts.div_euclid(86_400);
-    let rem = ts.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    let (h, mi, s) = (rem / 3600, (rem / 60) % 60, rem % 60);
-    let weekday = (days + 4).rem_euclid(7) as usize;
+/// Formats a Unix time in UTC with a Go reference layout; `None` outside years ±9999.
+pub fn format_go(ts: i64, layout: &str) -> Option<String> {
+    let t = jiff::Timestamp::from_second(ts).ok()?;
+    let dt = jiff::tz::Offset::UTC.to_datetime(t);
+    let (y, m, d) = (
+        i64::from(dt.year()),
+        i64::from(dt.month()),
+        i64::from(dt.day()),
+    );
+    let (h, mi, s) = (
+        i64::from(dt.hour()),
+        i64::from(dt.minute()),
+        i64::from(dt.second()),
+    );
+    let weekday = dt.weekday().to_sunday_zero_offset() as usize;
     let tokens: [(&str, String); 27] = [
         ("January", MONTHS[(m - 1) as usize].to_string()),
         ("Monday", DAYS[weekday].to_string()),
@@ -128,27 +170,7 @@ pub fn format_go(ts: i64, layout: &str) -> String {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    out
-}
-
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+    Some(out)
 }
 
 fn format<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
@@ -157,10 +179,9 @@ fn format<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     if !ts.is_finite() {
         return Err("format: the timestamp must be a finite number".to_string());
     }
-    Ok(alloc_str(
-        env,
-        &format_go(ts.floor() as i64, &str_arg(args, 1)),
-    ))
+    let text = format_go(ts.floor() as i64, &str_arg(args, 1))
+        .ok_or("format: the timestamp is outside years -9999 to 9999")?;
+    Ok(alloc_str(env, &text))
 }
 
 fn secs(args: &[Value<'_>], i: usize) -> f64 {

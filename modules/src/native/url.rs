@@ -1,5 +1,11 @@
 //! `@sentrie/url`: parsing into scheme, host (with port), path, query, fragment and user,
 //! joining path segments, and accessors. Unparseable input raises errors (except `isValid`).
+//!
+//! Hand-written on purpose: the language reference follows Go's `net/url` (relative
+//! references parse, paths and hosts are kept as written, `host` keeps an explicit default
+//! port), while the `url` crate implements the WHATWG URL standard, which rejects relative
+//! references without a base, normalises paths (`/a/../b` → `/b`), drops default ports and
+//! percent-encodes, so it would change answers.
 
 use super::{alloc_str, arity, str_arg, Env, Export};
 use sentrie_vm::value::Value;

@@ -3,7 +3,7 @@
 use super::{alloc_str, arity, Env, Export};
 use sentrie_vm::value::Value;
 
-use crate::native::core::{format_uuid as format, random_bytes};
+use crate::native::core::random_bytes;
 
 fn v4<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("v4", args, 0, 0)?;
@@ -16,26 +16,27 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Time-ordered: 48 bits of Unix milliseconds, then random bits (RFC 9562 §5.7).
 fn v7<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("v7", args, 0, 0)?;
-    let mut b = random_bytes();
-    b[..6].copy_from_slice(&unix_ms().to_be_bytes()[2..]);
-    b[6] = (b[6] & 0x0f) | 0x70;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok(alloc_str(env, &format(b)))
+    let r = random_bytes();
+    let mut rest = [0u8; 10];
+    rest.copy_from_slice(&r[..10]);
+    let id = uuid::Builder::from_unix_timestamp_millis(unix_ms(), &rest).into_uuid();
+    Ok(alloc_str(env, &id.hyphenated().to_string()))
 }
 
+/// Time-ordered Gregorian: 60 bits of 100 ns ticks since 1582-10-15, most significant
+/// first, then a random clock sequence and node (RFC 9562 §5.6).
 fn v6<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("v6", args, 0, 0)?;
-    // 60-bit count of 100 ns intervals since 1582-10-15, most significant bits first.
     let ticks = unix_ms() * 10_000 + 0x01B2_1DD2_1381_4000;
-    let mut b = random_bytes();
-    let t = ticks << 4;
-    b[..6].copy_from_slice(&t.to_be_bytes()[..6]);
-    b[6] = 0x60 | ((ticks >> 8) & 0x0f) as u8;
-    b[7] = (ticks & 0xff) as u8;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok(alloc_str(env, &format(b)))
+    let r = random_bytes();
+    let counter = u16::from_be_bytes([r[0], r[1]]);
+    let mut node = [0u8; 6];
+    node.copy_from_slice(&r[2..8]);
+    let id = uuid::Builder::from_sorted_gregorian_timestamp(ticks, counter, &node).into_uuid();
+    Ok(alloc_str(env, &id.hyphenated().to_string()))
 }
 
 pub fn lookup(name: &str) -> Option<Export> {

@@ -3,7 +3,6 @@
 //! is dropped and counted. Dropping the `AuditLog` flushes the queue and joins the writer.
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -63,7 +62,7 @@ impl AuditLog {
         match tx.try_send(line) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.log_dropped.inc();
             }
         }
     }
@@ -89,7 +88,7 @@ fn write_loop(
                         .and_then(|()| buf.write_all(b"\n"))
                         .is_ok();
                     let counter = if ok { &m.log_written } else { &m.log_dropped };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    counter.inc();
                     wrote = true;
                 }
                 Err(TryRecvError::Empty) => break,

@@ -288,7 +288,7 @@ pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
 
 pub async fn metrics(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
+        .insert_header((header::CONTENT_TYPE, super::metrics::CONTENT_TYPE))
         .body(app.metrics.render())
 }
 

@@ -1,116 +1,167 @@
-//! Prometheus metrics kept in atomics: requests by route and status, a decision latency
-//! histogram, reloads and their failures, decision-log writes and drops.
+//! Prometheus metrics on `prometheus-client`: requests by route and status, a decision
+//! latency histogram, reloads and their failures, decision-log writes and drops. Exposed in
+//! the OpenMetrics text format, which Prometheus scrapes natively.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 pub const ROUTES: [&str; 5] = ["decision", "health", "metrics", "openapi", "other"];
-const STATUSES: [u16; 9] = [200, 400, 404, 405, 413, 500, 503, 204, 0];
+/// Statuses counted by number; anything else is `other`.
+const STATUSES: [u16; 8] = [200, 204, 400, 404, 405, 413, 500, 503];
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
 ];
 
-#[derive(Default)]
+/// The content type of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: Status,
+}
+
+/// A status label: the number, or `other`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Status(u16);
+
+impl prometheus_client::encoding::EncodeLabelValue for Status {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> std::fmt::Result {
+        use std::fmt::Write;
+        if self.0 == 0 {
+            encoder.write_str("other")
+        } else {
+            write!(encoder, "{}", self.0)
+        }
+    }
+}
+
 pub struct Metrics {
-    requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
-    latency_buckets: [AtomicU64; BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_ns: AtomicU64,
-    pub reloads: AtomicU64,
-    pub reload_failures: AtomicU64,
-    pub log_written: AtomicU64,
-    pub log_dropped: AtomicU64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histogram,
+    pub reloads: Counter,
+    pub reload_failures: Counter,
+    pub log_written: Counter,
+    pub log_dropped: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "sentrie_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        let latency = Histogram::new(BUCKETS);
+        registry.register(
+            "sentrie_decision_duration_seconds",
+            "Time to evaluate one decision request",
+            latency.clone(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        Metrics {
+            reloads: counter(
+                &mut registry,
+                "sentrie_pack_reloads",
+                "Successful pack reloads",
+            ),
+            reload_failures: counter(
+                &mut registry,
+                "sentrie_pack_reload_failures",
+                "Pack reloads rejected because the new pack failed to load",
+            ),
+            log_written: counter(
+                &mut registry,
+                "sentrie_decision_log_written",
+                "Decision log lines written",
+            ),
+            log_dropped: counter(
+                &mut registry,
+                "sentrie_decision_log_dropped",
+                "Decision log lines dropped because the queue was full",
+            ),
+            registry,
+            requests,
+            latency,
+        }
+    }
 }
 
 impl Metrics {
     pub fn request(&self, route: usize, status: u16) {
-        let s = STATUSES
-            .iter()
-            .position(|x| *x == status)
-            .unwrap_or(STATUSES.len() - 1);
-        self.requests[route.min(ROUTES.len() - 1)][s].fetch_add(1, Ordering::Relaxed);
+        let status = if STATUSES.contains(&status) {
+            status
+        } else {
+            0
+        };
+        let labels = RequestLabels {
+            route: ROUTES[route.min(ROUTES.len() - 1)],
+            status: Status(status),
+        };
+        self.requests.get_or_create(&labels).inc();
     }
 
     pub fn decision_latency(&self, ns: u64) {
-        let secs = ns as f64 / 1e9;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ns.fetch_add(ns, Ordering::Relaxed);
+        self.latency.observe(ns as f64 / 1e9);
     }
 
-    /// Prometheus text exposition format 0.0.4.
+    /// The OpenMetrics text of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP sentrie_http_requests_total HTTP requests by route and status.\n");
-        out.push_str("# TYPE sentrie_http_requests_total counter\n");
-        for (r, route) in ROUTES.iter().enumerate() {
-            for (s, status) in STATUSES.iter().enumerate() {
-                let n = self.requests[r][s].load(Ordering::Relaxed);
-                if n > 0 {
-                    let status = if *status == 0 {
-                        "other".to_string()
-                    } else {
-                        status.to_string()
-                    };
-                    let _ = writeln!(
-                        out,
-                        "sentrie_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-                    );
-                }
-            }
-        }
-        out.push_str(
-            "# HELP sentrie_decision_duration_seconds Time to evaluate one decision request.\n",
-        );
-        out.push_str("# TYPE sentrie_decision_duration_seconds histogram\n");
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "sentrie_decision_duration_seconds_bucket{{le=\"{b}\"}} {}",
-                self.latency_buckets[i].load(Ordering::Relaxed)
-            );
-        }
-        let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "sentrie_decision_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let sum = self.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "sentrie_decision_duration_seconds_sum {sum}");
-        let _ = writeln!(out, "sentrie_decision_duration_seconds_count {count}");
-        for (name, help, v) in [
-            (
-                "sentrie_pack_reloads_total",
-                "Successful pack reloads.",
-                &self.reloads,
-            ),
-            (
-                "sentrie_pack_reload_failures_total",
-                "Pack reloads rejected because the new pack failed to load.",
-                &self.reload_failures,
-            ),
-            (
-                "sentrie_decision_log_written_total",
-                "Decision log lines written.",
-                &self.log_written,
-            ),
-            (
-                "sentrie_decision_log_dropped_total",
-                "Decision log lines dropped because the queue was full.",
-                &self.log_dropped,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_labels_and_the_histogram() {
+        let m = Metrics::default();
+        m.request(0, 200);
+        m.request(0, 200);
+        m.request(4, 418);
+        m.decision_latency(200_000);
+        m.reload_failures.inc();
+        let text = m.render();
+        assert!(
+            text.contains("sentrie_http_requests_total{route=\"decision\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sentrie_http_requests_total{route=\"other\",status=\"other\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sentrie_decision_duration_seconds_count 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sentrie_pack_reload_failures_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sentrie_decision_log_dropped_total 0"),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

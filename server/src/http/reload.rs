@@ -4,7 +4,6 @@
 //! (debounced: a change must be stable for one poll interval before it triggers).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -39,10 +38,10 @@ pub fn reload(app: &App) {
             let state = PackState::from_loaded(loaded);
             tracing::info!(pack = %state.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack reloaded");
             app.pack.store(Arc::new(state));
-            app.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+            app.metrics.reloads.inc();
         }
         Err(e) => {
-            app.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            app.metrics.reload_failures.inc();
             for d in &e.diagnostics {
                 tracing::error!(diagnostic = %d.render_plain(&e.sources), "reload rejected; the previous pack keeps serving");
             }
