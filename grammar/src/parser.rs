@@ -31,7 +31,7 @@ pub const MAX_EXPR_DEPTH: u32 = 1024;
 /// State threaded through the grammar actions.
 pub struct ParseCtx {
     file: FileId,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Vec<Found>,
     depth_reported: bool,
 }
 
@@ -46,13 +46,13 @@ impl ParseCtx {
         if depth > MAX_EXPR_DEPTH {
             if !self.depth_reported {
                 self.depth_reported = true;
-                self.diagnostics.push(
+                self.diagnostics.push(Found::other(
                     Diagnostic::error(
                         format!("parse error: expression nested too deeply (more than {MAX_EXPR_DEPTH} levels)"),
                         span,
                     )
                     .with_help("split the expression into `let` bindings"),
-                );
+                ));
             }
             return Expr {
                 kind: ExprKind::Error,
@@ -68,41 +68,39 @@ impl ParseCtx {
     }
 
     pub(crate) fn recovered(&mut self, err: ErrorRecovery<usize, Tok, LexError>) {
-        let diag = self.convert(err.error);
-        self.diagnostics.push(diag);
+        let found = self.convert(err.error);
+        self.diagnostics.push(found);
     }
 
-    fn convert(&self, err: ParseError<usize, Tok, LexError>) -> Diagnostic {
+    fn convert(&self, err: ParseError<usize, Tok, LexError>) -> Found {
         match err {
-            ParseError::InvalidToken { location } => Diagnostic::error(
+            ParseError::InvalidToken { location } => Found::other(Diagnostic::error(
                 "parse error: invalid token",
                 self.span(location, location + 1),
-            ),
-            ParseError::UnrecognizedEof { location, expected } => Diagnostic::error(
+            )),
+            ParseError::UnrecognizedEof { location, expected } => Found::syntax(Diagnostic::error(
                 format!(
                     "parse error: unexpected end of file{}",
                     expected_list(&expected)
                 ),
                 self.span(location, location),
-            ),
+            )),
             ParseError::UnrecognizedToken {
                 token: (l, tok, r),
                 expected,
-            } => Diagnostic::error(
+            } => Found::syntax(Diagnostic::error(
                 format!(
                     "parse error: unexpected {}{}",
                     tok.describe(),
                     expected_list(&expected)
                 ),
                 self.span(l, r),
-            ),
-            ParseError::ExtraToken { token: (l, tok, r) } => Diagnostic::error(
+            )),
+            ParseError::ExtraToken { token: (l, tok, r) } => Found::syntax(Diagnostic::error(
                 format!("parse error: unexpected {}", tok.describe()),
                 self.span(l, r),
-            ),
-            ParseError::User { error } => {
-                Diagnostic::error(error.message(), self.span(error.start, error.end))
-            }
+            )),
+            ParseError::User { error } => Found::lex(&error, self),
         }
     }
 }
@@ -168,15 +166,41 @@ fn child_depth(kind: &ExprKind) -> u32 {
     }
 }
 
+/// A problem found while parsing, and whether it is an unexpected token or character (the
+/// kind that cascades after error recovery).
+struct Found {
+    diag: Diagnostic,
+    syntax: bool,
+}
+
+impl Found {
+    fn syntax(diag: Diagnostic) -> Found {
+        Found { diag, syntax: true }
+    }
+
+    fn other(diag: Diagnostic) -> Found {
+        Found {
+            diag,
+            syntax: false,
+        }
+    }
+
+    fn lex(e: &LexError, ctx: &ParseCtx) -> Found {
+        Found {
+            diag: Diagnostic::error(e.message(), ctx.span(e.start, e.end)),
+            syntax: matches!(e.kind, LexErrorKind::UnexpectedChar(_)),
+        }
+    }
+}
+
 /// Keeps the first syntax error of each policy: after error recovery the parser often
 /// resynchronises in the wrong place and reports follow-on errors that only confuse.
-fn drop_cascades(diags: Vec<Diagnostic>, policy_starts: &[u32]) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+fn drop_cascades(found: Vec<Found>, policy_starts: &[u32]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(found.len());
     let mut last_syntax: Option<u32> = None;
-    for d in diags {
-        let is_syntax = d.message.starts_with("parse error: unexpected");
+    for Found { diag: d, syntax } in found {
         let at = d.span.map_or(0, |s| s.start);
-        if is_syntax {
+        if syntax {
             if let Some(prev) = last_syntax {
                 let new_policy_between = policy_starts.iter().any(|p| *p > prev && *p <= at);
                 if !new_policy_between {
@@ -204,8 +228,8 @@ pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
         depth_reported: false,
     };
     for e in &lex_errors {
-        ctx.diagnostics
-            .push(Diagnostic::error(e.message(), ctx.span(e.start, e.end)));
+        let found = Found::lex(e, &ctx);
+        ctx.diagnostics.push(found);
     }
     let stream = tokens.into_iter().map(Ok::<_, LexError>);
     let parser = sentrie::FileParser::new();

@@ -338,6 +338,44 @@ fn caught(ctx: &Ctx<'_>, err: rquickjs::Error) -> String {
     }
 }
 
+/// A failed call: its text, and whether the runtime may be unusable afterwards.
+struct Failure {
+    text: String,
+    fatal: bool,
+}
+
+impl Failure {
+    fn plain(text: String) -> Failure {
+        Failure { text, fatal: false }
+    }
+
+    fn fatal(text: String) -> Failure {
+        Failure { text, fatal: true }
+    }
+}
+
+/// Like [`caught`], classifying the error: QuickJS raises an interrupt and running out of
+/// memory as `InternalError` (and an allocation failure may surface as a Rust error), after
+/// which the runtime is discarded. A stack overflow (`RangeError`) unwinds cleanly.
+fn failure(ctx: &Ctx<'_>, err: rquickjs::Error) -> Failure {
+    match Err::<(), _>(err).catch(ctx) {
+        Err(e) => {
+            let fatal = match &e {
+                rquickjs::CaughtError::Error(rquickjs::Error::Allocation) => true,
+                rquickjs::CaughtError::Exception(x) => x
+                    .get::<_, String>("name")
+                    .is_ok_and(|name| name == "InternalError"),
+                _ => false,
+            };
+            Failure {
+                text: e.to_string().trim().to_string(),
+                fatal,
+            }
+        }
+        Ok(()) => Failure::plain("unknown error".to_string()),
+    }
+}
+
 fn namespace<'js>(
     ctx: &Ctx<'js>,
     eng_ns: &mut HashMap<String, Persistent<Object<'static>>>,
@@ -443,33 +481,32 @@ pub fn invoke<'a>(
         let deadline = Rc::clone(&eng.deadline);
         let ctx = eng.ctx.clone();
         let namespaces = &mut eng.namespaces;
-        let res = ctx.with(|ctx| -> Result<Value<'a>, String> {
-            let ns = namespace(&ctx, namespaces, key, modules)?;
-            let value = export_of(&ns, export).map_err(|e| caught(&ctx, e))?;
+        let res = ctx.with(|ctx| -> Result<Value<'a>, Failure> {
+            // A module that fails to load may have failed for lack of memory: start afresh.
+            let ns = namespace(&ctx, namespaces, key, modules).map_err(Failure::fatal)?;
+            let value = export_of(&ns, export).map_err(|e| failure(&ctx, e))?;
             if !call {
-                return from_js(&ctx, value, bump);
+                return from_js(&ctx, value, bump).map_err(Failure::plain);
             }
             let Some(f) = value.as_function() else {
-                return Err(format!("`{export}` is not a function"));
+                return Err(Failure::plain(format!("`{export}` is not a function")));
             };
             let mut js_args = Args::new(ctx.clone(), args.len());
             for a in args {
                 js_args
-                    .push_arg(to_js(&ctx, *a).map_err(|e| caught(&ctx, e))?)
-                    .map_err(|e| caught(&ctx, e))?;
+                    .push_arg(to_js(&ctx, *a).map_err(|e| failure(&ctx, e))?)
+                    .map_err(|e| failure(&ctx, e))?;
             }
-            let out: rquickjs::Value<'_> = f.call_arg(js_args).map_err(|e| caught(&ctx, e))?;
-            from_js(&ctx, out, bump)
+            let out: rquickjs::Value<'_> = f.call_arg(js_args).map_err(|e| failure(&ctx, e))?;
+            from_js(&ctx, out, bump).map_err(Failure::plain)
         });
         let timed_out = deadline.get().is_some_and(|t| Instant::now() > t);
         deadline.set(None);
         match res {
             Ok(v) => Ok(v),
-            Err(msg) => {
+            Err(Failure { text: msg, fatal }) => {
                 // After an interrupt or an allocation failure the runtime may be unusable.
-                let poisoned =
-                    timed_out || msg.contains("interrupted") || msg.contains("out of memory");
-                if poisoned {
+                if timed_out || fatal {
                     *slot = None;
                 }
                 if timed_out {

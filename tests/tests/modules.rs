@@ -163,6 +163,38 @@ fn hostile_modules_hit_their_limits_and_the_runtime_recovers() {
     assert_eq!(fine[0]["value"], json!("still here"));
 }
 
+/// A module's globals live as long as its runtime: they show whether a failure discarded it.
+#[test]
+fn only_exhausted_runtimes_are_discarded() {
+    let ts = "let n = 0;\n\
+              export function count(): number { n += 1; return n; }\n\
+              export function hog(): number { const a: string[] = []; for (;;) { a.push('x'.repeat(1 << 20)); } }\n\
+              export function recurse(n: number): number { return recurse(n + 1) + 1; }\n\
+              export function fails(): number { throw new Error('plain failure'); }\n";
+    let policy = "namespace m\npolicy p {\n  use { count, hog, recurse, fails } from \"./mod.ts\" as m\n  rule c = m.count()\n  rule h = m.hog()\n  rule d = m.recurse(0)\n  rule f = m.fails()\n  export decision of c\n  export decision of h\n  export decision of d\n  export decision of f\n}\n";
+    let dir = write_module_pack("discard", ts, policy);
+    let loaded = load(&dir);
+    let count = || eval(&loaded, "m/p/c", "{}").unwrap()[0]["value"].clone();
+    assert_eq!(count(), json!(1));
+    assert_eq!(count(), json!(2));
+    // A thrown error leaves the runtime (and its state) in place.
+    let failed = eval(&loaded, "m/p/f", "{}").unwrap();
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("plain failure"));
+    assert_eq!(count(), json!(3));
+    // Running out of memory discards it: the next call starts from fresh globals.
+    let hog = eval(&loaded, "m/p/h", "{}").unwrap();
+    assert!(hog[0]["error"].is_string(), "{hog:?}");
+    assert_eq!(count(), json!(1));
+    assert_eq!(count(), json!(2));
+    // A stack overflow unwinds cleanly and keeps it.
+    let deep = eval(&loaded, "m/p/d", "{}").unwrap();
+    assert!(deep[0]["error"].is_string(), "{deep:?}");
+    assert_eq!(count(), json!(3));
+}
+
 #[test]
 fn module_load_errors_name_the_module() {
     let broken = write_module_pack("syntax", "export function ok(: number {", POLICY);
