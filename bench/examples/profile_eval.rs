@@ -8,6 +8,8 @@ use sentrie_bench::{
     RBAC_FACTS_1K,
 };
 
+const NATIVE: &str = "namespace bench/native\npolicy p {\n  fact s: string\n  use { sha256 } from @sentrie/hash\n  rule r = sha256(s)\n  export decision of r\n}\n";
+
 fn main() {
     let which = std::env::args()
         .nth(1)
@@ -22,6 +24,11 @@ fn main() {
             RBAC_FACTS_1K,
         ),
         "gateway" => (GATEWAY_FILES.to_vec(), "aigw/gateway/request", &gateway),
+        "native" => (
+            vec![("n.sentrie", NATIVE)],
+            "bench/native/p/r",
+            r#"{"s":"hello world"}"#,
+        ),
         _ => (
             vec![("rbac.sentrie", RBAC)],
             "example/rbac/documents/allow",
@@ -39,7 +46,11 @@ fn main() {
         std::process::exit(1)
     };
     let mut bump = bumpalo::Bump::new();
-    let n = 2_000_000;
+    // `SENTRIE_PROFILE_ITERS` sets the loop count (fewer under callgrind).
+    let n: u32 = std::env::var("SENTRIE_PROFILE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
     let start = std::time::Instant::now();
     for _ in 0..n {
         bump.reset();

@@ -59,7 +59,7 @@ fn verify<'a>(args: &[Value<'a>], _env: &Env<'a>) -> Result<Value<'a>, String> {
 
 /// Lowercase hex SHA-256 of the text.
 pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    super::hash::hex(&Sha256::digest(s.as_bytes()))
 }
 
 /// Standard alphabet, padding required on decode; set bits after the last full byte are

@@ -41,7 +41,7 @@ fn b64url_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, Str
 
 fn hex_encode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     arity("hexEncode", args, 1, 1)?;
-    Ok(alloc_str(env, &hex::encode(str_arg(args, 0))))
+    Ok(alloc_str(env, &super::hex(str_arg(args, 0).as_bytes())))
 }
 
 fn hex_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {

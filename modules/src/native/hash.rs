@@ -7,9 +7,13 @@ use sha2::Digest;
 use super::{alloc_str, arity, str_arg, Env, Export};
 use sentrie_vm::value::Value;
 
-/// Lowercase hex of bytes.
+/// Lowercase hex of bytes (into one buffer: `hex::encode` builds the text a char at a time).
 pub fn hex(bytes: &[u8]) -> String {
-    ::hex::encode(bytes)
+    let mut buf = vec![0u8; bytes.len() * 2];
+    if ::hex::encode_to_slice(bytes, &mut buf).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 fn digest<D: Digest>(s: &str) -> String {
