@@ -16,6 +16,7 @@ use crate::value::{DecisionVal, Value};
 
 impl<'a> Vm<'a> {
     /// A policy-level let: its cached value, or `None` after pushing its function.
+    #[inline]
     pub(super) fn load_let(
         &mut self,
         frame: Frame<'a>,
@@ -38,6 +39,7 @@ impl<'a> Vm<'a> {
     }
 
     /// A rule of the same policy: its cached decision, or `None` after pushing its function.
+    #[inline]
     pub(super) fn load_rule(
         &mut self,
         frame: Frame<'a>,

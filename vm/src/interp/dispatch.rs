@@ -297,6 +297,7 @@ impl<'a> Vm<'a> {
     }
 
     /// Records `pc` in the top frame (before a call pushes another frame on top of it).
+    #[inline]
     pub(super) fn save_pc(&mut self, pc: usize) {
         if let Some(f) = self.frames.last_mut() {
             f.pc = pc as u32;
