@@ -27,10 +27,9 @@ impl Graph {
         self.names.insert(n, (name, span));
     }
 
+    /// `from` reads `to`; `from == to` is a self-loop, which is a cycle.
     pub fn edge(&mut self, from: Node, to: Node) {
-        if from != to {
-            self.edges.entry(from).or_default().push(to);
-        }
+        self.edges.entry(from).or_default().push(to);
     }
 
     /// Every cycle found (one per strongly connected group), as names and the span of its

@@ -273,8 +273,21 @@ impl<'p> TypeResolver<'_, 'p> {
                 "even" | "odd" | "positive" | "negative" | "non_negative" | "non_positive"
                 | "finite" | "infinite" | "nan",
             ) => args.is_empty(),
-            (Family::String | Family::List, "length") => nums(1) || nums(2),
-            (Family::String | Family::List, "minlength" | "maxlength") => nums(1),
+            (Family::String | Family::List, "length" | "minlength" | "maxlength") => {
+                let one = name != "length";
+                if !(nums(1) || (!one && nums(2))) {
+                    false
+                } else if !args.iter().all(is_count) {
+                    return bad("lengths must be non-negative whole numbers");
+                } else if let [Const::Num(a), Const::Num(b)] = args.as_slice() {
+                    if a > b {
+                        return bad("the lower bound is greater than the upper bound");
+                    }
+                    true
+                } else {
+                    true
+                }
+            }
             (Family::String | Family::List, "not_empty") => args.is_empty(),
             (Family::String, "regexp") => {
                 if !strs(1) {
@@ -489,6 +502,11 @@ impl<'p> TypeResolver<'_, 'p> {
             }
         }
     }
+}
+
+/// A length argument: a non-negative whole number.
+fn is_count(c: &Const) -> bool {
+    matches!(c, Const::Num(n) if *n >= 0.0 && n.fract() == 0.0)
 }
 
 pub fn const_arg(a: &ConstArg) -> Const {

@@ -91,7 +91,12 @@ impl Diagnostic {
         let mut out = String::new();
         let handler =
             GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
-        let rendered = match self.span.and_then(|s| sources.get(s.file).map(|f| (s, f))) {
+        let located = self.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
+        if located.is_some_and(|(span, f)| too_wide(&f.text, span.start as usize)) {
+            // The snippet renderer cannot draw very wide lines: say where, without a snippet.
+            return self.render_plain(sources);
+        }
+        let rendered = match located {
             Some((span, f)) => {
                 let len = (span.end.saturating_sub(span.start)) as usize;
                 let label = LabeledSpan::new(self.label.clone(), span.start as usize, len);
@@ -157,4 +162,22 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, format: ErrorFormat
             .collect::<Vec<_>>()
             .join("\n"),
     }
+}
+
+/// Longest source line the human renderer draws; wider lines fall back to the plain form.
+const MAX_SNIPPET_LINE: usize = 1000;
+
+/// True when the line holding `offset` is wider than [`MAX_SNIPPET_LINE`] bytes.
+fn too_wide(text: &str, offset: usize) -> bool {
+    let bytes = text.as_bytes();
+    let offset = offset.min(bytes.len());
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |i| offset + i);
+    end - start > MAX_SNIPPET_LINE
 }

@@ -422,3 +422,40 @@ fn compile_writes_an_artifact_that_exec_and_validate_load() {
     assert_eq!(damaged.status.code(), Some(1));
     assert!(stderr(&damaged).contains("corrupted compiled pack"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    let dir = write_pack(
+        "pipe",
+        &[(
+            "p.sentrie",
+            "namespace t\npolicy p {\n  fact xs: list[number]\n  rule everything = xs\n  export decision of everything\n}\n",
+        )],
+    );
+    let xs: Vec<String> = (0..60_000).map(|i| i.to_string()).collect();
+    let facts = format!("{{\"xs\":[{}]}}", xs.join(","));
+    let facts_file = dir.join("facts.json");
+    std::fs::write(&facts_file, facts).unwrap();
+    for format in ["json", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+            .args(["exec", "t/p/everything", "--pack-location"])
+            .arg(&dir)
+            .arg("--fact-file")
+            .arg(&facts_file)
+            .args(["--output", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read a little, then close the pipe while the output (far more than a pipe buffer)
+        // is still being written.
+        let mut first = [0u8; 16];
+        let mut pipe = child.stdout.take().unwrap();
+        std::io::Read::read_exact(&mut pipe, &mut first).unwrap();
+        drop(pipe);
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{format}: {err}");
+    }
+}

@@ -98,3 +98,29 @@ fn human_rendering_shows_the_source_line() {
     )]);
     insta::assert_snapshot!(rendered);
 }
+
+/// Lines too wide for a snippet (an error past column 65,535, a 100,000-deep `not` chain)
+/// are reported in the plain form instead of crashing the renderer.
+#[test]
+fn human_rendering_survives_very_wide_lines() {
+    let wide = format!(
+        "namespace w\npolicy p {{\n  rule r = 1 + {} + &\n  export decision of r\n}}\n",
+        vec!["1"; 20_000].join(" + ")
+    );
+    let rendered = sentrie_tests::render_human(&[("wide.sentrie", &wide)]);
+    assert!(
+        rendered.contains("wide.sentrie:3:") && rendered.contains("unexpected character `&`"),
+        "{}",
+        &rendered[..rendered.len().min(300)]
+    );
+    let deep = format!(
+        "namespace w\npolicy p {{\n  rule r = {}true &\n  export decision of r\n}}\n",
+        "not ".repeat(100_000)
+    );
+    let rendered = sentrie_tests::render_human(&[("deep.sentrie", &deep)]);
+    assert!(
+        rendered.contains("deep.sentrie:3:"),
+        "{}",
+        &rendered[..rendered.len().min(300)]
+    );
+}

@@ -136,14 +136,40 @@ proptest! {
     }
 
     #[test]
-    fn compact_output_is_serde_json_text(text in "\\PC{0,40}|[\\x00-\\x1f\"\\\\é😀a]{0,12}", value in json_value()) {
-        // Keys sorted and strings escaped exactly as serde_json prints them.
+    fn compact_output_round_trips(text in "\\PC{0,40}|[\\x00-\\x1f\"\\\\é😀a]{0,12}", value in json_value()) {
+        // Strings escaped as JSON requires, keys sorted, numbers as JavaScript writes them:
+        // decoding the text gives the same value, and writing that again the same text.
         let doc = serde_json::json!({"s": text, "v": value});
         let bump = bumpalo::Bump::new();
         let decoded = sentrie_vm::json::decode(doc.to_string().as_bytes(), &bump).map_err(TestCaseError::fail)?;
         let mut out = String::new();
         sentrie_vm::json::write_compact(&mut out, decoded);
-        prop_assert_eq!(out, sentrie_vm::json::to_json(decoded).to_string());
+        let again = sentrie_vm::json::decode(out.as_bytes(), &bump).map_err(TestCaseError::fail)?;
+        prop_assert!(sentrie_vm::value::deep_eq(decoded, again, 0), "{}", out);
+        let mut twice = String::new();
+        sentrie_vm::json::write_compact(&mut twice, again);
+        prop_assert_eq!(&out, &twice);
+        let serde: serde_json::Value = serde_json::from_str(&out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(serde["s"].as_str(), Some(text.as_str()));
+    }
+
+    #[test]
+    fn number_text_is_the_shortest_round_trip(n in any::<f64>()) {
+        // LANGUAGE.md §4.2: integral values without a fraction, otherwise the shortest digits
+        // that read back as the same number; exponents only below 1e-6 and from 1e21.
+        let mut out = String::new();
+        sentrie_vm::json::write_number(&mut out, n);
+        if !n.is_finite() {
+            prop_assert_eq!(out, "null");
+        } else {
+            let back: f64 = out.parse().map_err(|_| TestCaseError::fail(out.clone()))?;
+            prop_assert!(back == n, "{} -> {}", n, out);
+            prop_assert!(!out.ends_with(".0"), "{}", out);
+            let a = n.abs();
+            let exponent = out.contains('e');
+            prop_assert_eq!(exponent, a != 0.0 && !(1e-6..1e21).contains(&a), "{}", out);
+            prop_assert_eq!(out.clone(), sentrie_vm::value::number_text(n));
+        }
     }
 
     #[test]

@@ -153,8 +153,9 @@ fn to_json_depth(v: Value<'_>, depth: u32) -> serde_json::Value {
     }
 }
 
-/// Appends the compact JSON text of a value (keys in map order, which is sorted), exactly as
-/// `to_json(v).to_string()` would print it but without building a `serde_json::Value`.
+/// Appends the compact JSON text of a value (keys in map order, which is sorted). Numbers are
+/// written as JavaScript's `Number::toString` writes them (LANGUAGE.md §4.2): `15`, `0.000001`,
+/// `12345678901234567000`, `1e+21`; non-finite numbers as `null`.
 pub fn write_compact(out: &mut String, v: Value<'_>) {
     write_depth(out, v, 0);
 }
@@ -167,7 +168,7 @@ fn write_depth(out: &mut String, v: Value<'_>, depth: u32) {
     match v {
         Value::Undefined | Value::Null | Value::Unknown | Value::Pending => out.push_str("null"),
         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-        Value::Num(n) => out.push_str(&number_json(n).to_string()),
+        Value::Num(n) => write_number(out, n),
         Value::Str(s) => write_str(out, s),
         Value::List(items) => {
             out.push('[');
@@ -192,6 +193,17 @@ fn write_depth(out: &mut String, v: Value<'_>, depth: u32) {
             out.push('}');
         }
         Value::Decision(d) => write_depth(out, d.value, depth + 1),
+    }
+}
+
+/// A number as JSON text: the ECMAScript number-to-string algorithm, `null` when not finite.
+pub fn write_number(out: &mut String, n: f64) {
+    if !n.is_finite() {
+        out.push_str("null");
+    } else if n == 0.0 {
+        out.push('0');
+    } else {
+        out.push_str(ryu_js::Buffer::new().format_finite(n));
     }
 }
 
@@ -313,13 +325,42 @@ mod tests {
     }
 
     #[test]
-    fn compact_writer_matches_serde_json() {
+    fn compact_writer_matches_serde_json_apart_from_number_text() {
         let bump = Bump::new();
-        let text = r#"{"b":[1,2.5,-0,1e21,"q\"\\\n\u0001é"],"a":{"x":null,"y":true}}"#;
+        let text = r#"{"b":[1,2.5,-0,"q\"\\\n\u0001é"],"a":{"x":null,"y":true}}"#;
         let v = decode(text.as_bytes(), &bump).unwrap();
         let mut out = String::new();
         write_compact(&mut out, v);
         assert_eq!(out, to_json(v).to_string());
+    }
+
+    #[test]
+    fn numbers_are_written_as_javascript_writes_them() {
+        let cases = [
+            (9_007_199_254_740_992.0, "9007199254740992"),
+            (1.234_567_890_123_456_7e19, "12345678901234567000"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1e21, "1e+21"),
+            (-0.0, "0"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-3.5, "-3.5"),
+            (f64::NAN, "null"),
+            (f64::INFINITY, "null"),
+        ];
+        for (n, want) in cases {
+            let mut out = String::new();
+            write_compact(&mut out, Value::Num(n));
+            assert_eq!(out, want, "{n}");
+            if n.is_finite() {
+                assert_eq!(crate::value::number_text(n), want, "{n}");
+            }
+        }
+        let list = [Value::Num(1e-6), Value::Num(9_007_199_254_740_992.0)];
+        assert_eq!(
+            crate::value::canonical_text(Value::List(&list)),
+            "[0.000001,9007199254740992]"
+        );
     }
 
     #[test]

@@ -245,7 +245,11 @@ pub fn canonical_text(v: Value<'_>) -> String {
         Value::Unknown => "unknown".to_string(),
         Value::Null => "null".to_string(),
         Value::Undefined | Value::Pending => "undefined".to_string(),
-        other => crate::json::to_json(other).to_string(),
+        other => {
+            let mut out = String::new();
+            crate::json::write_compact(&mut out, other);
+            out
+        }
     }
 }
 

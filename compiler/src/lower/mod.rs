@@ -29,6 +29,9 @@ use crate::types::{TypeCtx, TypeErrors, TypeResolver, Types};
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Normal,
+    /// An attachment of the rule `node`: it may read that rule itself (it runs after the
+    /// decision, LANGUAGE.md §17), so that read is no dependency edge.
+    Attachment,
     /// Fact defaults may not refer to any declared or supplied name.
     FactDefault,
 }
@@ -100,7 +103,7 @@ impl<'p> Cx<'_, 'p> {
             let mut atts = Vec::new();
             for (name, expr) in &e.attachments {
                 let fname = format!("{qual}/{}.{}", e.rule.text, name.text);
-                let mut low = Lower::new(self, pid, fname, node, Mode::Normal);
+                let mut low = Lower::new(self, pid, fname, node, Mode::Attachment);
                 low.value(expr, None);
                 atts.push((name.text.clone(), low.finish()));
             }
@@ -167,6 +170,8 @@ struct Lower<'c, 'p> {
     scope: Vec<(String, Binding)>,
     block_lets: Vec<BlockLet>,
     node: Node,
+    /// The node of the function itself (`node` changes inside block lets).
+    root: Node,
     lenient: u32,
     mode: Mode,
 }
@@ -183,6 +188,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             scope: Vec::new(),
             block_lets: Vec::new(),
             node,
+            root: node,
             lenient: 0,
             mode,
         }
@@ -195,6 +201,15 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
         let func = self.f.finish();
         self.b.program.funcs.push(func)
+    }
+
+    /// Records that the function being lowered reads `to` (a self-reference is a cycle,
+    /// except an attachment reading its own rule).
+    fn depend(&mut self, to: Node) {
+        if self.mode == Mode::Attachment && to == self.root {
+            return;
+        }
+        self.b.graph.edge(self.node, to);
     }
 
     fn ctx(&self) -> TypeCtx {
@@ -285,7 +300,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             self.f.emit(Instr::LoadUndef { dst: out });
             return;
         };
-        self.b.graph.edge(self.node, Node::Rule(target.as_u32()));
+        self.depend(Node::Rule(target.as_u32()));
         let args = self.f.alloc_n(imp.with.len() as u32);
         for (i, (_, e)) in imp.with.iter().enumerate() {
             self.expr(e, Reg(args.0 + i as u16));

@@ -21,7 +21,7 @@ impl<'c, 'p> Lower<'c, 'p> {
                 Binding::BlockLet(i) => {
                     let slot = self.block_lets[i].slot;
                     let node = Node::BlockLet(self.block_lets[i].node);
-                    self.b.graph.edge(self.node, node);
+                    self.depend(node);
                     match self.block_lets[i].start {
                         Some(target) => {
                             self.f.emit(Instr::EnsureLocal { slot, target });
@@ -53,14 +53,14 @@ impl<'c, 'p> Lower<'c, 'p> {
                 self.f.emit(Instr::LoadFact { dst, idx: i });
             }
             Some(ValueRef::Let(l)) => {
-                self.b.graph.edge(self.node, Node::Let(l.as_u32()));
+                self.depend(Node::Let(l.as_u32()));
                 self.f.emit(Instr::LoadLet {
                     dst,
                     let_id: l.as_u32(),
                 });
             }
             Some(ValueRef::Rule(r)) => {
-                self.b.graph.edge(self.node, Node::Rule(r.as_u32()));
+                self.depend(Node::Rule(r.as_u32()));
                 self.f.emit(Instr::LoadRule {
                     dst,
                     rule: r.as_u32(),
@@ -68,7 +68,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             None => match pol.import_names.get(name).copied() {
                 Some(Some(r)) => {
-                    self.b.graph.edge(self.node, Node::Rule(r.as_u32()));
+                    self.depend(Node::Rule(r.as_u32()));
                     self.f.emit(Instr::LoadRule {
                         dst,
                         rule: r.as_u32(),

@@ -108,8 +108,8 @@ pub fn run(args: &Args<'_>, output: OutputFormat, errors: ErrorFormat) -> u8 {
         .checked_div(hot.total_ns)
         .unwrap_or(0) as u64;
     match output {
-        OutputFormat::Json => println!(
-            "{}",
+        OutputFormat::Json => super::out(&format!(
+            "{}\n",
             serde_json::json!({
                 "target": args.target,
                 "iterations": n,
@@ -119,11 +119,11 @@ pub fn run(args: &Args<'_>, output: OutputFormat, errors: ErrorFormat) -> u8 {
                 "cold_ns_p99": cold.p99,
                 "decisions_per_sec": per_sec,
             })
-        ),
-        OutputFormat::Table => println!(
-            "Target:      {}\nIterations:  {n}\nHot:         p50 {} ns, p99 {} ns\nCold:        p50 {} ns, p99 {} ns\nThroughput:  {per_sec} decisions/s (hot, one thread)",
+        )),
+        OutputFormat::Table => super::out(&format!(
+            "Target:      {}\nIterations:  {n}\nHot:         p50 {} ns, p99 {} ns\nCold:        p50 {} ns, p99 {} ns\nThroughput:  {per_sec} decisions/s (hot, one thread)\n",
             args.target, hot.p50, hot.p99, cold.p50, cold.p99
-        ),
+        )),
     }
     EXIT_OK
 }

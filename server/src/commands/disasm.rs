@@ -21,9 +21,9 @@ pub fn run(target_text: &str, pack: &Path, format: ErrorFormat) -> u8 {
     };
     for rule in target.rules {
         let info = &p.rules()[rule];
-        print!("{}", disasm(p, info.func));
+        super::out(&disasm(p, info.func));
         for (_, f) in &info.attachments {
-            print!("{}", disasm(p, *f));
+            super::out(&disasm(p, *f));
         }
     }
     EXIT_OK

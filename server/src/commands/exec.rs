@@ -6,7 +6,7 @@ use bumpalo::Bump;
 use sentrie_grammar::ErrorFormat;
 use sentrie_vm::{target, Limits};
 
-use super::{error, load, EXIT_FAIL, EXIT_OK};
+use super::{error, load, out, EXIT_FAIL, EXIT_OK};
 use crate::cli::OutputFormat;
 use crate::{facts, output};
 
@@ -50,8 +50,8 @@ pub fn run(
         .map(|o| output::View::of(program, o))
         .collect();
     match format {
-        OutputFormat::Json => println!("{}", output::to_pretty_json(&views)),
-        OutputFormat::Table => print!("{}", output::to_table(&views)),
+        OutputFormat::Json => out(&format!("{}\n", output::to_pretty_json(&views))),
+        OutputFormat::Table => out(&output::to_table(&views)),
     }
     let failures: Vec<(String, String)> = views
         .iter()

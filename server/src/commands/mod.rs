@@ -13,6 +13,16 @@ use sentrie_grammar::{render_all, ErrorFormat};
 
 use crate::cli::{Cli, Command, ErrorFormatArg};
 
+/// Writes command results to stdout. A reader that went away (`sentrie exec ... | head`) is
+/// not an error: the rest of the output is dropped quietly.
+pub fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAIL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
