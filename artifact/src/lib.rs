@@ -61,6 +61,8 @@ struct Header {
 
 #[derive(Deserialize)]
 struct Body {
+    /// See [`content_hash`].
+    content_hash: String,
     manifest: Manifest,
     /// `(pack-relative path, SHA-256 hex of its text)`, sorted by path.
     sources: Vec<(String, String)>,
@@ -73,6 +75,7 @@ struct Body {
 /// Borrowing twin of `Body` for encoding without clones (same field order, same encoding).
 #[derive(Serialize)]
 struct BodyRef<'a> {
+    content_hash: &'a str,
     manifest: &'a Manifest,
     sources: &'a [(String, String)],
     program: &'a Program,
@@ -86,8 +89,10 @@ pub struct Artifact {
     pub manifest: Manifest,
     pub sources: Vec<(String, String)>,
     pub program: VerifiedProgram,
-    /// SHA-256 (hex) of the whole file.
+    /// The pack's content hash (see [`content_hash`]), as computed from its sources.
     pub hash: String,
+    /// SHA-256 (hex) of the whole file.
+    pub file_hash: String,
 }
 
 /// Lowercase hex SHA-256.
@@ -95,25 +100,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// SHA-256 identifying a source pack: over the sorted `(path, SHA-256 of text)` pairs.
-pub fn source_hash<'s>(files: impl IntoIterator<Item = (&'s str, &'s str)>) -> String {
-    let mut files: Vec<(&str, &str)> = files.into_iter().collect();
-    files.sort();
+/// The content hash of a pack: SHA-256 over the sorted `(path, SHA-256 hex of the file)`
+/// pairs of every file that can change a decision (policies, the module files they load, the
+/// manifest). Computed once from the sources; a compiled pack carries it, so both forms of
+/// one pack report the same hash.
+pub fn content_hash(mut digests: Vec<(String, String)>) -> String {
+    for (p, _) in &mut digests {
+        *p = p.replace('\\', "/");
+    }
+    digests.sort();
     let mut all = Vec::new();
-    for (p, t) in files {
+    for (p, d) in digests {
         all.extend_from_slice(p.as_bytes());
         all.push(0);
-        all.extend_from_slice(sha256_hex(t.as_bytes()).as_bytes());
+        all.extend_from_slice(d.as_bytes());
         all.push(b'\n');
     }
     sha256_hex(&all)
 }
 
 /// Encodes a compiled pack. `sources` are `(path, text)` pairs; they are hashed and sorted.
+/// `content_hash` is the pack's content hash, stored as is.
 pub fn encode(
     manifest: &Manifest,
     sources: &[(String, &str)],
     program: &Program,
+    content_hash: &str,
 ) -> Result<Vec<u8>, ArtifactError> {
     let mut hashed: Vec<(String, String)> = sources
         .iter()
@@ -128,6 +140,7 @@ pub fn encode(
     let encode_err = |e: postcard::Error| ArtifactError::Encode(e.to_string());
     let mut payload = postcard::to_stdvec(&header).map_err(encode_err)?;
     let body = BodyRef {
+        content_hash,
         manifest,
         sources: &hashed,
         program,
@@ -172,7 +185,8 @@ pub fn decode(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
         manifest: body.manifest,
         sources: body.sources,
         program,
-        hash: sha256_hex(bytes),
+        hash: body.content_hash,
+        file_hash: sha256_hex(bytes),
     })
 }
 

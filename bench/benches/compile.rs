@@ -33,8 +33,13 @@ fn compile(c: &mut Criterion) {
     let loaded = sentrie_compiler::compile_text(&refs)
         .unwrap_or_else(|_| panic!("generated pack must compile"));
     let sources: Vec<(String, &str)> = refs.iter().map(|(p, t)| ((*p).to_string(), *t)).collect();
-    let bytes = sentrie_artifact::encode(&loaded.manifest, &sources, loaded.program.program())
-        .unwrap_or_else(|e| panic!("encode: {e}"));
+    let bytes = sentrie_artifact::encode(
+        &loaded.manifest,
+        &sources,
+        loaded.program.program(),
+        &loaded.hash,
+    )
+    .unwrap_or_else(|e| panic!("encode: {e}"));
     g.bench_function("load_compiled_10k", |b| {
         b.iter(|| assert!(sentrie_artifact::decode(&bytes).is_ok()))
     });

@@ -15,6 +15,8 @@ pub struct Builder<'p> {
     pub program: Program,
     pub graph: Graph,
     pub diags: Diags,
+    /// `(path, SHA-256 hex)` of the user module files the pack loads (content hash).
+    pub module_digests: Vec<(String, String)>,
     sources: &'p SourceMap,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
@@ -34,6 +36,7 @@ impl<'p> Builder<'p> {
             program: Program::default(),
             graph: Graph::default(),
             diags: Diags::default(),
+            module_digests: Vec::new(),
             sources,
             names: FxHashMap::default(),
             consts: FxHashMap::default(),

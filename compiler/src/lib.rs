@@ -38,6 +38,8 @@ use crate::pack::SourcePack;
 pub struct Compiled {
     pub program: VerifiedProgram,
     pub diagnostics: Vec<Diag>,
+    /// See [`sentrie_artifact::content_hash`].
+    pub hash: String,
 }
 
 /// Runs every pass over a read pack. On pack errors returns all diagnostics (pack errors
@@ -50,7 +52,10 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
     lower::lower(&ix, &resolved, &mut types, &mut b);
     deps::check(&b.graph, &mut b.diags);
     let Builder {
-        mut program, diags, ..
+        mut program,
+        diags,
+        module_digests,
+        ..
     } = b;
     if diags.has_pack_errors() {
         let mut all = diags.pack;
@@ -60,10 +65,12 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
     program.env_names = pack.manifest.env.clone();
     program.files = pack.sources.files().map(|(_, f)| f.path.clone()).collect();
     program.namespaces = ix.namespaces.values().map(|n| n.name.clone()).collect();
+    let hash = content_hash(pack, module_digests);
     match sentrie_modules::link(program) {
         Ok(program) => Ok(Compiled {
             program,
             diagnostics: diags.policy,
+            hash,
         }),
         Err(e) => Err(vec![Diag {
             error: CompileError::Verify(e.to_string()),
@@ -74,6 +81,24 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
     }
 }
 
+/// Policies, the module files they load and the manifest: every file that can change a
+/// decision (tests and documentation are never read).
+fn content_hash(pack: &SourcePack, mut digests: Vec<(String, String)>) -> String {
+    digests.extend(pack.sources.files().map(|(_, f)| {
+        (
+            f.path.clone(),
+            sentrie_artifact::sha256_hex(f.text.as_bytes()),
+        )
+    }));
+    if let Some(text) = &pack.manifest_text {
+        digests.push((
+            pack::MANIFEST.to_string(),
+            sentrie_artifact::sha256_hex(text.as_bytes()),
+        ));
+    }
+    sentrie_artifact::content_hash(digests)
+}
+
 fn rendered(diags: &[Diag]) -> Vec<Diagnostic> {
     diags.iter().map(Diag::to_diagnostic).collect()
 }
@@ -81,7 +106,8 @@ fn rendered(diags: &[Diag]) -> Vec<Diagnostic> {
 /// A loaded pack, ready to evaluate.
 pub struct Loaded {
     pub program: Arc<VerifiedProgram>,
-    /// SHA-256 (hex) identifying the pack: of the compiled file, or of the sorted source texts.
+    /// The content hash ([`sentrie_artifact::content_hash`]): the same for a pack's source and
+    /// compiled forms.
     pub hash: String,
     /// True when loaded from a compiled pack file.
     pub compiled: bool,
@@ -172,7 +198,7 @@ pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
     match compile(&pack) {
         Ok(c) => Ok(Loaded {
             program: Arc::new(c.program),
-            hash: source_hash(&pack.sources),
+            hash: c.hash,
             compiled: false,
             sources: pack.sources,
             manifest: pack.manifest,
@@ -214,6 +240,7 @@ pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
     let pack = SourcePack {
         root: std::path::PathBuf::from("."),
         manifest,
+        manifest_text: None,
         sources,
         files: parsed,
     };
@@ -234,9 +261,4 @@ pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
         manifest: art.manifest,
         diagnostics: Vec::new(),
     })
-}
-
-/// SHA-256 over the sorted `(path, text)` pairs of a source pack.
-fn source_hash(sources: &SourceMap) -> String {
-    sentrie_artifact::source_hash(sources.files().map(|(_, f)| (f.path.as_str(), &*f.text)))
 }

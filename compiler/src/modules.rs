@@ -56,6 +56,8 @@ pub struct ModuleLoader<'p> {
     module_errors: FxHashMap<String, String>,
     /// Builtin `(module, export)` pairs that user modules import.
     js_builtin_imports: BTreeSet<(String, String)>,
+    /// `(pack-relative path, SHA-256 hex)` of every module source read, for the content hash.
+    digests: BTreeMap<String, String>,
 }
 
 impl<'p> ModuleLoader<'p> {
@@ -65,6 +67,7 @@ impl<'p> ModuleLoader<'p> {
             js_modules: BTreeMap::new(),
             module_errors: FxHashMap::default(),
             js_builtin_imports: BTreeSet::new(),
+            digests: BTreeMap::new(),
         }
     }
 
@@ -72,6 +75,7 @@ impl<'p> ModuleLoader<'p> {
     pub fn finish(self, b: &mut Builder<'_>) {
         b.program.js_modules = self.js_modules.into_iter().collect();
         b.program.js_builtin_imports = self.js_builtin_imports.into_iter().collect();
+        b.module_digests = self.digests.into_iter().collect();
     }
 
     /// Resolves the `use` statements of a policy, recording policy errors.
@@ -228,6 +232,8 @@ impl<'p> ModuleLoader<'p> {
             let path = self.pack.root.join(&rel);
             let source = std::fs::read_to_string(&path)
                 .map_err(|e| format!("module `{k}`: cannot read: {e}"))?;
+            self.digests
+                .insert(rel.clone(), sentrie_artifact::sha256_hex(source.as_bytes()));
             let t = sentrie_modules::transpile::transpile(&rel, &source)
                 .map_err(|e| format!("module `{k}`: {e}"))?;
             for (module, name) in &t.builtin_imports {

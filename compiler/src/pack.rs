@@ -16,6 +16,8 @@ pub const MAX_SOURCE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct SourcePack {
     pub root: PathBuf,
     pub manifest: Manifest,
+    /// The manifest file's text (`None` for an implicit manifest); part of the content hash.
+    pub manifest_text: Option<String>,
     pub sources: SourceMap,
     pub files: Vec<(sentrie_grammar::FileId, ast::File)>,
 }
@@ -141,12 +143,15 @@ fn discover(root: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
 /// diagnostic found so far; the caller stops on any diagnostic.
 pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
+    let mut manifest_text = None;
     let manifest = match manifest_path {
         Some(p) => match std::fs::read(p) {
             Ok(bytes) => match std::str::from_utf8(&bytes)
                 .map_err(|_| "pack file is not valid UTF-8".to_string())
-                .and_then(manifest::parse)
-            {
+                .and_then(|text| {
+                    manifest_text = Some(text.to_string());
+                    manifest::parse(text)
+                }) {
                 Ok(m) => m,
                 Err(msg) => {
                     diags.push(Diagnostic::file(msg, p.display().to_string()));
@@ -214,6 +219,7 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
         Some(SourcePack {
             root: root.to_path_buf(),
             manifest,
+            manifest_text,
             sources,
             files,
         }),

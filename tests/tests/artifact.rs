@@ -33,7 +33,13 @@ fn compiled() -> Vec<u8> {
         .iter()
         .map(|(p, t)| ((*p).to_string(), *t))
         .collect();
-    artifact::encode(&loaded.manifest, &sources, loaded.program.program()).unwrap()
+    artifact::encode(
+        &loaded.manifest,
+        &sources,
+        loaded.program.program(),
+        &loaded.hash,
+    )
+    .unwrap()
 }
 
 fn eval_all(program: &sentrie_vm::VerifiedProgram) -> Vec<String> {

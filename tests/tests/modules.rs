@@ -362,8 +362,13 @@ fn commonjs_modules_with_require_and_cycles() {
     assert_eq!(values, vec![json!("HI!"), json!(12), json!(true)]);
     // A compiled pack carries the wrapped modules.
     let sources: Vec<(String, &str)> = Vec::new();
-    let bytes =
-        sentrie_artifact::encode(&loaded.manifest, &sources, loaded.program.program()).unwrap();
+    let bytes = sentrie_artifact::encode(
+        &loaded.manifest,
+        &sources,
+        loaded.program.program(),
+        &loaded.hash,
+    )
+    .unwrap();
     let art = sentrie_artifact::decode(&bytes).unwrap();
     assert_eq!(art.program.js_modules().len(), 5);
 }
@@ -395,4 +400,62 @@ fn module_errors_point_at_the_source_lines_the_user_wrote() {
         let err = run(file, code);
         assert!(err.contains(message) && err.contains(position), "{err}");
     }
+}
+
+/// One content hash per pack: policies, the module files they load and the manifest count;
+/// files that are never read (tests, docs) do not; source and compiled forms agree.
+#[test]
+fn the_content_hash_covers_modules_and_manifest_and_survives_compiling() {
+    let ts = "export function ok(): string { return 'a'; }\n";
+    let policy = "namespace m\npolicy p {\n  use { ok } from \"./mod.ts\" as m\n  rule r = m.ok()\n  export decision of r\n}\n";
+    let dir = write_module_pack("hash", ts, policy);
+    let h = |dir: &std::path::Path| load(dir).hash;
+    let first = h(&dir);
+    assert_eq!(first.len(), 64);
+    assert_eq!(h(&dir), first, "stable");
+
+    // Compiled: the artifact carries the same content hash.
+    let loaded = load(&dir);
+    let sources: Vec<(String, &str)> = loaded
+        .sources
+        .files()
+        .map(|(_, f)| (f.path.clone(), &*f.text))
+        .collect();
+    let bytes = sentrie_artifact::encode(
+        &loaded.manifest,
+        &sources,
+        loaded.program.program(),
+        &loaded.hash,
+    )
+    .unwrap();
+    let compiled_path = dir.join("pack.sntr");
+    std::fs::write(&compiled_path, &bytes).unwrap();
+    assert_eq!(
+        sentrie_compiler::load_pack(&compiled_path)
+            .map(|l| l.hash)
+            .ok(),
+        Some(first.clone())
+    );
+    std::fs::remove_file(&compiled_path).unwrap();
+
+    // A file nothing reads leaves it alone.
+    std::fs::write(dir.join("notes.test.json"), "[]").unwrap();
+    std::fs::write(dir.join("README.md"), "docs").unwrap();
+    assert_eq!(h(&dir), first);
+
+    // Editing the module changes it, and so does the manifest.
+    std::fs::write(
+        dir.join("mod.ts"),
+        "export function ok(): string { return 'b'; }\n",
+    )
+    .unwrap();
+    let second = h(&dir);
+    assert_ne!(second, first);
+    let manifest = std::fs::read_to_string(dir.join("sentrie.pack.toml")).unwrap();
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        manifest.replace("1.0.0", "1.0.1"),
+    )
+    .unwrap();
+    assert_ne!(h(&dir), second);
 }

@@ -29,8 +29,12 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
         .files()
         .map(|(_, f)| (f.path.clone(), &*f.text))
         .collect();
-    let bytes = match sentrie_artifact::encode(&loaded.manifest, &sources, loaded.program.program())
-    {
+    let bytes = match sentrie_artifact::encode(
+        &loaded.manifest,
+        &sources,
+        loaded.program.program(),
+        &loaded.hash,
+    ) {
         Ok(b) => b,
         Err(e) => {
             error(&e.to_string());
@@ -38,7 +42,16 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
         }
     };
     match write_atomically(out, &bytes) {
-        Ok(()) => EXIT_OK,
+        Ok(()) => {
+            eprintln!(
+                "compiled pack {} {} to `{}` (content sha256 {})",
+                loaded.manifest.name,
+                loaded.manifest.version,
+                out.display(),
+                loaded.hash
+            );
+            EXIT_OK
+        }
         Err(e) => {
             error(&format!("cannot write `{}`: {e}", out.display()));
             EXIT_FAIL

@@ -22,18 +22,17 @@ pub fn run(
     let Some(loaded) = load(pack, format) else {
         return EXIT_FAIL;
     };
-    if loaded.compiled {
-        let p = &loaded.program;
-        eprintln!(
-            "compiled pack {} {} (sha256 {}): {} policies, {} rules, {} functions",
-            loaded.manifest.name,
-            loaded.manifest.version,
-            loaded.hash,
-            p.policies().len(),
-            p.rules().len(),
-            p.funcs().len()
-        );
-    }
+    let p = &loaded.program;
+    eprintln!(
+        "{}pack {} {} (content sha256 {}): {} policies, {} rules, {} functions",
+        if loaded.compiled { "compiled " } else { "" },
+        loaded.manifest.name,
+        loaded.manifest.version,
+        loaded.hash,
+        p.policies().len(),
+        p.rules().len(),
+        p.funcs().len()
+    );
     if !loaded.diagnostics.is_empty() {
         eprintln!(
             "{}",
