@@ -161,4 +161,8 @@ pub struct ServeArgs {
     /// What the decision log records about the facts.
     #[arg(long, value_enum, default_value_t = crate::http::audit::FactsMode::Full)]
     pub decision_log_facts: crate::http::audit::FactsMode,
+    /// Serve (and reload into) a pack that has policy errors; its affected policies answer
+    /// with errors. Without it such a pack is refused at start and on reload.
+    #[arg(long)]
+    pub allow_policy_errors: bool,
 }

@@ -555,6 +555,102 @@ fn reload_on_change_keeps_serving_through_a_broken_pack() {
     assert!(log.contains("reload rejected"), "{log}");
 }
 
+/// A pack whose policy has a policy error (a fact of an unknown shape): it loads, but the
+/// policy would answer every request with an error.
+fn with_policy_error(version: i64) -> String {
+    POLICY_V1
+        .replace("policy p {\n", "policy p {\n  fact extra?: Missing\n")
+        .replace("rule version = 1", &format!("rule version = {version}"))
+}
+
+#[test]
+fn a_reload_into_policy_errors_is_refused_and_reported_until_fixed() {
+    let dir = tmp("policy-errors");
+    write_pack(&dir, POLICY_V1);
+    let s = Server::start(&dir, &["--watch", "--watch-interval-ms", "50"]);
+    assert_eq!(version(&s), 1);
+    let health = |s: &Server| s.req("GET", "/health", &[], b"").json();
+    assert_eq!(health(&s)["status"], "healthy");
+    write_pack(&dir, &with_policy_error(2));
+    eventually("the refused reload", || health(&s)["status"] == "degraded");
+    let h = health(&s);
+    let message = h["last_reload_error"]["message"].as_str().unwrap();
+    assert!(message.contains("shape not found: Missing"), "{h}");
+    assert!(
+        h["last_reload_error"]["time"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'),
+        "{h}"
+    );
+    // Decisions are unchanged: the previous pack keeps answering.
+    assert_eq!(version(&s), 1);
+    let ok = s.decide("t/p/ok", r#"{"user": {"role": "admin"}}"#);
+    assert_eq!(ok.json()["decisions"][0]["decision"]["state"], "TRUE");
+    // A good pack: healthy again.
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 3"),
+    );
+    eventually("reload to version 3", || version(&s) == 3);
+    let h = health(&s);
+    assert_eq!(h["status"], "healthy", "{h}");
+    assert!(h.get("last_reload_error").is_none(), "{h}");
+}
+
+#[test]
+fn the_watcher_does_not_follow_symlink_loops_or_links_out_of_the_pack() {
+    let dir = tmp("links");
+    write_pack(&dir, POLICY_V1);
+    let outside = tmp("links-outside");
+    std::fs::write(outside.join("big.txt"), "x").unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("out")).unwrap();
+    let s = Server::start(&dir, &["--watch", "--watch-interval-ms", "50"]);
+    assert_eq!(version(&s), 1);
+    // Changes outside the pack are not pack changes; changes inside still reload.
+    std::fs::write(outside.join("big.txt"), "changed").unwrap();
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 2"),
+    );
+    eventually("reload to version 2", || version(&s) == 2);
+    assert_eq!(
+        s.req("GET", "/health", &[], b"").json()["status"],
+        "healthy"
+    );
+}
+
+#[test]
+fn policy_errors_are_refused_at_start_unless_allowed() {
+    let dir = tmp("start-policy-errors");
+    write_pack(&dir, &with_policy_error(5));
+    let out = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+        .arg("serve")
+        .arg(&dir)
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shape not found: Missing") && err.contains("--allow-policy-errors"),
+        "{err}"
+    );
+    // Allowed: it serves, and the policy with the error answers with it.
+    let s = Server::start(&dir, &["--allow-policy-errors"]);
+    let r = s.decide("t/p/version", "{}");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("shape not found: Missing"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
 #[test]
 fn sighup_reloads_and_a_swap_under_load_loses_nothing() {
     let dir = tmp("hup");

@@ -276,11 +276,18 @@ pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
         );
     }
     let pack = app.pack.load();
-    let body = serde_json::json!({
-        "status": "healthy",
+    let last_error = app.last_reload_error.lock().ok().and_then(|e| e.clone());
+    let mut body = serde_json::json!({
+        "status": if last_error.is_some() { "degraded" } else { "healthy" },
         "time": crate::clock::rfc3339_now(),
         "pack": {"name": pack.name, "version": pack.version, "hash": pack.hash},
     });
+    if let (Some(e), Some(map)) = (last_error, body.as_object_mut()) {
+        map.insert(
+            "last_reload_error".into(),
+            serde_json::json!({"message": e.message, "time": e.time}),
+        );
+    }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(body.to_string())

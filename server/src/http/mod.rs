@@ -36,6 +36,7 @@ pub struct Options {
     pub watch_interval: Duration,
     pub decision_log: Option<String>,
     pub decision_log_facts: audit::FactsMode,
+    pub allow_policy_errors: bool,
 }
 
 /// A request id from `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`.
@@ -60,7 +61,7 @@ fn route_index(path: &str) -> usize {
 
 /// Runs the server until it is stopped. Returns the process exit code.
 pub fn serve(opts: Options) -> u8 {
-    let loaded = match sentrie_compiler::load_pack(&opts.location) {
+    let loaded = match reload::load_checked(&opts.location, opts.allow_policy_errors) {
         Ok(l) => l,
         Err(e) => {
             eprintln!(
@@ -71,6 +72,9 @@ pub fn serve(opts: Options) -> u8 {
                     sentrie_grammar::ErrorFormat::Human
                 )
             );
+            if e.policy_errors_only {
+                eprintln!("Error: the pack has policy errors; fix them, or serve it anyway with --allow-policy-errors");
+            }
             return 1;
         }
     };
@@ -103,6 +107,8 @@ pub fn serve(opts: Options) -> u8 {
         limits: opts.limits,
         metrics,
         audit,
+        allow_policy_errors: opts.allow_policy_errors,
+        last_reload_error: std::sync::Mutex::new(None),
     });
     let trigger = match reload::start(Arc::clone(&app)) {
         Ok(t) => t,

@@ -8,7 +8,57 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::state::{App, PackState};
+use sentrie_compiler::{LoadError, Loaded};
+
+use super::state::{App, PackState, ReloadError};
+
+/// Why a pack was refused: its diagnostics, and whether they are policy errors only (which
+/// `--allow-policy-errors` would accept).
+pub struct Refused {
+    pub diagnostics: Vec<sentrie_grammar::Diagnostic>,
+    pub sources: sentrie_grammar::SourceMap,
+    pub policy_errors_only: bool,
+}
+
+/// How many times a load is retried when the files changed while they were being read.
+const SNAPSHOT_ATTEMPTS: u32 = 5;
+
+/// Loads the pack at `location` from a consistent snapshot of its files (the load is repeated
+/// when a file changed while it was being read), and refuses it when it has any load error, or
+/// policy errors unless `allow_policy_errors`.
+pub fn load_checked(location: &Path, allow_policy_errors: bool) -> Result<Loaded, Refused> {
+    let root = match sentrie_compiler::pack::locate(location) {
+        Ok(sentrie_compiler::pack::Location::Source { root, .. }) => Some(root),
+        _ => None,
+    };
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        let before = root.as_deref().map(fingerprint);
+        let result = sentrie_compiler::load_pack(location);
+        let after = root.as_deref().map(fingerprint);
+        if before == after || attempt >= SNAPSHOT_ATTEMPTS {
+            break result;
+        }
+        std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
+    };
+    match result {
+        Err(LoadError {
+            diagnostics,
+            sources,
+        }) => Err(Refused {
+            diagnostics,
+            sources,
+            policy_errors_only: false,
+        }),
+        Ok(l) if !l.diagnostics.is_empty() && !allow_policy_errors => Err(Refused {
+            diagnostics: l.diagnostics,
+            sources: l.sources,
+            policy_errors_only: true,
+        }),
+        Ok(l) => Ok(l),
+    }
+}
 
 /// Starts the reloader thread; send `()` to request a reload.
 pub fn start(app: Arc<App>) -> std::io::Result<Sender<()>> {
@@ -27,10 +77,11 @@ fn reloader(app: &App, rx: &Receiver<()>) {
     }
 }
 
-/// Loads the pack again and swaps it in, or keeps the old one on failure.
+/// Loads the pack again and swaps it in, or keeps the old one on failure (and reports the
+/// server as degraded until a reload succeeds).
 pub fn reload(app: &App) {
     let started = std::time::Instant::now();
-    match sentrie_compiler::load_pack(&app.location) {
+    match load_checked(&app.location, app.allow_policy_errors) {
         Ok(loaded) => {
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error in reloaded pack");
@@ -39,24 +90,57 @@ pub fn reload(app: &App) {
             tracing::info!(pack = %state.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack reloaded");
             app.pack.store(Arc::new(state));
             app.metrics.reloads.inc();
+            if let Ok(mut last) = app.last_reload_error.lock() {
+                *last = None;
+            }
         }
         Err(e) => {
             app.metrics.reload_failures.inc();
             for d in &e.diagnostics {
                 tracing::error!(diagnostic = %d.render_plain(&e.sources), "reload rejected; the previous pack keeps serving");
             }
+            let mut message: Vec<String> = e
+                .diagnostics
+                .iter()
+                .map(|d| d.render_plain(&e.sources))
+                .collect();
+            if e.policy_errors_only {
+                message.push(
+                    "the pack has policy errors (serve with --allow-policy-errors to accept them)"
+                        .to_string(),
+                );
+            }
+            if let Ok(mut last) = app.last_reload_error.lock() {
+                *last = Some(ReloadError {
+                    message: message.join("\n"),
+                    time: crate::clock::rfc3339_now(),
+                });
+            }
         }
     }
 }
 
-/// A cheap fingerprint of every file under the pack location: paths, sizes, mtimes.
+/// A cheap fingerprint of every file under the pack location: paths, sizes, mtimes. Symbolic
+/// links to directories are not followed (as pack loading does not follow them), so a link
+/// loop or a link out of the pack is never walked; a link to a file counts with its target.
 fn fingerprint(root: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
-        let Ok(meta) = std::fs::metadata(&p) else {
+        let Ok(mut meta) = std::fs::symlink_metadata(&p) else {
             continue;
         };
+        if meta.file_type().is_symlink() && p != root {
+            match std::fs::metadata(&p) {
+                Ok(target) if target.is_file() => meta = target,
+                _ => continue,
+            }
+        } else if meta.file_type().is_symlink() {
+            let Ok(target) = std::fs::metadata(&p) else {
+                continue;
+            };
+            meta = target;
+        }
         if meta.is_dir() {
             if let Ok(entries) = std::fs::read_dir(&p) {
                 stack.extend(entries.flatten().map(|e| e.path()));

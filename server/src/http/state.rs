@@ -46,4 +46,16 @@ pub struct App {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub audit: Option<AuditLog>,
+    /// `--allow-policy-errors`: reload into packs with policy errors.
+    pub allow_policy_errors: bool,
+    /// Why the last reload was refused, while no reload has succeeded since.
+    pub last_reload_error: std::sync::Mutex<Option<ReloadError>>,
+}
+
+/// A refused reload, as `/health` reports it.
+#[derive(Clone, Debug)]
+pub struct ReloadError {
+    pub message: String,
+    /// RFC 3339.
+    pub time: String,
 }
