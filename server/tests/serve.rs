@@ -24,11 +24,32 @@ struct Server {
 
 impl Server {
     fn start(pack: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sentrie"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentrie"));
+        cmd.arg("serve")
             .arg(pack)
             .args(["--port", "0", "--workers", "2"])
-            .args(extra)
+            .args(extra);
+        Server::spawn(cmd)
+    }
+
+    /// Starts `sentrie serve` through `sh -c "PREFIX; exec sentrie serve ..."` (resource
+    /// limits set with `ulimit`).
+    fn start_with_shell(prefix: &str, pack: &Path, extra: &[&str]) -> Server {
+        let mut script = format!("{prefix}; exec \"$0\" serve \"$1\" --port 0 --workers 2");
+        for (i, _) in extra.iter().enumerate() {
+            script.push_str(&format!(" \"${}\"", i + 2));
+        }
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_sentrie"))
+            .arg(pack)
+            .args(extra);
+        Server::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -896,4 +917,92 @@ fn serves_and_hot_reloads_a_compiled_pack() {
             .contains("sentrie_pack_reload_failures_total 1")
     });
     assert_eq!(version(&s), 7);
+}
+
+fn metric(s: &Server, name: &str) -> Option<u64> {
+    let text = String::from_utf8(s.req("GET", "/metrics", &[], b"").body).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn the_decision_log_is_reopened_on_sigusr1_and_sighup() {
+    let dir = tmp("rotate");
+    write_pack(&dir, POLICY_V1);
+    let log = dir.join("decisions.jsonl");
+    let s = Server::start(&dir, &["--decision-log", log.to_str().unwrap()]);
+    assert_eq!(version(&s), 1);
+    eventually("the first line", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 1)
+    });
+    // Rotate: move the file away, signal, and the next line goes to a new file at the path.
+    for (i, sig) in ["-USR1", "-HUP"].iter().enumerate() {
+        let rotated = dir.join(format!("decisions.{i}.jsonl"));
+        std::fs::rename(&log, &rotated).unwrap();
+        s.signal(sig);
+        eventually("the signal to be handled", || {
+            s.log
+                .lock()
+                .unwrap()
+                .matches("reopening the decision log")
+                .count()
+                > i
+        });
+        assert_eq!(version(&s), 1);
+        eventually("a line in the reopened file", || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 1)
+        });
+        assert_eq!(
+            std::fs::read_to_string(&rotated).unwrap().lines().count(),
+            1,
+            "the rotated file keeps its line"
+        );
+    }
+    assert_eq!(
+        metric(&s, "sentrie_decision_log_write_failures_total"),
+        Some(0)
+    );
+}
+
+#[test]
+fn failed_decision_log_writes_are_counted_as_failed() {
+    let dir = tmp("full");
+    write_pack(&dir, POLICY_V1);
+    // Every write to /dev/full fails with "no space left on device".
+    let s = Server::start(&dir, &["--decision-log", "/dev/full"]);
+    assert_eq!(version(&s), 1);
+    assert_eq!(version(&s), 1);
+    eventually("the failed writes", || {
+        metric(&s, "sentrie_decision_log_write_failures_total") == Some(2)
+    });
+    assert_eq!(metric(&s, "sentrie_decision_log_written_total"), Some(0));
+}
+
+#[test]
+fn a_file_size_limit_does_not_kill_the_server() {
+    let dir = tmp("fsize");
+    write_pack(&dir, POLICY_V1);
+    let log = dir.join("decisions.jsonl");
+    // `ulimit -f 1`: files may grow to 1 KiB; the write past it raises SIGXFSZ.
+    let s = Server::start_with_shell(
+        "ulimit -f 1",
+        &dir,
+        &[
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-facts",
+            "full",
+        ],
+    );
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(600));
+    for _ in 0..4 {
+        let r = s.decide("t/p/version", &big);
+        assert_eq!(r.status, 200);
+    }
+    eventually("a failed write", || {
+        metric(&s, "sentrie_decision_log_write_failures_total").is_some_and(|n| n > 0)
+    });
+    // Still alive and answering.
+    assert_eq!(version(&s), 1);
 }

@@ -1,9 +1,12 @@
 //! The decision audit log: one JSON line per decision request, written by a background thread
 //! from a bounded queue. A slow disk never blocks a request: when the queue is full the line
-//! is dropped and counted. Dropping the `AuditLog` flushes the queue and joins the writer.
+//! is dropped and counted. Lines count as written only when their write succeeded; failed
+//! writes are counted apart. SIGUSR1 and SIGHUP reopen the file (log rotation). Dropping the
+//! `AuditLog` flushes the queue and joins the writer.
 
 use std::io::Write;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -25,34 +28,77 @@ pub struct AuditLog {
     writer: Option<JoinHandle<()>>,
     pub facts: FactsMode,
     metrics: Arc<Metrics>,
+    reopen: Arc<AtomicBool>,
 }
 
 /// Queue length before lines are dropped.
 const QUEUE: usize = 16_384;
 
+/// Where lines go: stdout, or a file reopened by path on request (log rotation).
+enum Sink {
+    Stdout,
+    File { path: String, file: std::fs::File },
+}
+
+impl Sink {
+    fn open(path: &str) -> std::io::Result<Sink> {
+        if path == "-" {
+            return Ok(Sink::Stdout);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Sink::File {
+            path: path.to_string(),
+            file,
+        })
+    }
+
+    /// Opens the path again (after the file was rotated away); keeps the old file on failure.
+    fn reopen(&mut self) {
+        if let Sink::File { path, file } = self {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&*path)
+            {
+                Ok(f) => *file = f,
+                Err(e) => {
+                    tracing::error!(path = %path, error = %e, "cannot reopen the decision log")
+                }
+            }
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            Sink::File { file, .. } => file.write_all(bytes),
+        }
+    }
+}
+
 impl AuditLog {
     /// Opens `path` for appending (`-` is stdout) and starts the writer thread.
     pub fn open(path: &str, facts: FactsMode, metrics: Arc<Metrics>) -> std::io::Result<AuditLog> {
-        let mut out: Box<dyn Write + Send> = if path == "-" {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )
-        };
+        let mut sink = Sink::open(path)?;
         let (tx, rx) = sync_channel::<String>(QUEUE);
         let m = Arc::clone(&metrics);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&reopen);
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || write_loop(&rx, &mut out, &m))?;
+            .spawn(move || write_loop(&rx, &mut sink, &m, &flag))?;
         Ok(AuditLog {
             tx: Some(tx),
             writer: Some(writer),
             facts,
             metrics,
+            reopen,
         })
     }
 
@@ -66,42 +112,60 @@ impl AuditLog {
             }
         }
     }
+
+    /// Asks the writer to reopen the file before its next write (SIGUSR1, SIGHUP).
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Drains the queue in batches and sleeps between them: a blocked `recv` would make every
 /// request wake this thread (a context switch per decision), which costs far more than the
-/// write itself on a small machine.
-fn write_loop(
-    rx: &std::sync::mpsc::Receiver<String>,
-    out: &mut Box<dyn Write + Send>,
-    m: &Metrics,
-) {
-    use std::sync::mpsc::TryRecvError;
-    let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
+/// write itself on a small machine. Each batch is one write; its lines count as written only
+/// when the write succeeded (a full disk or a file-size limit counts them as failed).
+fn write_loop(rx: &Receiver<String>, sink: &mut Sink, m: &Metrics, reopen: &AtomicBool) {
+    let mut batch: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
-        let mut wrote = false;
+        let mut lines = 0u64;
+        let mut done = false;
         loop {
             match rx.try_recv() {
                 Ok(line) => {
-                    let ok = buf
-                        .write_all(line.as_bytes())
-                        .and_then(|()| buf.write_all(b"\n"))
-                        .is_ok();
-                    let counter = if ok { &m.log_written } else { &m.log_dropped };
-                    counter.inc();
-                    wrote = true;
+                    batch.extend_from_slice(line.as_bytes());
+                    batch.push(b'\n');
+                    lines += 1;
+                    if batch.len() >= 1 << 16 {
+                        break;
+                    }
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
-                    let _ = buf.flush();
-                    return;
+                    done = true;
+                    break;
                 }
             }
         }
-        if wrote {
-            let _ = buf.flush();
+        if reopen.swap(false, Ordering::Relaxed) {
+            sink.reopen();
         }
-        std::thread::sleep(BATCH_INTERVAL);
+        if lines > 0 {
+            match sink.write_all(&batch) {
+                Ok(()) => {
+                    m.log_written.inc_by(lines);
+                }
+                Err(e) => {
+                    m.log_failed.inc_by(lines);
+                    tracing::error!(error = %e, lines, "decision log write failed");
+                }
+            }
+            batch.clear();
+        }
+        if done {
+            return;
+        }
+        if lines == 0 {
+            std::thread::sleep(BATCH_INTERVAL);
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub struct Metrics {
     pub reload_failures: Counter,
     pub log_written: Counter,
     pub log_dropped: Counter,
+    pub log_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -93,6 +94,11 @@ impl Default for Metrics {
                 &mut registry,
                 "sentrie_decision_log_dropped",
                 "Decision log lines dropped because the queue was full",
+            ),
+            log_failed: counter(
+                &mut registry,
+                "sentrie_decision_log_write_failures",
+                "Decision log lines whose write failed (disk full, file-size limit, closed output)",
             ),
             registry,
             requests,

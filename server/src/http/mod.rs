@@ -59,6 +59,10 @@ fn route_index(path: &str) -> usize {
     }
 }
 
+/// The signal number of SIGXFSZ (file size limit exceeded) on Linux.
+#[cfg(unix)]
+const SIGXFSZ: i32 = 25;
+
 /// Runs the server until it is stopped. Returns the process exit code.
 pub fn serve(opts: Options) -> u8 {
     let loaded = match reload::load_checked(&opts.location, opts.allow_policy_errors) {
@@ -207,15 +211,38 @@ fn run_server(
         }
         let server = server.run();
         #[cfg(unix)]
-        actix_web::rt::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
-            while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading the pack");
-                if trigger.send(()).is_err() {
-                    return;
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let hup_app = Arc::clone(&app);
+            actix_web::rt::spawn(async move {
+                let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the pack, reopening the decision log");
+                    if let Some(log) = &hup_app.audit {
+                        log.reopen();
+                    }
+                    if trigger.send(()).is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+            let usr1_app = Arc::clone(&app);
+            actix_web::rt::spawn(async move {
+                let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+                while usr1.recv().await.is_some() {
+                    tracing::info!("SIGUSR1: reopening the decision log");
+                    if let Some(log) = &usr1_app.audit {
+                        log.reopen();
+                    }
+                }
+            });
+            // A file-size limit (SIGXFSZ) must not kill the server: with a handler installed
+            // the write fails with EFBIG instead, and is counted as a failed write.
+            actix_web::rt::spawn(async move {
+                let Ok(mut xfsz) = signal(SignalKind::from_raw(SIGXFSZ)) else { return };
+                while xfsz.recv().await.is_some() {}
+            });
+        }
         server.await
     })
 }
