@@ -50,9 +50,18 @@ impl Host for Runtime {
         site: &ModuleSite,
         args: &[Value<'a>],
         bump: &'a Bump,
+        deadline: Option<std::time::Instant>,
     ) -> Result<Value<'a>, String> {
         let pack = quickjs::JsPack::of(program);
-        quickjs::invoke(pack, &site.key, &site.export, site.call, args, bump)
+        quickjs::invoke(
+            pack,
+            &site.key,
+            &site.export,
+            site.call,
+            args,
+            bump,
+            deadline,
+        )
     }
 
     fn memo_get<'a>(&self, key: &str, bump: &'a Bump) -> Option<Value<'a>> {

@@ -459,7 +459,8 @@ fn from_js<'a, 'js>(
     }
 }
 
-/// Calls export `export` of module `key` (or reads it when `call` is false).
+/// Calls export `export` of module `key` (or reads it when `call` is false). The call is
+/// interrupted at [`CALL_TIME_LIMIT`] or at `deadline` (the decision's), whichever is first.
 pub fn invoke<'a>(
     pack: JsPack<'_>,
     key: &str,
@@ -467,6 +468,7 @@ pub fn invoke<'a>(
     call: bool,
     args: &[Value<'a>],
     bump: &'a Bump,
+    deadline: Option<Instant>,
 ) -> Result<Value<'a>, String> {
     let modules = pack.modules;
     ENGINE.with(|cell| {
@@ -477,7 +479,9 @@ pub fn invoke<'a>(
         let Some(eng) = slot.as_mut() else {
             return Err("module runtime unavailable".to_string());
         };
-        eng.deadline.set(Some(Instant::now() + CALL_TIME_LIMIT));
+        let own = Instant::now() + CALL_TIME_LIMIT;
+        let decision_first = deadline.is_some_and(|d| d < own);
+        eng.deadline.set(Some(deadline.map_or(own, |d| d.min(own))));
         let deadline = Rc::clone(&eng.deadline);
         let ctx = eng.ctx.clone();
         let namespaces = &mut eng.namespaces;
@@ -509,7 +513,11 @@ pub fn invoke<'a>(
                 if timed_out || fatal {
                     *slot = None;
                 }
-                if timed_out {
+                if timed_out && decision_first {
+                    Err(format!(
+                        "module `{key}`: `{export}` stopped at the decision deadline: evaluation deadline exceeded"
+                    ))
+                } else if timed_out {
                     Err(format!(
                         "module `{key}`: `{export}` ran longer than {} s",
                         CALL_TIME_LIMIT.as_secs()

@@ -459,3 +459,35 @@ fn the_content_hash_covers_modules_and_manifest_and_survives_compiling() {
     .unwrap();
     assert_ne!(h(&dir), second);
 }
+
+/// A module call stops at the decision's deadline when that comes before its own 5 s limit,
+/// and later calls in the same decision do not start a fresh 5 s each.
+#[test]
+fn module_calls_stop_at_the_decision_deadline() {
+    let ts = "export function spin(): number { for (;;) {} }\n\
+              export function hog(): number { return 1; }\n\
+              export function recurse(n: number): number { return n; }\n\
+              export function ok(): string { return 'still here'; }\n";
+    let policy = "namespace m\npolicy p {\n  use { spin, ok } from \"./mod.ts\" as m\n  rule twice = [m.spin(), m.spin()]\n  rule fine = m.ok()\n  export decision of twice\n  export decision of fine\n}\n";
+    let dir = write_module_pack("deadline", ts, policy);
+    let loaded = load(&dir);
+    let t = sentrie_vm::target::resolve(&loaded.program, "m/p/twice").unwrap();
+    let bump = bumpalo::Bump::new();
+    let limits = sentrie_vm::Limits {
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_millis(200)),
+        ..sentrie_vm::Limits::default()
+    };
+    let out = sentrie_vm::evaluate(
+        &loaded.program,
+        t.policy,
+        &t.rules,
+        sentrie_vm::Value::Map(&[]),
+        &bump,
+        limits,
+    );
+    let err = out[0].result.as_ref().err().unwrap().to_string();
+    assert!(err.contains("evaluation deadline exceeded"), "{err}");
+    // The runtime was interrupted, so it is replaced; the module still works afterwards.
+    let fine = eval(&loaded, "m/p/fine", "{}").unwrap();
+    assert_eq!(fine[0]["value"], json!("still here"));
+}

@@ -27,13 +27,15 @@ pub trait Host: Send + Sync {
     /// hashing or encoding: `crypto.hash`, `base64.encode`, ...).
     fn native(&self, module: &str, export: &str) -> Option<NativeFn>;
 
-    /// Calls (or, when `site.call` is false, reads) an export of a user module.
+    /// Calls (or, when `site.call` is false, reads) an export of a user module. The call must
+    /// stop by `deadline` (the decision's), whatever its own time limit.
     fn call_module<'a>(
         &self,
         program: &VerifiedProgram,
         site: &ModuleSite,
         args: &[Value<'a>],
         bump: &'a Bump,
+        deadline: Option<std::time::Instant>,
     ) -> Result<Value<'a>, String>;
 
     /// A memoized result for `key`, decoded into `bump`, if one is live.
@@ -58,6 +60,7 @@ impl Host for NoHost {
         site: &ModuleSite,
         _args: &[Value<'a>],
         _bump: &'a Bump,
+        _deadline: Option<std::time::Instant>,
     ) -> Result<Value<'a>, String> {
         Err(format!("module `{}` is not available", site.key))
     }

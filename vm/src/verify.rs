@@ -65,6 +65,10 @@ pub enum Fault {
     Site(&'static str),
     #[error("IterNext needs a following jump")]
     IterNextRoom,
+    /// Only `Jump` and `EnsureLocal` (which charge fuel) may go backwards; a backward
+    /// conditional jump could loop without spending fuel.
+    #[error("backward transfer to {0} without charging fuel")]
+    BackwardWithoutFuel(u32),
 }
 
 /// Checks the whole program; the error names the function and instruction.
@@ -242,6 +246,12 @@ impl<'p> FuncCheck<'p> {
         ok_if((t as usize) < self.f.code.len(), Fault::JumpTarget(t))
     }
 
+    /// A transfer that does not charge fuel: in bounds and strictly forward.
+    fn forward(&self, pc: usize, t: u32) -> Check {
+        self.target(t)
+            .and(ok_if(t as usize > pc, Fault::BackwardWithoutFuel(t)))
+    }
+
     fn builder(&self, b: u16) -> Check {
         ok_if(b < self.f.n_builders, Fault::Builder(b))
     }
@@ -277,6 +287,7 @@ impl<'p> FuncCheck<'p> {
             Instr::LoadAdhoc { dst, name } => self.reg(dst).and(self.name(name)),
             Instr::LoadLet { dst, let_id } => self.reg(dst).and(self.own_let(let_id)),
             Instr::LoadRule { dst, rule } => self.reg(dst).and(self.own_rule(rule)),
+            // A subroutine call: it charges fuel when taken, so it may go backwards.
             Instr::EnsureLocal { slot, target } => self.reg(slot).and(self.target(target)),
             Instr::ClearLocal { slot } => self.reg(slot),
             Instr::RetSub => Ok(()),
@@ -315,7 +326,7 @@ impl<'p> FuncCheck<'p> {
             Instr::JumpIfTrue { src, target }
             | Instr::JumpIfNotTrue { src, target }
             | Instr::JumpIfFalse { src, target }
-            | Instr::JumpIfUndef { src, target } => self.reg(src).and(self.target(target)),
+            | Instr::JumpIfUndef { src, target } => self.reg(src).and(self.forward(pc, target)),
             Instr::MakeList { dst, src, n } => self.reg(dst).and(self.regs(src, n.into())),
             Instr::MakeMap { dst, src, n } => self.reg(dst).and(self.regs(src, 2 * n as usize)),
             Instr::IterCheck { src, .. } => self.reg(src),
@@ -380,5 +391,69 @@ impl<'p> FuncCheck<'p> {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{Func, PolicyInfo};
+
+    fn program(code: Vec<Instr>) -> Program {
+        let mut p = Program::default();
+        let policy = p.policies.push(PolicyInfo {
+            namespace: "t".into(),
+            name: "p".into(),
+            facts: Vec::new(),
+            lets: Vec::new(),
+            rules: Vec::new(),
+            exports: Vec::new(),
+            error: None,
+        });
+        p.funcs.push(Func {
+            name: "f".into(),
+            policy,
+            code,
+            n_regs: 2,
+            n_builders: 0,
+            locs: Vec::new(),
+        });
+        p
+    }
+
+    #[test]
+    fn only_fuel_charging_transfers_go_backwards() {
+        let r = Reg(0);
+        let looping = |jump: Instr| {
+            program(vec![
+                Instr::LoadBool {
+                    dst: r,
+                    value: true,
+                },
+                jump,
+                Instr::Ret { src: r },
+            ])
+        };
+        for jump in [
+            Instr::JumpIfTrue { src: r, target: 0 },
+            Instr::JumpIfNotTrue { src: r, target: 1 },
+            Instr::JumpIfFalse { src: r, target: 0 },
+            Instr::JumpIfUndef { src: r, target: 1 },
+        ] {
+            let err = check(&looping(jump)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    VerifyError::Instr {
+                        fault: Fault::BackwardWithoutFuel(_),
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        // Forward conditionals, and a backward `Jump` (it charges fuel), are fine.
+        assert!(check(&looping(Instr::JumpIfTrue { src: r, target: 2 })).is_ok());
+        assert!(check(&looping(Instr::Jump { target: 0 })).is_ok());
     }
 }

@@ -63,16 +63,66 @@ fn sort<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     Ok(Value::List(v.into_bump_slice()))
 }
 
+/// First occurrences, in order. Elements are bucketed by a hash that agrees with deep
+/// equality, so the work is linear in the size of the list, not quadratic in its length.
 fn unique<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("list_unique", args, 1, 1)?;
     let items = list_arg("list_unique", args[0])?;
     let mut out: BumpVec<'a, Value<'a>> = BumpVec::new_in(env.bump);
+    let mut seen: std::collections::HashMap<u64, Vec<usize>> = std::collections::HashMap::new();
     for x in items {
-        if !out.iter().any(|y| deep_eq(*x, *y, 0)) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        hash_value(*x, 0, &mut h);
+        if sentrie_vm::work::exhausted() {
+            return Err(sentrie_vm::work::exhausted_message().to_string());
+        }
+        let bucket = seen.entry(std::hash::Hasher::finish(&h)).or_default();
+        if !bucket.iter().any(|i| deep_eq(*x, out[*i], 0)) {
+            bucket.push(out.len());
             out.push(*x);
         }
     }
     Ok(Value::List(out.into_bump_slice()))
+}
+
+/// A hash consistent with [`deep_eq`]: equal values hash equally (`0` and `-0` alike; NaN,
+/// equal to nothing, may hash anywhere). Spends the work budget like any deep walk.
+fn hash_value(v: Value<'_>, depth: u32, h: &mut impl std::hash::Hasher) {
+    if !sentrie_vm::work::enter(depth) {
+        return;
+    }
+    match v.plain() {
+        Value::Undefined | Value::Pending => h.write_u8(0),
+        Value::Null => h.write_u8(1),
+        Value::Unknown => h.write_u8(2),
+        Value::Bool(b) => h.write_u8(3 + u8::from(b)),
+        Value::Num(n) => {
+            h.write_u8(5);
+            h.write_u64(if n == 0.0 { 0 } else { n.to_bits() });
+        }
+        Value::Str(s) => {
+            h.write_u8(6);
+            h.write(s.as_bytes());
+            h.write_u8(0xff);
+        }
+        Value::List(items) => {
+            h.write_u8(7);
+            h.write_usize(items.len());
+            for x in items {
+                hash_value(*x, depth + 1, h);
+            }
+        }
+        Value::Map(entries) => {
+            h.write_u8(8);
+            h.write_usize(entries.len());
+            for (k, x) in entries {
+                h.write(k.as_bytes());
+                h.write_u8(0xff);
+                hash_value(*x, depth + 1, h);
+            }
+        }
+        Value::Decision(d) => hash_value(d.value, depth + 1, h),
+    }
 }
 
 fn chunk<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {

@@ -893,3 +893,26 @@ fn js_math_functions_follow_ecmascript() {
     err("js", "sqrt", &[], "sqrt requires 1 argument");
     err("js", "atan2", &[json!(1)], "atan2 requires 2 arguments");
 }
+
+#[test]
+fn list_unique_keeps_first_occurrences_by_deep_equality() {
+    ok(
+        "collection",
+        "list_unique",
+        &[json!([1, 1.0, -0.0, 0, [1], [1], {"a": 1}, {"a": 1}, "1", null, null, [1, 2]])],
+        json!([1, 0, [1], {"a": 1}, "1", null, [1, 2]]),
+    );
+}
+
+#[test]
+fn list_unique_is_linear_in_the_size_of_the_list() {
+    // 100,000 distinct elements within the default work budget of one rule: a pairwise scan
+    // would need billions of comparisons and exhaust it.
+    sentrie_vm::work::reset(sentrie_vm::work::DEFAULT_BUDGET);
+    let xs: Vec<J> = (0..100_000).map(|i| json!([i, format!("k{i}")])).collect();
+    let out = call("collection", "list_unique", &[J::Array(xs)]);
+    let exhausted = sentrie_vm::work::exhausted();
+    sentrie_vm::work::reset(sentrie_vm::work::UNLIMITED);
+    assert!(!exhausted, "list_unique spent the whole work budget");
+    assert_eq!(out.map(|v| v.as_array().map(Vec::len)), Ok(Some(100_000)));
+}

@@ -244,9 +244,10 @@ impl<'a> Vm<'a> {
         let start = base + m.args.0 as usize;
         let args = &self.regs[start..start + m.argc as usize];
         let bump = self.bump;
+        let deadline = self.limits.deadline;
         self.memoized(m.memo, 'm', site, args, || {
             vp.host
-                .call_module(vp, m, args, bump)
+                .call_module(vp, m, args, bump, deadline)
                 .map_err(ErrorKind::Module)
         })
     }

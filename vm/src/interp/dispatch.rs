@@ -103,6 +103,8 @@ impl<'a> Vm<'a> {
                 }
                 Instr::EnsureLocal { slot, target } => {
                     if matches!(r!(slot), Value::Pending) {
+                        // A subroutine call: charged like any call, so no loop is free.
+                        tri!(self.charge());
                         self.subs.push(pc as u32);
                         pc = target as usize;
                     }
