@@ -140,6 +140,9 @@ pub struct ServeArgs {
     /// Largest accepted request body.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Time a client has to send a request body, in milliseconds (then 408).
+    #[arg(long, default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
     /// Deepest accepted JSON nesting in a request body (at most 128).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=128))]
     pub max_json_depth: u64,

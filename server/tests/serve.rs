@@ -1007,3 +1007,57 @@ fn a_file_size_limit_does_not_kill_the_server() {
     // Still alive and answering.
     assert_eq!(version(&s), 1);
 }
+
+/// Sends raw request bytes and returns the status line of the answer (or "" when the server
+/// closed the connection without one).
+fn raw_status(port: u16, head: &str, body: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 256];
+    while !raw.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&raw)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn slow_and_oversized_bodies_are_refused_without_holding_the_server() {
+    let dir = tmp("slow-bodies");
+    write_pack(&dir, POLICY_V1);
+    let s = Server::start(
+        &dir,
+        &["--max-body-bytes", "1000", "--body-timeout-ms", "300"],
+    );
+    // A declared length over the limit: 413 before any of the body is sent.
+    let status = raw_status(
+        s.port,
+        "POST /decision/t/p/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 99999999999\r\n\r\n",
+        b"",
+    );
+    assert!(status.contains(" 413 "), "{status}");
+    // A body that stops arriving (declared length, and chunked): 408 after the body timeout.
+    let status = raw_status(
+        s.port,
+        "POST /decision/t/p/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n",
+        b"{\"facts\"",
+    );
+    assert!(status.contains(" 408 "), "{status}");
+    let status = raw_status(
+        s.port,
+        "POST /decision/t/p/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"5\r\n{\"fac\r\n",
+    );
+    assert!(status.contains(" 408 "), "{status}");
+    // The server is fine.
+    assert_eq!(version(&s), 1);
+}

@@ -16,6 +16,7 @@ pub fn run(args: ServeArgs) -> u8 {
         listen: args.listen,
         limits: Limits {
             body_bytes: args.max_body_bytes,
+            body_timeout: Duration::from_millis(args.body_timeout_ms.max(1)),
             json_depth: args.max_json_depth as usize,
             fuel: args.max_fuel,
             deadline: Duration::from_millis(args.decision_timeout_ms),

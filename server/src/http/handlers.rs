@@ -60,21 +60,52 @@ pub async fn decision(
         Err(e) => return problem(StatusCode::NOT_FOUND, "Invalid Path", &e, &rid),
     };
     let limit = app.limits.body_bytes;
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
-            return invalid_json(&rid);
-        };
-        if bytes.len() + chunk.len() > limit {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload Too Large",
-                &format!("request body exceeds {limit} bytes"),
-                &rid,
-            );
-        }
-        bytes.extend_from_slice(&chunk);
+    let too_large = || {
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload Too Large",
+            &format!("request body exceeds {limit} bytes"),
+            &rid,
+        )
+    };
+    // A declared length over the limit is refused before any of the body is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
     }
+    let read = async {
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else {
+                return Err(invalid_json(&rid));
+            };
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    };
+    // A body that never (fully) arrives is given up after the body timeout.
+    let bytes = match actix_web::rt::time::timeout(app.limits.body_timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request Timeout",
+                &format!(
+                    "the request body did not arrive within {} ms",
+                    app.limits.body_timeout.as_millis()
+                ),
+                &rid,
+            )
+        }
+    };
     if json::check_depth(&bytes, app.limits.json_depth).is_err() {
         return invalid_json(&rid);
     }

@@ -59,6 +59,32 @@ fn route_index(path: &str) -> usize {
     }
 }
 
+/// How long sent data may stay unacknowledged (a client that stopped reading) before the
+/// connection is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Descriptors kept free of client connections (the pack, the log, the listeners, modules).
+const RESERVED_FDS: usize = 64;
+
+/// Connections per worker: the flag, but never so many that all workers together could use
+/// up the process's descriptor limit (then accepting, reloading and logging would fail).
+fn connection_bound(flag: usize, workers: usize) -> usize {
+    match open_files_limit() {
+        Some(limit) => {
+            let per_worker = limit.saturating_sub(RESERVED_FDS) / workers.max(1);
+            flag.min(per_worker.max(1))
+        }
+        None => flag,
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux).
+fn open_files_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// The signal number of SIGXFSZ (file size limit exceeded) on Linux.
 #[cfg(unix)]
 const SIGXFSZ: i32 = 25;
@@ -192,14 +218,17 @@ fn run_server(
                 // route pattern would run a regex over every request path.
                 .default_service(web::to(handlers::dispatch))
         })
-        // Small responses must not wait for the client's delayed ACK (Nagle).
+        // Small responses must not wait for the client's delayed ACK (Nagle). A client that
+        // stops reading (its window stays closed) is dropped after the write timeout.
         .on_connect(|conn, _| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
                 let _ = tcp.set_nodelay(true);
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(WRITE_TIMEOUT));
             }
         })
         .workers(opts.workers)
-        .max_connections(opts.max_connections)
+        .max_connections(connection_bound(opts.max_connections, opts.workers))
         .shutdown_timeout(10)
         .client_request_timeout(Duration::from_secs(30))
         .keep_alive(Duration::from_secs(30));
@@ -245,4 +274,18 @@ fn run_server(
         }
         server.await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connections_leave_descriptors_for_everything_else() {
+        let limit = super::open_files_limit();
+        let bound = super::connection_bound(25_000, 2);
+        match limit {
+            Some(l) => assert!(bound * 2 + super::RESERVED_FDS <= l.max(super::RESERVED_FDS + 2)),
+            None => assert_eq!(bound, 25_000),
+        }
+        assert!(bound >= 1);
+    }
 }

@@ -13,9 +13,17 @@ pub fn problem(status: StatusCode, title: &str, detail: &str, request_id: &str) 
         "instance": request_id,
         "timestamp": crate::clock::rfc3339_now(),
     });
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/problem+json"))
-        .body(body.to_string())
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+    // The rest of an unread body (too large, or never arriving) is not waited for: the
+    // connection closes after this answer.
+    if matches!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        res.force_close();
+    }
+    res.body(body.to_string())
 }
 
 pub fn invalid_json(request_id: &str) -> HttpResponse {

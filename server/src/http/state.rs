@@ -35,6 +35,8 @@ impl PackState {
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub body_bytes: usize,
+    /// Time to receive a request body.
+    pub body_timeout: Duration,
     pub json_depth: usize,
     pub fuel: u64,
     pub deadline: Duration,
