@@ -15,12 +15,32 @@ use sentrie_vm::value::Value;
 /// Entries kept before expired ones are swept (and, if still full, everything is dropped).
 const CAPACITY: usize = 16_384;
 
+/// Bytes of keys and results kept (arguments and results can be large: a count alone does
+/// not bound memory). A result larger than a quarter of it is not cached at all.
+pub const DEFAULT_BYTES: usize = 64 * 1024 * 1024;
+
 type Entry = (Instant, Option<String>);
 
-/// A bounded map from call keys to results with an expiry.
-#[derive(Default)]
+/// A map from call keys to results with an expiry, bounded by entries and by bytes.
 pub struct Memo {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+fn size(key: &str, entry: &Entry) -> usize {
+    key.len() + entry.1.as_ref().map_or(0, String::len) + 64
+}
+
+impl Default for Memo {
+    fn default() -> Memo {
+        Memo::with_budget(DEFAULT_BYTES)
+    }
 }
 
 impl Memo {
@@ -28,10 +48,23 @@ impl Memo {
         Memo::default()
     }
 
+    /// A cache holding at most `max_bytes` of keys and results.
+    pub fn with_budget(max_bytes: usize) -> Memo {
+        Memo {
+            entries: Mutex::new(Entries::default()),
+            max_bytes,
+        }
+    }
+
+    /// Bytes currently held.
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.bytes)
+    }
+
     /// A live cached result, decoded into `bump`.
     pub fn get<'a>(&self, key: &str, bump: &'a Bump) -> Option<Value<'a>> {
         let guard = self.entries.lock().ok()?;
-        let (expires, json) = guard.get(key)?;
+        let (expires, json) = guard.map.get(key)?;
         if Instant::now() > *expires {
             return None;
         }
@@ -50,23 +83,30 @@ impl Memo {
             sentrie_vm::json::write_compact(&mut s, v.plain());
             Some(s)
         };
-        let Ok(mut map) = self.entries.lock() else {
+        let entry = (
+            Instant::now() + Duration::from_secs(u64::from(ttl_secs)),
+            json,
+        );
+        let add = size(&key, &entry);
+        if add > self.max_bytes / 4 {
+            return;
+        }
+        let Ok(mut e) = self.entries.lock() else {
             return;
         };
-        if map.len() >= CAPACITY {
+        if e.map.len() >= CAPACITY || e.bytes + add > self.max_bytes {
             let now = Instant::now();
-            map.retain(|_, (exp, _)| *exp > now);
-            if map.len() >= CAPACITY {
-                map.clear();
+            e.map.retain(|_, (exp, _)| *exp > now);
+            e.bytes = e.map.iter().map(|(k, v)| size(k, v)).sum();
+            if e.map.len() >= CAPACITY || e.bytes + add > self.max_bytes {
+                e.map.clear();
+                e.bytes = 0;
             }
         }
-        map.insert(
-            key,
-            (
-                Instant::now() + Duration::from_secs(u64::from(ttl_secs)),
-                json,
-            ),
-        );
+        if let Some(old) = e.map.insert(key.clone(), entry) {
+            e.bytes -= size(&key, &old).min(e.bytes);
+        }
+        e.bytes += add;
     }
 }
 
@@ -86,6 +126,22 @@ mod tests {
         memo.put("gone".into(), Value::Num(1.0), 0);
         std::thread::sleep(Duration::from_millis(5));
         assert!(memo.get("gone", &bump).is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes() {
+        let memo = Memo::with_budget(10_000);
+        let bump = Bump::new();
+        let big = "x".repeat(1_000);
+        for i in 0..100 {
+            memo.put(format!("k{i}"), Value::Str(&big), 60);
+            assert!(memo.bytes() <= 10_000, "{}", memo.bytes());
+        }
+        // The newest entry is always there; a result too large for the budget is not cached.
+        assert!(memo.get("k99", &bump).is_some());
+        let huge = "y".repeat(5_000);
+        memo.put("huge".into(), Value::Str(&huge), 60);
+        assert!(memo.get("huge", &bump).is_none());
     }
 
     #[test]

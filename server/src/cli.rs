@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// What the decision log records about the facts.
     #[arg(long, value_enum, default_value_t = crate::http::audit::FactsMode::Full)]
     pub decision_log_facts: crate::http::audit::FactsMode,
+    /// Bytes of decision-log lines that may wait for the writer; lines beyond are dropped and
+    /// counted (`sentrie_decision_log_dropped_total`).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub decision_log_queue_bytes: usize,
     /// Serve (and reload into) a pack that has policy errors; its affected policies answer
     /// with errors. Without it such a pack is refused at start and on reload.
     #[arg(long)]

@@ -1061,3 +1061,30 @@ fn slow_and_oversized_bodies_are_refused_without_holding_the_server() {
     // The server is fine.
     assert_eq!(version(&s), 1);
 }
+
+#[test]
+fn the_decision_log_queue_is_bounded_by_bytes() {
+    let dir = tmp("log-bytes");
+    write_pack(&dir, POLICY_V1);
+    let log = dir.join("decisions.jsonl");
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-queue-bytes",
+            "2000",
+        ],
+    );
+    // A line that alone exceeds the budget is dropped and counted; small ones are written.
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(5000));
+    assert_eq!(s.decide("t/p/version", &big).status, 200);
+    assert_eq!(version(&s), 1);
+    eventually("one line written, one dropped", || {
+        metric(&s, "sentrie_decision_log_written_total") == Some(1)
+            && metric(&s, "sentrie_decision_log_dropped_total") == Some(1)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(!text.contains("xxxxx"));
+}

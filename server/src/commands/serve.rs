@@ -27,6 +27,7 @@ pub fn run(args: ServeArgs) -> u8 {
         watch_interval: Duration::from_millis(args.watch_interval_ms.max(10)),
         decision_log: args.decision_log,
         decision_log_facts: args.decision_log_facts,
+        decision_log_queue_bytes: args.decision_log_queue_bytes,
         allow_policy_errors: args.allow_policy_errors,
     };
     http::serve(opts)

@@ -5,7 +5,7 @@
 //! `AuditLog` flushes the queue and joins the writer.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -29,6 +29,17 @@ pub struct AuditLog {
     pub facts: FactsMode,
     metrics: Arc<Metrics>,
     reopen: Arc<AtomicBool>,
+    /// Bytes of lines queued and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
+    queue: Queue,
+}
+
+/// How much may wait for the writer.
+#[derive(Clone, Copy, Debug)]
+pub struct Queue {
+    /// Bytes of queued lines (large facts make lines large: a count alone does not bound
+    /// memory).
+    pub bytes: usize,
 }
 
 /// Queue length before lines are dropped.
@@ -84,32 +95,47 @@ impl Sink {
 
 impl AuditLog {
     /// Opens `path` for appending (`-` is stdout) and starts the writer thread.
-    pub fn open(path: &str, facts: FactsMode, metrics: Arc<Metrics>) -> std::io::Result<AuditLog> {
+    pub fn open(
+        path: &str,
+        facts: FactsMode,
+        queue: Queue,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<AuditLog> {
         let mut sink = Sink::open(path)?;
         let (tx, rx) = sync_channel::<String>(QUEUE);
         let m = Arc::clone(&metrics);
         let reopen = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&reopen);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::clone(&queued);
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || write_loop(&rx, &mut sink, &m, &flag))?;
+            .spawn(move || write_loop(&rx, &mut sink, &m, &flag, &taken))?;
         Ok(AuditLog {
             tx: Some(tx),
             writer: Some(writer),
             facts,
             metrics,
             reopen,
+            queued,
+            queue,
         })
     }
 
-    /// Queues one line; never blocks.
+    /// Queues one line; never blocks. A line that would take the queue past its byte budget
+    /// (or its length limit) is dropped and counted.
     pub fn record(&self, line: String) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.metrics.log_dropped.inc();
-            }
+        let len = line.len();
+        let before = self.queued.fetch_add(len, Ordering::Relaxed);
+        if before + len > self.queue.bytes {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.metrics.log_dropped.inc();
+            return;
+        }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(line) {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.metrics.log_dropped.inc();
         }
     }
 
@@ -123,7 +149,13 @@ impl AuditLog {
 /// request wake this thread (a context switch per decision), which costs far more than the
 /// write itself on a small machine. Each batch is one write; its lines count as written only
 /// when the write succeeded (a full disk or a file-size limit counts them as failed).
-fn write_loop(rx: &Receiver<String>, sink: &mut Sink, m: &Metrics, reopen: &AtomicBool) {
+fn write_loop(
+    rx: &Receiver<String>,
+    sink: &mut Sink,
+    m: &Metrics,
+    reopen: &AtomicBool,
+    queued: &AtomicUsize,
+) {
     let mut batch: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         let mut lines = 0u64;
@@ -131,6 +163,7 @@ fn write_loop(rx: &Receiver<String>, sink: &mut Sink, m: &Metrics, reopen: &Atom
         loop {
             match rx.try_recv() {
                 Ok(line) => {
+                    queued.fetch_sub(line.len(), Ordering::Relaxed);
                     batch.extend_from_slice(line.as_bytes());
                     batch.push(b'\n');
                     lines += 1;

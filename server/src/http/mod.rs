@@ -36,6 +36,7 @@ pub struct Options {
     pub watch_interval: Duration,
     pub decision_log: Option<String>,
     pub decision_log_facts: audit::FactsMode,
+    pub decision_log_queue_bytes: usize,
     pub allow_policy_errors: bool,
 }
 
@@ -121,7 +122,11 @@ pub fn serve(opts: Options) -> u8 {
     let metrics = Arc::new(Metrics::default());
     let audit = match &opts.decision_log {
         Some(path) => {
-            match audit::AuditLog::open(path, opts.decision_log_facts, Arc::clone(&metrics)) {
+            let queue = audit::Queue {
+                bytes: opts.decision_log_queue_bytes,
+            };
+            match audit::AuditLog::open(path, opts.decision_log_facts, queue, Arc::clone(&metrics))
+            {
                 Ok(log) => Some(log),
                 Err(e) => {
                     eprintln!("Error: cannot open the decision log `{path}`: {e}");
