@@ -465,3 +465,37 @@ fn long_walks_stop_at_the_deadline() {
     let err = out[0].result.as_ref().err().unwrap();
     assert!(matches!(err.kind, sentrie_vm::ErrorKind::Deadline), "{err}");
 }
+
+#[test]
+fn reference_edge_cases() {
+    // `not r` reads the rule's state even when its value is undefined (§11.4).
+    let src = "namespace t\npolicy p {\n  rule u = default true when false { yield 1 }\n  rule v = missing.x\n  rule r = [not u, u.state]\n  export decision of r\n}\n";
+    let got = sentrie_tests::eval_rule(src, r#"{"missing": {}}"#);
+    assert_eq!(got, Ok(("TRUE".to_string(), json!([false, true]))));
+    let src = "namespace t\npolicy p {\n  rule u = when true { yield missing.x }\n  rule r = not u\n  export decision of r\n}\n";
+    assert_eq!(
+        sentrie_tests::eval_rule(src, r#"{"missing": {}}"#),
+        Ok(("TRUE".to_string(), json!(true))),
+        "an undefined value is a FALSE state, so `not` gives true"
+    );
+    // `error` needs a string message.
+    check_err("error(5)", "{}", "the message must be a string");
+    check_err(r#"error("x %v", 5)"#, "{}", "x 5");
+    // `normalise_list`: undefined wins over too-deep nesting, in either order.
+    check("normalise_list([[[1]], x])", "{}", "FALSE", Value::Null);
+    check("normalise_list([x, [[1]]])", "{}", "FALSE", Value::Null);
+    check_err("normalise_list([[[1]], 2])", "{}", "deeper than one level");
+    check(
+        "normalise_list([[1, 2], 3])",
+        "{}",
+        "TRUE",
+        json!([1, 2, 3]),
+    );
+    // Lenient operands forgive an undefined receiver, not an undefined list index.
+    check_err(
+        "xs[missing] is defined",
+        r#"{"xs": [1]}"#,
+        "cannot access list index with undefined",
+    );
+    check("missing[0] is defined", "{}", "FALSE", json!(false));
+}

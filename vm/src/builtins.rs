@@ -32,7 +32,10 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
             (Value::Map(a), Value::Map(b)) => Ok(merge(a, b, bump, 0)),
             _ => Err(ErrorKind::Builtin("type error: merge expects two maps")),
         },
-        Builtin::Error => Err(ErrorKind::Raised(format_error(args))),
+        Builtin::Error => match arg(0) {
+            Value::Str(_) => Err(ErrorKind::Raised(format_error(args))),
+            _ => Err(ErrorKind::Builtin("error: the message must be a string")),
+        },
         Builtin::AsList => Ok(match arg(0) {
             Value::Undefined => Value::Undefined,
             Value::List(items) if items.iter().any(|x| x.is_undefined()) => Value::Undefined,
@@ -67,34 +70,47 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
                 _ => Err(ErrorKind::Builtin("flatten: first argument must be a list")),
             }
         }
-        Builtin::NormaliseList => {
-            let v = arg(0);
-            let items: &[Value<'a>] = match v {
-                Value::Undefined => return Ok(Value::Undefined),
-                Value::List(items) => items,
-                other => bump.alloc_slice_copy(&[other]),
-            };
-            let mut out = BumpVec::new_in(bump);
-            for x in items {
-                match x.plain() {
-                    Value::Undefined => return Ok(Value::Undefined),
-                    Value::List(inner) => {
-                        for y in inner {
-                            match y.plain() {
-                                Value::Undefined => return Ok(Value::Undefined),
-                                Value::List(_) => {
-                                    return Err(ErrorKind::Builtin("normalise_list: input contains deeper than one level of nesting"))
-                                }
-                                other => out.push(other),
-                            }
-                        }
-                    }
-                    other => out.push(other),
-                }
-            }
-            Ok(Value::List(out.into_bump_slice()))
+        Builtin::NormaliseList => normalise_list(arg(0), bump),
+    }
+}
+
+/// `as_list`, then one level flattened (LANGUAGE.md §15.1). Undefined anywhere in the top or
+/// second level gives undefined, whatever else the list holds; only then is a list nested two
+/// levels deep an error. The answer never depends on the order of the elements.
+fn normalise_list<'a>(v: Value<'a>, bump: &'a Bump) -> BuiltinResult<'a> {
+    let items: &[Value<'a>] = match v {
+        Value::Undefined => return Ok(Value::Undefined),
+        Value::List(items) => items,
+        other => bump.alloc_slice_copy(&[other]),
+    };
+    let second = |x: &Value<'a>| match x.plain() {
+        Value::List(inner) => inner,
+        _ => &[],
+    };
+    let undefined = items.iter().any(|x| x.is_undefined())
+        || items
+            .iter()
+            .any(|x| second(x).iter().any(|y| y.is_undefined()));
+    if undefined {
+        return Ok(Value::Undefined);
+    }
+    if items.iter().any(|x| {
+        second(x)
+            .iter()
+            .any(|y| matches!(y.plain(), Value::List(_)))
+    }) {
+        return Err(ErrorKind::Builtin(
+            "normalise_list: input contains deeper than one level of nesting",
+        ));
+    }
+    let mut out = BumpVec::new_in(bump);
+    for x in items {
+        match x.plain() {
+            Value::List(inner) => out.extend(inner.iter().map(|y| y.plain())),
+            other => out.push(other),
         }
     }
+    Ok(Value::List(out.into_bump_slice()))
 }
 
 pub fn count(v: Value<'_>) -> f64 {

@@ -66,7 +66,7 @@ pub(crate) fn get_index<'a>(
                     Ok(Value::Undefined)
                 }
             }
-            Value::Undefined if lenient => Ok(Value::Undefined),
+            // Lenient operands forgive an undefined or null receiver, not a bad index.
             other => Err(ErrorKind::IndexWith(other.kind_name())),
         },
         Value::Undefined | Value::Null if lenient => Ok(Value::Undefined),

@@ -159,11 +159,11 @@ impl<'a> Vm<'a> {
                     set!(dst, v)
                 }
                 Instr::Not { dst, src } => {
-                    let v = r!(src);
-                    let out = if v.is_undefined() {
-                        Value::Undefined
-                    } else {
-                        v.truthy().negate().value()
+                    // A rule reference acts as its state here, whatever its value (§11.4).
+                    let out = match r!(src) {
+                        Value::Decision(d) => d.state.negate().value(),
+                        v if v.is_undefined() => Value::Undefined,
+                        v => v.truthy().negate().value(),
                     };
                     set!(dst, out)
                 }
