@@ -429,3 +429,106 @@ proptest! {
         let _ = f(&values, &env);
     }
 }
+
+/// A random trinary expression over the facts `a`, `b`, `c` (booleans) and the literals,
+/// with its value under Kleene's strong three-valued logic (LANGUAGE.md §10) as an
+/// independent model: `Some(bool)` or `None` for unknown.
+#[derive(Clone, Debug)]
+enum Tri3 {
+    Fact(usize),
+    Lit(Option<bool>),
+    Not(Box<Tri3>),
+    And(Box<Tri3>, Box<Tri3>),
+    Or(Box<Tri3>, Box<Tri3>),
+    Xor(Box<Tri3>, Box<Tri3>),
+}
+
+impl Tri3 {
+    fn text(&self) -> String {
+        match self {
+            Tri3::Fact(i) => ["a", "b", "c"][*i].to_string(),
+            Tri3::Lit(Some(true)) => "true".into(),
+            Tri3::Lit(Some(false)) => "false".into(),
+            Tri3::Lit(None) => "unknown".into(),
+            Tri3::Not(x) => format!("not ({})", x.text()),
+            Tri3::And(x, y) => format!("({}) and ({})", x.text(), y.text()),
+            Tri3::Or(x, y) => format!("({}) or ({})", x.text(), y.text()),
+            Tri3::Xor(x, y) => format!("({}) xor ({})", x.text(), y.text()),
+        }
+    }
+
+    fn model(&self, facts: [bool; 3]) -> Option<bool> {
+        match self {
+            Tri3::Fact(i) => Some(facts[*i]),
+            Tri3::Lit(v) => *v,
+            Tri3::Not(x) => x.model(facts).map(|v| !v),
+            Tri3::And(x, y) => match (x.model(facts), y.model(facts)) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            },
+            Tri3::Or(x, y) => match (x.model(facts), y.model(facts)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Tri3::Xor(x, y) => match (x.model(facts), y.model(facts)) {
+                (Some(p), Some(q)) => Some(p != q),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn tri3() -> impl Strategy<Value = Tri3> {
+    let leaf = prop_oneof![
+        (0usize..3).prop_map(Tri3::Fact),
+        prop_oneof![Just(Some(true)), Just(Some(false)), Just(None)].prop_map(Tri3::Lit),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|x| Tri3::Not(Box::new(x))),
+            (inner.clone(), inner.clone()).prop_map(|(x, y)| Tri3::And(Box::new(x), Box::new(y))),
+            (inner.clone(), inner.clone()).prop_map(|(x, y)| Tri3::Or(Box::new(x), Box::new(y))),
+            (inner.clone(), inner).prop_map(|(x, y)| Tri3::Xor(Box::new(x), Box::new(y))),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    /// Random programs agree with the three-valued model, and the algebraic laws hold:
+    /// commutativity, De Morgan, double negation.
+    #[test]
+    fn kleene_expressions_agree_with_the_model(e in tri3(), f in tri3(), facts in any::<[bool; 3]>()) {
+        let facts_json = format!(r#"{{"a": {}, "b": {}, "c": {}}}"#, facts[0], facts[1], facts[2]);
+        let src = format!(
+            "namespace t\npolicy p {{\n  fact a: boolean\n  fact b: boolean\n  fact c: boolean\n  rule r = [{e}, ({e}) and ({f}), ({f}) and ({e}), not (({e}) or ({f})), (not ({e})) and (not ({f})), not (not ({e}))]\n  export decision of r\n}}\n",
+            e = e.text(),
+            f = f.text()
+        );
+        let (_, value) = sentrie_tests::eval_rule(&src, &facts_json).map_err(TestCaseError::fail)?;
+        let got: Vec<Option<bool>> = value
+            .as_array()
+            .ok_or_else(|| TestCaseError::fail(value.to_string()))?
+            .iter()
+            .map(serde_json::Value::as_bool)
+            .collect();
+        let want = |t: &Tri3| t.model(facts);
+        prop_assert_eq!(got[0], want(&e), "{}", e.text());
+        prop_assert_eq!(got[1], got[2], "commutativity");
+        prop_assert_eq!(got[3], got[4], "De Morgan");
+        prop_assert_eq!(got[5], got[0], "double negation");
+        prop_assert_eq!(got[1], want(&Tri3::And(Box::new(e.clone()), Box::new(f.clone()))));
+    }
+
+    /// Number text round-trips through the language: `cast (cast n as string) as number`.
+    #[test]
+    fn number_text_round_trips_through_casts(n in any::<f64>().prop_filter("finite", |n| n.is_finite())) {
+        let facts = format!(r#"{{"n": {}}}"#, serde_json::Value::from(n));
+        let src = "namespace t\npolicy p {\n  fact n: number\n  rule r = cast (cast n as string) as number == n\n  export decision of r\n}\n";
+        let got = sentrie_tests::eval_rule(src, &facts).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(got, ("TRUE".to_string(), serde_json::json!(true)));
+    }
+}
