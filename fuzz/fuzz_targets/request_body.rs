@@ -1,0 +1,23 @@
+//! HTTP decision bodies: the depth check, decoding, the `facts` member, evaluation.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if sentrie_vm::json::check_depth(data, 64).is_err() {
+        return;
+    }
+    let bump = bumpalo::Bump::new();
+    let Ok(body) = sentrie_vm::json::decode(data, &bump) else {
+        return;
+    };
+    let facts = match body {
+        sentrie_vm::Value::Map(m) => sentrie_vm::value::map_get(m, "facts"),
+        _ => None,
+    };
+    if let Some(facts) = facts {
+        let mut text = String::new();
+        sentrie_vm::json::write_compact(&mut text, facts);
+        sentrie_fuzz::eval_everywhere(text.as_bytes());
+    }
+});
