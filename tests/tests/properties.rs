@@ -520,7 +520,7 @@ proptest! {
         prop_assert_eq!(got[1], got[2], "commutativity");
         prop_assert_eq!(got[3], got[4], "De Morgan");
         prop_assert_eq!(got[5], got[0], "double negation");
-        prop_assert_eq!(got[1], want(&Tri3::And(Box::new(e.clone()), Box::new(f.clone()))));
+        prop_assert_eq!(got[1], want(&Tri3::And(Box::new(e), Box::new(f))));
     }
 
     /// Number text round-trips through the language: `cast (cast n as string) as number`.
