@@ -86,13 +86,15 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
 pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
-        b[..8].copy_from_slice(&fallback_u64().to_le_bytes());
-        b[8..].copy_from_slice(&fallback_u64().to_le_bytes());
+        b[..8].copy_from_slice(&unique_u64().to_le_bytes());
+        b[8..].copy_from_slice(&unique_u64().to_le_bytes());
     }
     b
 }
 
-fn fallback_u64() -> u64 {
+/// 64 bits unique within and across processes (process-random hasher keys, a counter and the
+/// clock), without a system call: not secret, so only for identifiers.
+pub fn unique_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -2,18 +2,7 @@
 //! UUIDs that are unique (process-random hasher keys, a counter and the clock) but not
 //! secret, so no system call is spent per request.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-fn unique_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        h.write_u128(t.as_nanos());
-    }
-    h.finish()
-}
+use sentrie_modules::native::core::unique_u64;
 
 /// A new request id: lowercase UUID text.
 pub fn generate() -> String {
