@@ -359,6 +359,11 @@ impl Failure {
 /// which the runtime is discarded. A stack overflow (`RangeError`) unwinds cleanly.
 fn failure(ctx: &Ctx<'_>, err: rquickjs::Error) -> Failure {
     match Err::<(), _>(err).catch(ctx) {
+        // QuickJS throws `null` when it cannot even allocate the error object.
+        Err(rquickjs::CaughtError::Value(v)) if v.is_null() || v.is_undefined() => Failure::fatal(
+            "the module ran out of memory or stack (a value too large or too deeply nested?)"
+                .to_string(),
+        ),
         Err(e) => {
             let fatal = match &e {
                 rquickjs::CaughtError::Error(rquickjs::Error::Allocation) => true,

@@ -491,3 +491,23 @@ fn module_calls_stop_at_the_decision_deadline() {
     let fine = eval(&loaded, "m/p/fine", "{}").unwrap();
     assert_eq!(fine[0]["value"], json!("still here"));
 }
+
+/// A module building a value nested a million deep fails its call with a clear message; the
+/// process and the next calls are fine.
+#[test]
+fn deeply_nested_module_values_fail_cleanly() {
+    let ts = "export function deep(): unknown { let x: unknown = []; for (let i = 0; i < 1000000; i++) { x = [x]; } return x; }\n\
+              export function str(): string { let x: unknown = []; for (let i = 0; i < 1000000; i++) { x = [x]; } return JSON.stringify(x); }\n\
+              export function ok(): number { return 1; }\n";
+    let policy = "namespace m\npolicy p {\n  use { deep, str, ok } from \"./mod.ts\" as m\n  rule a = m.deep()\n  rule b = m.str()\n  rule c = m.ok()\n  export decision of a\n  export decision of b\n  export decision of c\n}\n";
+    let dir = write_module_pack("deep-values", ts, policy);
+    let loaded = load(&dir);
+    let out = eval(&loaded, "m/p", "{}").unwrap();
+    for d in &out[..2] {
+        let err = d["error"].as_str().unwrap_or_default();
+        assert!(err.contains("module `@local/mod.ts`"), "{d}");
+        assert!(!err.contains("Null\\\"null\\\""), "{d}");
+    }
+    assert_eq!(out[2]["value"], json!(1));
+    assert_eq!(eval(&loaded, "m/p/c", "{}").unwrap()[0]["value"], json!(1));
+}
