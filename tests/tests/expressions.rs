@@ -499,3 +499,34 @@ fn reference_edge_cases() {
     );
     check("missing[0] is defined", "{}", "FALSE", json!(false));
 }
+
+#[test]
+fn builtins_reject_arguments_of_the_wrong_type() {
+    check_err(
+        "base64.encode(5)",
+        "{}",
+        "base64.encode: expects a string, found number",
+    );
+    check_err(
+        "base64.decode([1])",
+        "{}",
+        "base64.decode: expects a string, found list",
+    );
+    check_err(
+        "crypto.hash(true)",
+        "{}",
+        "crypto.hash: expects a string, found trinary",
+    );
+    check_err(
+        r#"crypto.verify("a", 1)"#,
+        "{}",
+        "crypto.verify: expects a string",
+    );
+    check(r#"base64.encode("hi")"#, "{}", "TRUE", json!("aGk="));
+    check(
+        r#"crypto.verify("a", crypto.hash("a"))"#,
+        "{}",
+        "TRUE",
+        json!(true),
+    );
+}

@@ -8,7 +8,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use sentrie_vm::value::{canonical_text, Value};
+use sentrie_vm::value::Value;
 
 use super::{alloc_str, Env, NativeFn};
 
@@ -27,8 +27,15 @@ pub fn lookup(name: &str) -> Option<(NativeFn, usize, usize)> {
     })
 }
 
-fn arg<'a>(args: &[Value<'a>], i: usize) -> Value<'a> {
-    args.get(i).map_or(Value::Undefined, |v| v.plain())
+/// String argument `i` of builtin `name`; another type is a run-time error (§14.14).
+fn text_arg<'a>(name: &str, args: &[Value<'a>], i: usize) -> Result<&'a str, String> {
+    match args.get(i).map_or(Value::Undefined, |v| v.plain()) {
+        Value::Str(s) => Ok(s),
+        other => Err(format!(
+            "{name}: expects a string, found {}",
+            other.kind_name()
+        )),
+    }
 }
 
 fn uuid<'a>(_args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
@@ -36,25 +43,27 @@ fn uuid<'a>(_args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
 }
 
 fn b64_encode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
-    let s = canonical_text(arg(args, 0));
+    let s = text_arg("base64.encode", args, 0)?;
     Ok(alloc_str(env, &base64_encode(s.as_bytes())))
 }
 
 fn b64_decode<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
-    let s = canonical_text(arg(args, 0));
-    let bytes = base64_decode(&s).ok_or("base64.decode: invalid base64 input")?;
+    let s = text_arg("base64.decode", args, 0)?;
+    let bytes = base64_decode(s).ok_or("base64.decode: invalid base64 input")?;
     Ok(alloc_str(env, &String::from_utf8_lossy(&bytes)))
 }
 
 fn hash<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
-    Ok(alloc_str(env, &sha256_hex(&canonical_text(arg(args, 0)))))
+    Ok(alloc_str(
+        env,
+        &sha256_hex(text_arg("crypto.hash", args, 0)?),
+    ))
 }
 
 fn verify<'a>(args: &[Value<'a>], _env: &Env<'a>) -> Result<Value<'a>, String> {
-    let digest = canonical_text(arg(args, 1));
-    Ok(Value::Bool(
-        sha256_hex(&canonical_text(arg(args, 0))).eq_ignore_ascii_case(&digest),
-    ))
+    let s = text_arg("crypto.verify", args, 0)?;
+    let digest = text_arg("crypto.verify", args, 1)?;
+    Ok(Value::Bool(sha256_hex(s).eq_ignore_ascii_case(digest)))
 }
 
 /// Lowercase hex SHA-256 of the text.
