@@ -530,3 +530,15 @@ fn builtins_reject_arguments_of_the_wrong_type() {
         json!(true),
     );
 }
+
+#[test]
+fn flatten_to_depth_zero_returns_the_list_unchanged() {
+    check(
+        "flatten([1, [2, [3]]], 0)",
+        "{}",
+        "TRUE",
+        json!([1, [2, [3]]]),
+    );
+    check("count(flatten([1, missing], 0))", "{}", "TRUE", json!(2));
+    check("count(flatten([1, missing], 1))", "{}", "FALSE", json!(0));
+}

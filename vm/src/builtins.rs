@@ -59,6 +59,8 @@ pub fn call<'a>(b: Builtin, args: &[Value<'a>], bump: &'a Bump) -> BuiltinResult
             };
             match arg(0) {
                 Value::Undefined => Ok(Value::Undefined),
+                // Depth 0 visits no list: `xs` as it is, undefined elements included.
+                v @ Value::List(_) if depth == 0 => Ok(v),
                 Value::List(items) => {
                     let mut out = BumpVec::new_in(bump);
                     if flatten_into(items, depth, &mut out, 0) {
