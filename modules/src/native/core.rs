@@ -117,7 +117,12 @@ pub fn unique_u64() -> u64 {
 
 /// A random version-4 UUID, lowercase.
 pub fn uuid_v4() -> String {
-    ::uuid::Builder::from_random_bytes(random_bytes())
+    uuid_v4_from(random_bytes())
+}
+
+/// The version-4 UUID text made from 16 random bytes (version and variant bits set).
+pub fn uuid_v4_from(bytes: [u8; 16]) -> String {
+    ::uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .hyphenated()
         .to_string()

@@ -2,17 +2,14 @@
 //! UUIDs that are unique (process-random hasher keys, a counter and the clock) but not
 //! secret, so no system call is spent per request.
 
-use sentrie_modules::native::core::unique_u64;
+use sentrie_modules::native::core::{unique_u64, uuid_v4_from};
 
 /// A new request id: lowercase UUID text.
 pub fn generate() -> String {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&unique_u64().to_le_bytes());
     b[8..].copy_from_slice(&unique_u64().to_le_bytes());
-    uuid::Builder::from_random_bytes(b)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
+    uuid_v4_from(b)
 }
 
 #[cfg(test)]
