@@ -14,6 +14,8 @@
 pub mod linemap;
 pub mod memo;
 pub mod native;
+#[cfg(feature = "transpile")]
+pub mod nesting;
 pub mod quickjs;
 #[cfg(feature = "transpile")]
 pub mod transpile;

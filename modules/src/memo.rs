@@ -5,6 +5,7 @@
 //! successes).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,26 @@ const CAPACITY: usize = 16_384;
 /// Bytes of keys and results kept (arguments and results can be large: a count alone does
 /// not bound memory). A result larger than a quarter of it is not cached at all.
 pub const DEFAULT_BYTES: usize = 64 * 1024 * 1024;
+
+static BUDGET: AtomicUsize = AtomicUsize::new(DEFAULT_BYTES);
+/// Bytes held by every live cache of the process.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+/// Results not kept or thrown away for lack of room, in every cache of the process.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the byte budget of the caches of packs loaded from now on (`serve --memo-bytes`).
+pub fn set_default_budget(bytes: usize) {
+    BUDGET.store(bytes, Ordering::Relaxed);
+}
+
+/// Process-wide figures for `/metrics`: bytes held by all caches, and results dropped (not
+/// cached, or evicted) because a cache was full.
+pub fn stats() -> (usize, u64) {
+    (
+        HELD.load(Ordering::Relaxed),
+        DROPPED.load(Ordering::Relaxed),
+    )
+}
 
 type Entry = (Instant, Option<String>);
 
@@ -39,7 +60,7 @@ fn size(key: &str, entry: &Entry) -> usize {
 
 impl Default for Memo {
     fn default() -> Memo {
-        Memo::with_budget(DEFAULT_BYTES)
+        Memo::with_budget(BUDGET.load(Ordering::Relaxed))
     }
 }
 
@@ -89,24 +110,44 @@ impl Memo {
         );
         let add = size(&key, &entry);
         if add > self.max_bytes / 4 {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let Ok(mut e) = self.entries.lock() else {
             return;
         };
+        let before = e.bytes;
         if e.map.len() >= CAPACITY || e.bytes + add > self.max_bytes {
             let now = Instant::now();
+            let count = e.map.len();
             e.map.retain(|_, (exp, _)| *exp > now);
-            e.bytes = e.map.iter().map(|(k, v)| size(k, v)).sum();
             if e.map.len() >= CAPACITY || e.bytes + add > self.max_bytes {
                 e.map.clear();
-                e.bytes = 0;
             }
+            e.bytes = e.map.iter().map(|(k, v)| size(k, v)).sum();
+            DROPPED.fetch_add((count - e.map.len()) as u64, Ordering::Relaxed);
         }
         if let Some(old) = e.map.insert(key.clone(), entry) {
             e.bytes -= size(&key, &old).min(e.bytes);
         }
         e.bytes += add;
+        account(before, e.bytes);
+    }
+}
+
+/// Moves the process-wide total from a cache's old size to its new one.
+fn account(before: usize, after: usize) {
+    if after >= before {
+        HELD.fetch_add(after - before, Ordering::Relaxed);
+    } else {
+        HELD.fetch_sub(before - after, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        let held = self.entries.get_mut().map_or(0, |e| e.bytes);
+        account(held, 0);
     }
 }
 
@@ -140,8 +181,14 @@ mod tests {
         // The newest entry is always there; a result too large for the budget is not cached.
         assert!(memo.get("k99", &bump).is_some());
         let huge = "y".repeat(5_000);
+        let dropped = stats().1;
         memo.put("huge".into(), Value::Str(&huge), 60);
         assert!(memo.get("huge", &bump).is_none());
+        assert!(stats().1 > dropped);
+        // The process-wide total includes this cache and forgets it when it goes.
+        let held = memo.bytes();
+        assert!(stats().0 >= held);
+        drop(memo);
     }
 
     #[test]

@@ -5,8 +5,12 @@
 //!
 //! Sandbox: no file system, network, process or timer APIs exist in plain QuickJS; the only
 //! added globals are `env` (the variables the manifest's `permissions.env` lists) and a
-//! `console` whose output goes to stderr only when debugging is on. Each runtime has a memory
-//! limit and each call an interrupt-driven time limit; a runtime that hit either is discarded.
+//! `console` whose output goes to stderr only when debugging is on. Every built-in object is
+//! frozen before any module loads (`freeze.js`), so a module cannot change what another module
+//! or a later request sees; a module's own top-level variables live as long as its runtime.
+//! Each runtime has a memory limit and a native stack limit, and each call an interrupt-driven
+//! time limit (reached in regular-expression backtracking too); a runtime that hit the memory
+//! or time limit is discarded.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,9 +26,29 @@ use sentrie_vm::VerifiedProgram;
 
 /// Time one call may run.
 pub const CALL_TIME_LIMIT: Duration = Duration::from_secs(5);
-/// Memory one runtime may use.
+/// Memory one runtime may use unless [`set_memory_limit`] says otherwise.
 pub const MEMORY_LIMIT: usize = 64 * 1024 * 1024;
-const STACK_LIMIT: usize = 1024 * 1024;
+/// Native stack QuickJS may use below the point where a call enters it; deeper recursion
+/// (in scripts, the parser, `JSON.stringify`) is a `RangeError`, never a process abort.
+/// Callers run module code on threads with several times this much stack.
+pub const STACK_LIMIT: usize = 1024 * 1024;
+
+static RUNTIME_MEMORY: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(MEMORY_LIMIT);
+
+/// Sets the memory limit of runtimes created from now on (the server divides its module
+/// memory budget among its module threads, each of which keeps one runtime).
+pub fn set_memory_limit(bytes: usize) {
+    RUNTIME_MEMORY.store(bytes.max(1024 * 1024), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The memory limit new runtimes get.
+pub fn memory_limit() -> usize {
+    RUNTIME_MEMORY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Freezes the built-ins of a new runtime (see the file's own comment).
+const FREEZE_JS: &str = include_str!("freeze.js");
 
 static CONSOLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -172,6 +196,7 @@ impl Resolver for KeyResolver {
         _ctx: &Ctx<'js>,
         base: &str,
         name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
         if name
             .strip_prefix("@sentrie/")
@@ -194,7 +219,12 @@ struct SourceLoader {
 }
 
 impl Loader for SourceLoader {
-    fn load<'js>(&mut self, ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js>> {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<rquickjs::loader::ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js>> {
         if let Some(m) = name.strip_prefix("@sentrie/") {
             return Module::declare(ctx.clone(), name, builtin_module_source(m, &self.builtins));
         }
@@ -266,7 +296,7 @@ fn engine(pack: JsPack<'_>) -> Result<Engine, String> {
         builtins,
     } = pack;
     let rt = Runtime::new().map_err(|e| format!("module runtime: {e}"))?;
-    rt.set_memory_limit(MEMORY_LIMIT);
+    rt.set_memory_limit(memory_limit());
     rt.set_max_stack_size(STACK_LIMIT);
     let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
     let d = Rc::clone(&deadline);
@@ -318,6 +348,7 @@ fn engine(pack: JsPack<'_>) -> Result<Engine, String> {
         globals.set("__sentrie_cjs", Object::new(ctx.clone())?)?;
         globals.set("__sentrie_keys", key_list.clone())?;
         globals.set("__sentrie_native", bridge)?;
+        ctx.eval::<(), _>(FREEZE_JS)?;
         Ok(())
     })
     .map_err(|e| format!("module runtime: {e}"))?;

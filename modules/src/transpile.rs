@@ -41,7 +41,11 @@ fn required(js: &str) -> Vec<String> {
 
 /// 1-based line and column of a byte offset.
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let upto = &src[..offset.min(src.len())];
+    let mut end = offset.min(src.len());
+    while !src.is_char_boundary(end) {
+        end -= 1;
+    }
+    let upto = &src[..end];
     let line = upto.matches('\n').count() + 1;
     let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
@@ -57,6 +61,13 @@ fn describe(src: &str, path: &str, e: &oxc_diagnostics::OxcDiagnostic) -> String
 
 /// Transpiles one module. `.js` files are parsed (for their imports) and passed through.
 pub fn transpile(path: &str, source: &str) -> Result<Transpiled, String> {
+    if let Err(deep) = crate::nesting::check(source) {
+        let (line, col) = line_col(source, deep.offset);
+        return Err(format!(
+            "transpile error: {path}:{line}:{col}: the code nests more than {} levels deep (brackets and chained operators); split it into smaller expressions or functions",
+            crate::nesting::MAX_NESTING
+        ));
+    }
     let allocator = Allocator::default();
     let source_type = SourceType::from_path(path)
         .map_err(|e| format!("{path}: {e}"))?

@@ -172,4 +172,19 @@ pub struct ServeArgs {
     /// with errors. Without it such a pack is refused at start and on reload.
     #[arg(long)]
     pub allow_policy_errors: bool,
+    /// Threads that run decisions calling TypeScript/JavaScript modules (each keeps one module
+    /// runtime); further such decisions wait in a queue of four per thread, then get 503.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub module_threads: u64,
+    /// Memory all module runtimes together may use, shared equally among the module threads.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub module_memory_bytes: usize,
+    /// A thread's evaluation arena that grew past this for one large decision is freed
+    /// afterwards instead of kept (counted in `sentrie_arena_shrinks_total`).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub arena_keep_bytes: usize,
+    /// Bytes of memoized results (`f(x)!`) each loaded pack may keep; results beyond are
+    /// dropped and counted (`sentrie_memo_dropped_total`).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub memo_bytes: usize,
 }

@@ -73,3 +73,31 @@ pub fn eval_rule(src: &str, facts: &str) -> Result<(String, serde_json::Value), 
         )),
     }
 }
+
+/// Writes a one-module pack (`sentrie.pack.toml`, `mod.ts`, `p.sentrie`) into a fresh
+/// directory under the system temp directory named after `name` and this process.
+pub fn write_module_pack(name: &str, ts: &str, policy: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sentrie-modules-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            std::fs::write(
+                dir.join("sentrie.pack.toml"),
+                "[schema]\nversion = 1\n\n[pack]\nname = \"m\"\nversion = \"1.0.0\"\n",
+            )
+        })
+        .and_then(|()| std::fs::write(dir.join("mod.ts"), ts))
+        .and_then(|()| std::fs::write(dir.join("p.sentrie"), policy));
+    if let Err(e) = written {
+        panic!("cannot write the test pack {}: {e}", dir.display());
+    }
+    dir
+}
+
+/// Loads the pack at `dir` from source; panics with the diagnostics when it does not load.
+pub fn load_dir(dir: &std::path::Path) -> Loaded {
+    match sentrie_compiler::load_pack(dir) {
+        Ok(l) => l,
+        Err(e) => panic!("{} does not load: {:?}", dir.display(), e.diagnostics),
+    }
+}

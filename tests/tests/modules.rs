@@ -7,7 +7,7 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
-use sentrie_tests::{compile, eval};
+use sentrie_tests::{compile, eval, load_dir, write_module_pack};
 use serde_json::json;
 
 const PACK: &str = r#"
@@ -107,24 +107,8 @@ fn alias_colliding_with_a_value_name_is_a_conflict() {
     assert!(err.contains("conflict"), "{err}");
 }
 
-fn write_module_pack(name: &str, ts: &str, policy: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sentrie-modules-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("sentrie.pack.toml"),
-        "[schema]\nversion = 1\n\n[pack]\nname = \"m\"\nversion = \"1.0.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("mod.ts"), ts).unwrap();
-    std::fs::write(dir.join("p.sentrie"), policy).unwrap();
-    dir
-}
-
 fn load(dir: &std::path::Path) -> sentrie_compiler::Loaded {
-    sentrie_compiler::load_pack(dir)
-        .map_err(|e| e.diagnostics)
-        .unwrap()
+    load_dir(dir)
 }
 
 const POLICY: &str = "namespace m\npolicy p {\n  use { spin, hog, recurse, ok } from \"./mod.ts\" as m\n  rule loop = m.spin()\n  rule memory = m.hog()\n  rule deep = m.recurse(0)\n  rule fine = m.ok()\n  export decision of loop\n  export decision of memory\n  export decision of deep\n  export decision of fine\n}\n";
@@ -510,4 +494,94 @@ fn deeply_nested_module_values_fail_cleanly() {
     }
     assert_eq!(out[2]["value"], json!(1));
     assert_eq!(eval(&loaded, "m/p/c", "{}").unwrap()[0]["value"], json!(1));
+}
+
+/// Built-ins are frozen: a module that tries to change them fails, and neither another
+/// module nor a later call sees a change. Inheriting objects may still set their own
+/// `name`, `toString` and the like.
+#[test]
+fn modules_cannot_change_built_ins_for_others() {
+    let ts = "export function tamper(): boolean { (Array.prototype as any).includes = () => true; return true; }\n\
+              export function tamperGlobal(): boolean { (globalThis as any).JSON = null; return true; }\n\
+              export function addGlobal(): boolean { (globalThis as any).leak = 1; return true; }\n\
+              export function probe(xs: number[]): unknown { return [xs.includes(5), typeof JSON.stringify, (globalThis as any).leak ?? null]; }\n\
+              class Denied extends Error { constructor() { super('no'); this.name = 'Denied'; } }\n\
+              export function own(): string { const o: any = {}; o.toString = () => 'mine'; return String(o) + ':' + new Denied().name; }\n";
+    let policy = "namespace m\npolicy p {\n  use { tamper, tamperGlobal, addGlobal, probe, own } from \"./mod.ts\" as m\n  rule t = m.tamper()\n  rule g = m.tamperGlobal()\n  rule a = m.addGlobal()\n  rule probe = m.probe([1, 2])\n  rule own = m.own()\n  export decision of t\n  export decision of g\n  export decision of a\n  export decision of probe\n  export decision of own\n}\n";
+    let dir = write_module_pack("frozen", ts, policy);
+    let loaded = load(&dir);
+    for target in ["m/p/t", "m/p/g", "m/p/a"] {
+        let out = eval(&loaded, target, "{}").unwrap();
+        let err = out[0]["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains("read-only") || err.contains("not extensible"),
+            "{target}: {out:?}"
+        );
+    }
+    let probe = eval(&loaded, "m/p/probe", "{}").unwrap();
+    assert_eq!(
+        probe[0]["value"],
+        json!([false, "function", null]),
+        "{probe:?}"
+    );
+    let own = eval(&loaded, "m/p/own", "{}").unwrap();
+    assert_eq!(own[0]["value"], json!("mine:Denied"), "{own:?}");
+}
+
+/// A catastrophically backtracking regular expression in a module stops at the decision
+/// deadline like any other loop.
+#[test]
+fn regex_backtracking_in_a_module_stops_at_the_deadline() {
+    let ts = "export function bad(s: string): boolean { return /^(a+)+$/.test(s); }\n\
+              export function ok(): number { return 1; }\n";
+    let policy = "namespace m\npolicy p {\n  fact s: string\n  use { bad, ok } from \"./mod.ts\" as m\n  rule r = m.bad(s)\n  rule fine = m.ok()\n  export decision of r\n  export decision of fine\n}\n";
+    let dir = write_module_pack("regex", ts, policy);
+    let loaded = load(&dir);
+    let t = sentrie_vm::target::resolve(&loaded.program, "m/p/r").unwrap();
+    let bump = bumpalo::Bump::new();
+    let facts = format!("{{\"s\": \"{}!\"}}", "a".repeat(40));
+    let facts = sentrie_vm::json::decode(facts.as_bytes(), &bump).unwrap();
+    let started = std::time::Instant::now();
+    let limits = sentrie_vm::Limits {
+        deadline: Some(started + std::time::Duration::from_millis(300)),
+        ..sentrie_vm::Limits::default()
+    };
+    let out = sentrie_vm::evaluate(&loaded.program, t.policy, &t.rules, facts, &bump, limits);
+    let err = out[0].result.as_ref().err().unwrap().to_string();
+    assert!(err.contains("evaluation deadline exceeded"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let fine = eval(&loaded, "m/p/fine", r#"{"s": "aa"}"#).unwrap();
+    assert_eq!(fine[0]["value"], json!(1), "{fine:?}");
+}
+
+/// A module nested far too deep for the transpiler is a load error with its position, for
+/// every way of nesting, never a crash.
+#[test]
+fn deeply_nested_module_sources_are_load_errors() {
+    let policy = "namespace m\npolicy p {\n  use { x } from \"./mod.ts\" as m\n  rule r = m.x()\n  export decision of r\n}\n";
+    let n = 50_000;
+    for (i, body) in [
+        format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        format!("{}{}", "[".repeat(n), "]".repeat(n)),
+        format!("a{}", ".b".repeat(n)),
+        format!("a{}", "()".repeat(n)),
+        format!("1{}", " + 1".repeat(n)),
+        format!("{}1", "a => ".repeat(n)),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let ts = format!("let a: any;\nexport function x(): unknown {{ return {body}; }}\n");
+        let dir = write_module_pack(&format!("deep-source-{i}"), &ts, policy);
+        let err = match sentrie_compiler::load_pack(&dir) {
+            Ok(l) => format!("{:?}", l.diagnostics),
+            Err(e) => format!("{:?}", e.diagnostics),
+        };
+        assert!(err.contains("mod.ts:2:"), "{err}");
+        assert!(err.contains("nests more than 1000 levels"), "{err}");
+    }
 }

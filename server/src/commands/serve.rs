@@ -6,6 +6,8 @@ use crate::cli::ServeArgs;
 use crate::http::{self, state::Limits};
 
 pub fn run(args: ServeArgs) -> u8 {
+    // Before the first pack is loaded: its cache takes the budget when it is made.
+    sentrie_modules::memo::set_default_budget(args.memo_bytes);
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
@@ -20,6 +22,11 @@ pub fn run(args: ServeArgs) -> u8 {
             json_depth: args.max_json_depth as usize,
             fuel: args.max_fuel,
             deadline: Duration::from_millis(args.decision_timeout_ms),
+            arena_keep_bytes: args.arena_keep_bytes,
+        },
+        modules: http::ModuleOptions {
+            threads: args.module_threads as usize,
+            memory_bytes: args.module_memory_bytes,
         },
         workers,
         max_connections: args.max_connections,

@@ -25,11 +25,11 @@ pub fn request_id(req: &HttpRequest) -> String {
 
 thread_local! {
     /// One arena per worker thread, reset for every decision; never held across an await.
-    static ARENA: RefCell<Bump> = RefCell::new(Bump::with_capacity(64 * 1024));
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::with_capacity(ARENA_START_BYTES));
 }
 
-/// Arenas that grew past this after a huge request are replaced rather than kept.
-const ARENA_KEEP_BYTES: usize = 64 * 1024 * 1024;
+/// A new arena's first chunk.
+const ARENA_START_BYTES: usize = 64 * 1024;
 
 pub async fn decision(
     req: HttpRequest,
@@ -122,9 +122,21 @@ pub async fn decision(
     let evaluated = if inline {
         guarded(&job)
     } else {
-        // User modules may run for seconds: evaluate on the blocking pool so this worker's
+        // User modules may run for seconds: evaluate on the module threads so this worker's
         // other connections are not held up behind the call.
-        web::block(move || guarded(&job)).await.unwrap_or(Err(()))
+        let modules = app.clone();
+        match modules.modules.run(move || guarded(&job)).await {
+            Ok(r) => r,
+            Err(super::module_pool::PoolError::Busy) => {
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "every module thread is busy and the queue is full; retry later",
+                    &rid,
+                )
+            }
+            Err(super::module_pool::PoolError::Lost) => Err(()),
+        }
     };
     app.metrics
         .decision_latency(started.elapsed().as_nanos() as u64);
@@ -169,11 +181,8 @@ fn evaluate(job: &Job) -> Result<String, ()> {
         rid,
         target_text,
     } = job;
-    ARENA.with(|cell| {
+    let result = ARENA.with(|cell| {
         let mut arena = cell.borrow_mut();
-        if arena.allocated_bytes() > ARENA_KEEP_BYTES {
-            *arena = Bump::with_capacity(64 * 1024);
-        }
         arena.reset();
         let bump: &Bump = &arena;
         let Ok(Value::Map(top)) = json::decode(bytes, bump) else {
@@ -210,7 +219,16 @@ fn evaluate(job: &Job) -> Result<String, ()> {
             ));
         }
         Ok(body)
-    })
+    });
+    // An arena one large decision grew is freed now, not kept for the thread's next decision.
+    ARENA.with(|cell| {
+        let mut arena = cell.borrow_mut();
+        if arena.allocated_bytes() > app.limits.arena_keep_bytes {
+            *arena = Bump::with_capacity(ARENA_START_BYTES);
+            app.metrics.arena_shrunk();
+        }
+    });
+    result
 }
 
 /// One decision-log line, built by appending to the already serialised response body (which

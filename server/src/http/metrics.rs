@@ -1,5 +1,6 @@
 //! Prometheus metrics on `prometheus-client`: requests by route and status, a decision
-//! latency histogram, reloads and their failures, decision-log writes and drops. Exposed in
+//! latency histogram, reloads and their failures, decision-log writes and drops, arena
+//! shrinks and the memo caches' size and drops. Exposed in
 //! the OpenMetrics text format, which Prometheus scrapes natively.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -52,6 +53,38 @@ pub struct Metrics {
     pub log_written: Counter,
     pub log_dropped: Counter,
     pub log_failed: Counter,
+    arena_shrinks: Counter,
+}
+
+/// Figures kept by `sentrie_modules` for the whole process, read at each scrape.
+#[derive(Debug)]
+struct ModuleStats;
+
+impl prometheus_client::collector::Collector for ModuleStats {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder<'_>,
+    ) -> std::fmt::Result {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let (held, dropped) = sentrie_modules::memo::stats();
+        let gauge = ConstGauge::new(held as i64);
+        gauge.encode(encoder.encode_descriptor(
+            "sentrie_memo_bytes",
+            "Bytes held by the memo caches of the loaded packs",
+            None,
+            gauge.metric_type(),
+        )?)?;
+        let counter = ConstCounter::new(dropped);
+        counter.encode(encoder.encode_descriptor(
+            "sentrie_memo_dropped",
+            "Memoized results not kept, or evicted, because a cache was at its byte budget",
+            None,
+            counter.metric_type(),
+        )?)?;
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -100,7 +133,15 @@ impl Default for Metrics {
                 "sentrie_decision_log_write_failures",
                 "Decision log lines whose write failed (disk full, file-size limit, closed output)",
             ),
-            registry,
+            arena_shrinks: counter(
+                &mut registry,
+                "sentrie_arena_shrinks",
+                "Evaluation arenas freed after a decision grew them past --arena-keep-bytes",
+            ),
+            registry: {
+                registry.register_collector(Box::new(ModuleStats));
+                registry
+            },
             requests,
             latency,
         }
@@ -119,6 +160,10 @@ impl Metrics {
             status: Status(status),
         };
         self.requests.get_or_create(&labels).inc();
+    }
+
+    pub fn arena_shrunk(&self) {
+        self.arena_shrinks.inc();
     }
 
     pub fn decision_latency(&self, ns: u64) {
@@ -168,6 +213,9 @@ mod tests {
             text.contains("sentrie_decision_log_dropped_total 0"),
             "{text}"
         );
+        assert!(text.contains("sentrie_memo_bytes "), "{text}");
+        assert!(text.contains("sentrie_memo_dropped_total "), "{text}");
+        assert!(text.contains("sentrie_arena_shrinks_total 0"), "{text}");
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

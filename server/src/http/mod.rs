@@ -6,6 +6,7 @@ pub mod audit;
 mod handlers;
 mod listen;
 mod metrics;
+mod module_pool;
 mod problem;
 mod reload;
 mod request_id;
@@ -38,6 +39,14 @@ pub struct Options {
     pub decision_log_facts: audit::FactsMode,
     pub decision_log_queue_bytes: usize,
     pub allow_policy_errors: bool,
+    pub modules: ModuleOptions,
+}
+
+/// Where decisions that call user modules run, and the memory their runtimes share.
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleOptions {
+    pub threads: usize,
+    pub memory_bytes: usize,
 }
 
 /// A request id from `X-Request-Id` when it is 1–128 characters of `[A-Za-z0-9._:-]`.
@@ -136,12 +145,26 @@ pub fn serve(opts: Options) -> u8 {
         }
         None => None,
     };
+    sentrie_modules::quickjs::set_memory_limit(
+        opts.modules.memory_bytes / opts.modules.threads.max(1),
+    );
+    let modules = match module_pool::ModulePool::start(
+        opts.modules.threads,
+        opts.modules.threads.saturating_mul(4),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("Error: cannot start the module threads: {e}");
+            return 1;
+        }
+    };
     let app = Arc::new(App {
         pack: ArcSwap::from_pointee(PackState::from_loaded(loaded)),
         location: opts.location.clone(),
         limits: opts.limits,
         metrics,
         audit,
+        modules,
         allow_policy_errors: opts.allow_policy_errors,
         last_reload_error: std::sync::Mutex::new(None),
     });

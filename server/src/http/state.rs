@@ -11,6 +11,7 @@ use sentrie_vm::VerifiedProgram;
 
 use super::audit::AuditLog;
 use super::metrics::Metrics;
+use super::module_pool::ModulePool;
 
 /// One loaded pack version.
 pub struct PackState {
@@ -40,6 +41,8 @@ pub struct Limits {
     pub json_depth: usize,
     pub fuel: u64,
     pub deadline: Duration,
+    /// Arenas grown past this by one decision are freed afterwards.
+    pub arena_keep_bytes: usize,
 }
 
 pub struct App {
@@ -48,6 +51,8 @@ pub struct App {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub audit: Option<AuditLog>,
+    /// Runs the decisions that call user modules.
+    pub modules: ModulePool,
     /// `--allow-policy-errors`: reload into packs with policy errors.
     pub allow_policy_errors: bool,
     /// Why the last reload was refused, while no reload has succeeded since.
