@@ -466,6 +466,74 @@ fn long_walks_stop_at_the_deadline() {
     assert!(matches!(err.kind, sentrie_vm::ErrorKind::Deadline), "{err}");
 }
 
+/// Straight code that charges no fuel (a long chain of `or`s: only forward jumps) still
+/// looks at the clock, and `list_sort` spends the work budget per comparison.
+#[test]
+fn code_without_fuel_and_sorting_stop_at_their_limits() {
+    // 20 lets (20 fuel units) of 900 `or`s each (expressions nest at most 1024 deep).
+    let lets: String = (0..20)
+        .map(|l| {
+            let ors: Vec<String> = (0..900).map(|i| format!("x == {}", l * 900 + i)).collect();
+            format!("let a{l} = {}\n", ors.join(" or "))
+        })
+        .collect();
+    let all: Vec<String> = (0..20).map(|l| format!("a{l}")).collect();
+    let src = format!(
+        "namespace t\npolicy p {{\n  use {{ list_sort }} from @sentrie/collection\n  rule r = {{ {lets} yield {} }}\n  rule s = list_sort(xs)\n  export decision of r\n  export decision of s\n}}\n",
+        all.join(" or ")
+    );
+    let loaded = sentrie_tests::compile(&[("t.sentrie", &src)]).unwrap();
+    let run = |rule: &str, facts: &str, limits: sentrie_vm::Limits| {
+        let t = sentrie_vm::target::resolve(&loaded.program, rule).unwrap();
+        let bump = bumpalo::Bump::new();
+        let facts = sentrie_vm::json::decode(facts.as_bytes(), &bump).unwrap();
+        let out = sentrie_vm::evaluate(&loaded.program, t.policy, &t.rules, facts, &bump, limits);
+        out[0].result.as_ref().err().map(|e| e.kind.clone())
+    };
+    let past = sentrie_vm::Limits {
+        deadline: Some(std::time::Instant::now()),
+        ..sentrie_vm::Limits::default()
+    };
+    let kind = run("t/p/r", r#"{"x": -1}"#, past);
+    assert!(
+        matches!(kind, Some(sentrie_vm::ErrorKind::Deadline)),
+        "{kind:?}"
+    );
+    assert_eq!(
+        run("t/p/r", r#"{"x": -1}"#, sentrie_vm::Limits::default()),
+        None
+    );
+    let list: Vec<String> = (0..5_000)
+        .map(|i| (i * 7_919 % 5_000).to_string())
+        .collect();
+    let facts = format!("{{\"xs\": [{}]}}", list.join(","));
+    let small = sentrie_vm::Limits {
+        work: 10_000,
+        ..sentrie_vm::Limits::default()
+    };
+    let kind = run("t/p/s", &facts, small);
+    assert!(
+        kind.is_some_and(|k| k.to_string().contains("budget")),
+        "sorting within a 10,000-visit budget"
+    );
+    assert_eq!(run("t/p/s", &facts, sentrie_vm::Limits::default()), None);
+}
+
+/// `\\w`, `\\d`, `\\s` and `\\b` in `matches` are Unicode-aware (LANGUAGE.md §14.8).
+#[test]
+fn regex_classes_are_unicode_aware() {
+    check(r#""٣" matches "^\\d$""#, "{}", "TRUE", json!(true));
+    check(r#""é" matches "^\\w$""#, "{}", "TRUE", json!(true));
+    check(
+        "s matches \"^\\\\s$\"",
+        r#"{"s": "\u00a0"}"#,
+        "TRUE",
+        json!(true),
+    );
+    check(r#""né" matches "\\bné\\b""#, "{}", "TRUE", json!(true));
+    check(r#""x" matches "^\\d$""#, "{}", "FALSE", json!(false));
+}
+
 #[test]
 fn reference_edge_cases() {
     // `not r` reads the rule's state even when its value is undefined (§11.4).

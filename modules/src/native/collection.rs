@@ -59,7 +59,18 @@ fn sort<'a>(args: &[Value<'a>], env: &Env<'a>) -> R<'a> {
     arity("list_sort", args, 1, 1)?;
     let items = list_arg("list_sort", args[0])?;
     let mut v: BumpVec<'a, Value<'a>> = BumpVec::from_iter_in(items.iter().copied(), env.bump);
-    v.sort_by(|a, b| sort_key_cmp(*a, *b));
+    // Each comparison spends from the work budget, which also watches the deadline; once
+    // it is spent the remaining comparisons are trivial and the call fails.
+    v.sort_by(|a, b| {
+        if sentrie_vm::work::visit() {
+            sort_key_cmp(*a, *b)
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    });
+    if sentrie_vm::work::exhausted() {
+        return Err(sentrie_vm::work::exhausted_message().to_string());
+    }
     Ok(Value::List(v.into_bump_slice()))
 }
 

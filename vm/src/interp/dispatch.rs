@@ -7,7 +7,7 @@
 
 use bumpalo::collections::Vec as BumpVec;
 
-use super::{Flow, Frame, Step, Vm};
+use super::{Flow, Frame, Step, Vm, TICKS};
 use crate::builtins;
 use crate::bytecode::Instr;
 use crate::conform;
@@ -61,6 +61,18 @@ impl<'a> Vm<'a> {
                     Err(kind) => break Err(kind),
                 }
             }};
+        }
+        // Every jump counts towards the next look at the clock; between two jumps the code
+        // runs straight, so the clock is seen at least every `TICKS` jumps' worth of code.
+        let mut ticks = self.ticks;
+        macro_rules! tick {
+            () => {
+                ticks -= 1;
+                if ticks == 0 {
+                    ticks = TICKS;
+                    tri!(self.past_deadline());
+                }
+            };
         }
         let result = loop {
             let Some(&instr) = code.get(pc) else {
@@ -195,27 +207,32 @@ impl<'a> Vm<'a> {
                 }
                 Instr::Count { dst, src } => set!(dst, Value::Num(builtins::count(r!(src)))),
                 Instr::Jump { target } => {
+                    tick!();
                     if (target as usize) < pc {
                         tri!(self.charge());
                     }
                     pc = target as usize;
                 }
                 Instr::JumpIfTrue { src, target } => {
+                    tick!();
                     if r!(src).truthy() == Tri::True {
                         pc = target as usize;
                     }
                 }
                 Instr::JumpIfNotTrue { src, target } => {
+                    tick!();
                     if r!(src).truthy() != Tri::True {
                         pc = target as usize;
                     }
                 }
                 Instr::JumpIfFalse { src, target } => {
+                    tick!();
                     if r!(src).truthy() == Tri::False {
                         pc = target as usize;
                     }
                 }
                 Instr::JumpIfUndef { src, target } => {
+                    tick!();
                     if r!(src).is_undefined() {
                         pc = target as usize;
                     }
@@ -295,6 +312,7 @@ impl<'a> Vm<'a> {
             }
         };
         *pc_out = pc;
+        self.ticks = ticks;
         result
     }
 

@@ -118,8 +118,14 @@ pub struct Vm<'a> {
     /// Evaluation start time for clock functions, read at first use.
     now_ms: Option<i64>,
     fuel: u64,
+    /// Instructions left before the dispatch loop next looks at the clock, whatever fuel
+    /// was charged meanwhile.
+    ticks: u32,
     limits: Limits,
 }
+
+/// Instructions between two looks at the clock in the dispatch loop.
+pub(super) const TICKS: u32 = 4096;
 
 type Step<T> = Result<T, ErrorKind>;
 
@@ -191,7 +197,17 @@ impl<'a> Vm<'a> {
             const_cache: BumpVec::new_in(bump),
             now_ms: None,
             fuel: limits.fuel,
+            ticks: TICKS,
             limits,
+        }
+    }
+
+    /// The dispatch loop's periodic look at the deadline (see [`TICKS`]).
+    #[cold]
+    fn past_deadline(&self) -> Step<()> {
+        match self.limits.deadline {
+            Some(deadline) if std::time::Instant::now() > deadline => Err(ErrorKind::Deadline),
+            _ => Ok(()),
         }
     }
 
