@@ -8,4 +8,6 @@ pub struct Manifest {
     pub version: String,
     /// Environment variables user modules may read (`permissions.env`).
     pub env: Vec<String>,
+    /// JSON pointers of fact values the decision log masks (`decision_log.mask`).
+    pub decision_log_mask: Vec<String>,
 }

@@ -235,7 +235,7 @@ pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
     let manifest = manifest::Manifest {
         name: "inline".into(),
         version: "0.0.0".into(),
-        env: Vec::new(),
+        ..manifest::Manifest::default()
     };
     let pack = SourcePack {
         root: std::path::PathBuf::from("."),

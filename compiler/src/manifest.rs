@@ -5,7 +5,14 @@ use toml::Value as Toml;
 
 pub use sentrie_artifact::Manifest;
 
-const TABLES: [&str; 5] = ["schema", "pack", "engine", "permissions", "metadata"];
+const TABLES: [&str; 6] = [
+    "schema",
+    "pack",
+    "engine",
+    "permissions",
+    "decision_log",
+    "metadata",
+];
 
 fn re(p: &str) -> Option<Regex> {
     Regex::new(p).ok()
@@ -37,7 +44,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     for key in doc.keys() {
         if !TABLES.contains(&key.as_str()) {
             return Err(format!(
-                "unknown top-level table '[{key}]'. Allowed tables are: schema, pack, engine, permissions, metadata"
+                "unknown top-level table '[{key}]'. Allowed tables are: schema, pack, engine, permissions, decision_log, metadata"
             ));
         }
     }
@@ -57,13 +64,56 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     let (name, version) = pack_table(&doc, &mut problems)?;
     engine_table(&doc, &mut problems)?;
     let env = permissions_table(&doc, &mut problems);
+    let decision_log_mask = decision_log_table(&doc, &mut problems);
     if !problems.is_empty() {
         return Err(format!(
             "schema validation failed\n  {}",
             problems.join("\n  ")
         ));
     }
-    Ok(Manifest { name, version, env })
+    Ok(Manifest {
+        name,
+        version,
+        env,
+        decision_log_mask,
+    })
+}
+
+/// `[decision_log]` (a project extension): `mask`, JSON pointers (RFC 6901) of fact values
+/// the server's decision log replaces before writing.
+fn decision_log_table(doc: &toml::Table, problems: &mut Vec<String>) -> Vec<String> {
+    let Some(t) = doc.get("decision_log") else {
+        return Vec::new();
+    };
+    let Some(t) = t.as_table() else {
+        problems.push("decision_log: must be a table".to_string());
+        return Vec::new();
+    };
+    let mut mask = Vec::new();
+    for (k, v) in t {
+        if k != "mask" {
+            problems.push(format!("decision_log.{k}: unknown key"));
+            continue;
+        }
+        let items: Option<Vec<&str>> = v
+            .as_array()
+            .and_then(|a| a.iter().map(Toml::as_str).collect());
+        match items {
+            Some(items) => {
+                for p in items {
+                    if p.starts_with('/') {
+                        mask.push(p.to_string());
+                    } else {
+                        problems.push(format!(
+                            "decision_log.mask: `{p}` is not a JSON pointer (it must start with `/`)"
+                        ));
+                    }
+                }
+            }
+            None => problems.push("decision_log.mask: must be an array of strings".to_string()),
+        }
+    }
+    mask
 }
 
 /// `[pack]`: name and version (returned), other known keys checked.
@@ -237,6 +287,19 @@ env = ["AWS_REGION"]
 team = "platform"
 "#;
         assert_eq!(parse(full).unwrap().env, vec!["AWS_REGION".to_string()]);
+        let masked = "[schema]\nversion = 1\n[pack]\nname = \"a\"\nversion = \"1.0.0\"\n[decision_log]\nmask = [\"/req/prompt\", \"/user/ssn\"]\n";
+        assert_eq!(
+            parse(masked).unwrap().decision_log_mask,
+            vec!["/req/prompt".to_string(), "/user/ssn".to_string()]
+        );
+        check_err(
+            &masked.replace("\"/user/ssn\"", "\"user\""),
+            "`user` is not a JSON pointer",
+        );
+        check_err(
+            &masked.replace("mask =", "other ="),
+            "decision_log.other: unknown key",
+        );
     }
 
     #[test]

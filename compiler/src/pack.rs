@@ -103,7 +103,7 @@ fn implicit_manifest(root: &Path) -> Manifest {
     Manifest {
         name,
         version: "0.0.0".to_string(),
-        env: Vec::new(),
+        ..Manifest::default()
     }
 }
 

@@ -168,6 +168,14 @@ pub struct ServeArgs {
     /// counted (`sentrie_decision_log_dropped_total`).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub decision_log_queue_bytes: usize,
+    /// When the decision-log queue is full: `block` makes requests wait (no line is lost),
+    /// `drop` drops the line and counts it (`sentrie_decision_log_dropped_total`).
+    #[arg(long, value_enum, default_value_t = crate::http::audit::OnFull::Block)]
+    pub decision_log_on_full: crate::http::audit::OnFull,
+    /// A JSON pointer (`/req/prompt`) of a fact value the decision log replaces with
+    /// "[masked]"; repeatable (the pack's `[decision_log] mask` adds more).
+    #[arg(long = "decision-log-mask", value_name = "POINTER", value_parser = json_pointer)]
+    pub decision_log_mask: Vec<String>,
     /// Serve (and reload into) a pack that has policy errors; its affected policies answer
     /// with errors. Without it such a pack is refused at start and on reload.
     #[arg(long)]
@@ -187,4 +195,15 @@ pub struct ServeArgs {
     /// dropped and counted (`sentrie_memo_dropped_total`).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub memo_bytes: usize,
+}
+
+/// A JSON pointer (RFC 6901): empty, or `/`-separated reference tokens.
+fn json_pointer(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a JSON pointer (it must start with `/`)"
+        ))
+    }
 }

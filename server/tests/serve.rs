@@ -569,9 +569,17 @@ fn decision_log_records_every_decision_and_flushes_on_shutdown() {
         .collect();
     assert_eq!(lines.len(), 200);
     let first = &lines[0];
+    assert_eq!(first["type"], "decision");
     assert_eq!(first["request_id"], "r0");
     assert_eq!(first["target"], "/t/p");
-    assert_eq!(first["pack_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(first["pack"]["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(first["pack"]["name"], "srv");
+    assert_eq!(first["pack"]["version"], "1.0.0");
+    assert!(first["duration_us"].is_u64());
+    // RFC 3339 with milliseconds; ids are UUID v7, one per request.
+    assert_eq!(first["time"].as_str().unwrap().len(), 24);
+    assert_eq!(&first["decision_id"].as_str().unwrap()[14..15], "7");
+    assert_ne!(first["decision_id"], lines[1]["decision_id"]);
     assert_eq!(first["facts_sha256"].as_str().unwrap().len(), 64);
     assert!(first.get("facts").is_none());
     assert_eq!(first["decisions"][1]["attachments"]["role"], "dev");
@@ -866,9 +874,12 @@ fn the_decision_log_queue_is_bounded_by_bytes() {
             log.to_str().unwrap(),
             "--decision-log-queue-bytes",
             "2000",
+            "--decision-log-on-full",
+            "drop",
         ],
     );
-    // A line that alone exceeds the budget is dropped and counted; small ones are written.
+    // A line that alone exceeds the budget is dropped and counted; small ones are written,
+    // and the log says how many were lost.
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(5000));
     assert_eq!(s.decide("t/p/version", &big).status, 200);
     assert_eq!(version(&s), 1);
@@ -877,6 +888,33 @@ fn the_decision_log_queue_is_bounded_by_bytes() {
             && metric(&s, "sentrie_decision_log_dropped_total") == Some(1)
     });
     let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(text.lines().count(), 1);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!text.contains("xxxxx"));
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["type"], "dropped");
+    assert_eq!(lines[0]["count"], 1);
+    assert_eq!(lines[1]["type"], "decision");
+    drop(s);
+    // In `block` mode (the default) the same requests lose nothing: the large line waits
+    // for an empty queue.
+    let _ = std::fs::remove_file(&log);
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-queue-bytes",
+            "2000",
+        ],
+    );
+    assert_eq!(s.decide("t/p/version", &big).status, 200);
+    assert_eq!(version(&s), 1);
+    eventually("both lines written", || {
+        metric(&s, "sentrie_decision_log_written_total") == Some(2)
+    });
+    assert_eq!(metric(&s, "sentrie_decision_log_dropped_total"), Some(0));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("xxxxx"));
 }

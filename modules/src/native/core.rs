@@ -115,6 +115,27 @@ pub fn unique_u64() -> u64 {
     h.finish()
 }
 
+/// A time-ordered version-7 UUID (RFC 9562 §5.7): 48 bits of Unix milliseconds, then the
+/// given random bits (version and variant set).
+pub fn uuid_v7_from(unix_ms: u64, random: [u8; 10]) -> String {
+    ::uuid::Builder::from_unix_timestamp_millis(unix_ms, &random)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
+/// A version-7 UUID for an identifier (decision ids): now, with [`unique_u64`] bits, so no
+/// system call is made.
+pub fn uuid_v7_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&unique_u64().to_le_bytes());
+    random[8..].copy_from_slice(&unique_u64().to_le_bytes()[..2]);
+    uuid_v7_from(ms, random)
+}
+
 /// A random version-4 UUID, lowercase.
 pub fn uuid_v4() -> String {
     uuid_v4_from(random_bytes())
@@ -153,5 +174,16 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
         assert_ne!(u, uuid_v4());
+    }
+
+    #[test]
+    fn v7_ids_are_v7_shaped_and_time_ordered() {
+        let a = uuid_v7_from(1, [0xff; 10]);
+        let b = uuid_v7_from(2, [0; 10]);
+        assert_eq!(&a[14..15], "7");
+        assert!(a < b, "{a} {b}");
+        let (x, y) = (uuid_v7_id(), uuid_v7_id());
+        assert_ne!(x, y);
+        assert_eq!(&x[14..15], "7");
     }
 }

@@ -22,8 +22,8 @@ fn v7<'a>(args: &[Value<'a>], env: &Env<'a>) -> Result<Value<'a>, String> {
     let r = random_bytes();
     let mut rest = [0u8; 10];
     rest.copy_from_slice(&r[..10]);
-    let id = uuid::Builder::from_unix_timestamp_millis(unix_ms(), &rest).into_uuid();
-    Ok(alloc_str(env, &id.hyphenated().to_string()))
+    let id = crate::native::core::uuid_v7_from(unix_ms(), rest);
+    Ok(alloc_str(env, &id))
 }
 
 /// Time-ordered Gregorian: 60 bits of 100 ns ticks since 1582-10-15, most significant

@@ -35,6 +35,8 @@ pub fn run(args: ServeArgs) -> u8 {
         decision_log: args.decision_log,
         decision_log_facts: args.decision_log_facts,
         decision_log_queue_bytes: args.decision_log_queue_bytes,
+        decision_log_on_full: args.decision_log_on_full,
+        decision_log_mask: args.decision_log_mask,
         allow_policy_errors: args.allow_policy_errors,
     };
     http::serve(opts)

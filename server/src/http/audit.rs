@@ -1,11 +1,13 @@
-//! The decision audit log: one JSON line per decision request, written by a background thread
-//! from a bounded queue. A slow disk never blocks a request: when the queue is full the line
-//! is dropped and counted. Lines count as written only when their write succeeded; failed
-//! writes are counted apart. SIGUSR1 and SIGHUP reopen the file (log rotation). Dropping the
-//! `AuditLog` flushes the queue and joins the writer.
+//! The decision audit log: one JSON line per decision request (see [`super::log_line`]),
+//! written by a background thread from a queue bounded by bytes. When the queue is full,
+//! `--decision-log-on-full` decides: `block` (the default) makes the request wait for room,
+//! so no line is ever lost; `drop` drops the line, counts it, and the writer reports the
+//! count in the log itself once lines flow again. Lines count as written only when their
+//! write succeeded; failed writes are counted apart. SIGUSR1 and SIGHUP reopen the file (log
+//! rotation). Dropping the `AuditLog` flushes the queue and joins the writer.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -23,11 +25,24 @@ pub enum FactsMode {
     None,
 }
 
+/// What happens to a line when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnFull {
+    /// The request waits until the writer has made room: no line is lost.
+    Block,
+    /// The line is dropped and counted.
+    Drop,
+}
+
 pub struct AuditLog {
     tx: Option<SyncSender<String>>,
     writer: Option<JoinHandle<()>>,
     pub facts: FactsMode,
+    /// Fact pointers masked in every line (`--decision-log-mask`), besides the pack's own.
+    pub mask: Vec<String>,
     metrics: Arc<Metrics>,
+    /// Lines dropped and not yet reported in the log.
+    unreported: Arc<AtomicU64>,
     reopen: Arc<AtomicBool>,
     /// Bytes of lines queued and not yet taken by the writer.
     queued: Arc<AtomicUsize>,
@@ -40,6 +55,7 @@ pub struct Queue {
     /// Bytes of queued lines (large facts make lines large: a count alone does not bound
     /// memory).
     pub bytes: usize,
+    pub on_full: OnFull,
 }
 
 /// Queue length before lines are dropped.
@@ -98,45 +114,91 @@ impl AuditLog {
     pub fn open(
         path: &str,
         facts: FactsMode,
+        mask: Vec<String>,
         queue: Queue,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<AuditLog> {
         let mut sink = Sink::open(path)?;
         let (tx, rx) = sync_channel::<String>(QUEUE);
-        let m = Arc::clone(&metrics);
         let reopen = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&reopen);
         let queued = Arc::new(AtomicUsize::new(0));
-        let taken = Arc::clone(&queued);
+        let unreported = Arc::new(AtomicU64::new(0));
+        let shared = Shared {
+            metrics: Arc::clone(&metrics),
+            reopen: Arc::clone(&reopen),
+            queued: Arc::clone(&queued),
+            unreported: Arc::clone(&unreported),
+        };
         let writer = std::thread::Builder::new()
             .name("decision-log".into())
-            .spawn(move || write_loop(&rx, &mut sink, &m, &flag, &taken))?;
+            .spawn(move || write_loop(&rx, &mut sink, &shared))?;
         Ok(AuditLog {
             tx: Some(tx),
             writer: Some(writer),
             facts,
+            mask,
             metrics,
+            unreported,
             reopen,
             queued,
             queue,
         })
     }
 
-    /// Queues one line; never blocks. A line that would take the queue past its byte budget
-    /// (or its length limit) is dropped and counted.
+    /// Queues one line. In `drop` mode it never waits: a line that would take the queue past
+    /// its byte budget (or its length limit) is dropped and counted. In `block` mode it waits
+    /// for room (a line larger than the whole budget waits for an empty queue).
     pub fn record(&self, line: String) {
         let Some(tx) = &self.tx else { return };
         let len = line.len();
-        let before = self.queued.fetch_add(len, Ordering::Relaxed);
-        if before + len > self.queue.bytes {
-            self.queued.fetch_sub(len, Ordering::Relaxed);
-            self.metrics.log_dropped.inc();
-            return;
+        match self.queue.on_full {
+            OnFull::Drop => {
+                let before = self.queued.fetch_add(len, Ordering::Relaxed);
+                if before + len > self.queue.bytes {
+                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    self.dropped();
+                    return;
+                }
+                if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                    tx.try_send(line)
+                {
+                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    self.dropped();
+                }
+            }
+            OnFull::Block => {
+                self.wait_for_room(len);
+                // `send` waits while the queue holds its maximum number of lines.
+                if tx.send(line).is_err() {
+                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    self.dropped();
+                }
+            }
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(line) {
+    }
+
+    /// Reserves `len` bytes of the queue, waiting while it is full (and the writer is alive).
+    fn wait_for_room(&self, len: usize) {
+        let mut pause = std::time::Duration::from_micros(50);
+        loop {
+            let before = self.queued.fetch_add(len, Ordering::Relaxed);
+            if before == 0 || before + len <= self.queue.bytes {
+                return;
+            }
             self.queued.fetch_sub(len, Ordering::Relaxed);
-            self.metrics.log_dropped.inc();
+            if self.writer.as_ref().is_none_or(JoinHandle::is_finished) {
+                // Nobody will make room: take it anyway rather than wait forever.
+                self.queued.fetch_add(len, Ordering::Relaxed);
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(BATCH_INTERVAL);
         }
+    }
+
+    fn dropped(&self) {
+        self.metrics.log_dropped.inc();
+        self.unreported.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Asks the writer to reopen the file before its next write (SIGUSR1, SIGHUP).
@@ -149,17 +211,24 @@ impl AuditLog {
 /// request wake this thread (a context switch per decision), which costs far more than the
 /// write itself on a small machine. Each batch is one write; its lines count as written only
 /// when the write succeeded (a full disk or a file-size limit counts them as failed).
-fn write_loop(
-    rx: &Receiver<String>,
-    sink: &mut Sink,
-    m: &Metrics,
-    reopen: &AtomicBool,
-    queued: &AtomicUsize,
-) {
+fn write_loop(rx: &Receiver<String>, sink: &mut Sink, shared: &Shared) {
+    let Shared {
+        metrics: m,
+        reopen,
+        queued,
+        unreported,
+    } = shared;
     let mut batch: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         let mut lines = 0u64;
         let mut done = false;
+        // Lines flow again after some were dropped: say how many, in the log itself, before
+        // the lines queued since.
+        let lost = unreported.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            batch.extend_from_slice(super::log_line::dropped(lost).as_bytes());
+            batch.push(b'\n');
+        }
         loop {
             match rx.try_recv() {
                 Ok(line) => {
@@ -181,7 +250,8 @@ fn write_loop(
         if reopen.swap(false, Ordering::Relaxed) {
             sink.reopen();
         }
-        if lines > 0 {
+
+        if !batch.is_empty() {
             match sink.write_all(&batch) {
                 Ok(()) => {
                     m.log_written.inc_by(lines);
@@ -200,6 +270,14 @@ fn write_loop(
             std::thread::sleep(BATCH_INTERVAL);
         }
     }
+}
+
+/// What the writer thread shares with the request side.
+struct Shared {
+    metrics: Arc<Metrics>,
+    reopen: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
+    unreported: Arc<AtomicU64>,
 }
 
 /// How long the writer sleeps between batches; bounds how stale the file can be.

@@ -9,6 +9,7 @@ use bumpalo::Bump;
 use futures_util::StreamExt;
 use sentrie_vm::{json, target, Value};
 
+use super::log_line::DecisionLine;
 use super::problem::{invalid_json, method_not_allowed, problem};
 use super::state::App;
 use crate::output;
@@ -111,6 +112,7 @@ pub async fn decision(
     }
     let started = Instant::now();
     let inline = !pack.program.calls_user_modules();
+    let decision_id = sentrie_modules::native::core::uuid_v7_id();
     let job = Job {
         app: app.clone(),
         pack,
@@ -118,6 +120,7 @@ pub async fn decision(
         bytes: bytes.freeze(),
         rid: rid.clone(),
         target_text,
+        decision_id: decision_id.clone(),
     };
     let evaluated = if inline {
         guarded(&job)
@@ -143,6 +146,7 @@ pub async fn decision(
     match evaluated {
         Ok(Ok(body)) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header(("x-decision-id", decision_id))
             .body(body),
         Ok(Err(())) => invalid_json(&rid),
         Err(()) => problem(
@@ -162,6 +166,8 @@ struct Job {
     bytes: web::Bytes,
     rid: String,
     target_text: String,
+    /// Time-ordered (UUID v7): in the response body, its header and the log line.
+    decision_id: String,
 }
 
 /// `evaluate` behind a panic guard: `Err(())` for a caught panic (a bug), after which the
@@ -180,7 +186,9 @@ fn evaluate(job: &Job) -> Result<String, ()> {
         bytes,
         rid,
         target_text,
+        decision_id,
     } = job;
+    let started = Instant::now();
     let result = ARENA.with(|cell| {
         let mut arena = cell.borrow_mut();
         arena.reset();
@@ -206,18 +214,31 @@ fn evaluate(job: &Job) -> Result<String, ()> {
             bump,
             limits,
         );
-        let mut body = String::with_capacity(512);
-        output::write_response(&mut body, &pack.program, &outcomes);
+        let mut inner = String::with_capacity(512);
+        output::write_response(&mut inner, &pack.program, &outcomes);
         if let Some(log) = &app.audit {
-            log.record(audit_line(
-                log.facts,
-                rid,
-                target_text,
-                &pack.hash,
-                &body,
-                (facts, bytes.len()),
-            ));
+            let masks: std::borrow::Cow<'_, [String]> = if pack.mask.is_empty() {
+                std::borrow::Cow::Borrowed(&log.mask)
+            } else {
+                std::borrow::Cow::Owned([log.mask.as_slice(), &pack.mask].concat())
+            };
+            let line = DecisionLine {
+                decision_id,
+                request_id: rid,
+                target: target_text,
+                pack,
+                duration: started.elapsed(),
+                facts,
+                request_len: bytes.len(),
+            };
+            log.record(line.build(log.facts, &masks, &inner));
         }
+        // The response: the decision id first, then the members `write_response` wrote.
+        let mut body = String::with_capacity(inner.len() + 64);
+        body.push_str("{\"decision_id\":");
+        json::write_str(&mut body, decision_id);
+        body.push(',');
+        body.push_str(inner.strip_prefix('{').unwrap_or(&inner));
         Ok(body)
     });
     // An arena one large decision grew is freed now, not kept for the thread's next decision.
@@ -229,47 +250,6 @@ fn evaluate(job: &Job) -> Result<String, ()> {
         }
     });
     result
-}
-
-/// One decision-log line, built by appending to the already serialised response body (which
-/// starts with `{"decisions":`), so decisions are not serialised twice.
-fn audit_line(
-    mode: super::audit::FactsMode,
-    rid: &str,
-    target_text: &str,
-    pack_hash: &str,
-    body: &str,
-    (facts, request_len): (Value<'_>, usize),
-) -> String {
-    // The facts are written back compactly, so the request size bounds their text.
-    let mut line = String::with_capacity(body.len() + request_len + 256);
-    line.push_str("{\"time\":\"");
-    crate::clock::push_rfc3339_now(&mut line);
-    line.push_str("\",\"request_id\":");
-    json::write_str(&mut line, rid);
-    line.push_str(",\"target\":");
-    json::write_str(&mut line, target_text);
-    line.push_str(",\"pack_hash\":\"");
-    line.push_str(pack_hash);
-    line.push('"');
-    match mode {
-        super::audit::FactsMode::Full => {
-            line.push_str(",\"facts\":");
-            json::write_compact(&mut line, facts);
-        }
-        super::audit::FactsMode::Hash => {
-            // The hash of the canonical facts text: compact, keys sorted.
-            let mut text = String::with_capacity(1024);
-            json::write_compact(&mut text, facts);
-            line.push_str(",\"facts_sha256\":\"");
-            line.push_str(&sentrie_artifact::sha256_hex(text.as_bytes()));
-            line.push('"');
-        }
-        super::audit::FactsMode::None => {}
-    }
-    line.push(',');
-    line.push_str(body.strip_prefix('{').unwrap_or(body));
-    line
 }
 
 /// Percent-decodes each path segment; `None` for malformed escapes or invalid UTF-8.

@@ -5,6 +5,7 @@
 pub mod audit;
 mod handlers;
 mod listen;
+mod log_line;
 mod metrics;
 mod module_pool;
 mod problem;
@@ -38,6 +39,8 @@ pub struct Options {
     pub decision_log: Option<String>,
     pub decision_log_facts: audit::FactsMode,
     pub decision_log_queue_bytes: usize,
+    pub decision_log_on_full: audit::OnFull,
+    pub decision_log_mask: Vec<String>,
     pub allow_policy_errors: bool,
     pub modules: ModuleOptions,
 }
@@ -133,9 +136,16 @@ pub fn serve(opts: Options) -> u8 {
         Some(path) => {
             let queue = audit::Queue {
                 bytes: opts.decision_log_queue_bytes,
+                on_full: opts.decision_log_on_full,
             };
-            match audit::AuditLog::open(path, opts.decision_log_facts, queue, Arc::clone(&metrics))
-            {
+            let mask = opts.decision_log_mask.clone();
+            match audit::AuditLog::open(
+                path,
+                opts.decision_log_facts,
+                mask,
+                queue,
+                Arc::clone(&metrics),
+            ) {
                 Ok(log) => Some(log),
                 Err(e) => {
                     eprintln!("Error: cannot open the decision log `{path}`: {e}");
@@ -159,7 +169,7 @@ pub fn serve(opts: Options) -> u8 {
         }
     };
     let app = Arc::new(App {
-        pack: ArcSwap::from_pointee(PackState::from_loaded(loaded)),
+        pack: ArcSwap::from_pointee(PackState::from_loaded(loaded, &opts.location)),
         location: opts.location.clone(),
         limits: opts.limits,
         metrics,

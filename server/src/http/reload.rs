@@ -86,7 +86,7 @@ pub fn reload(app: &App) {
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error in reloaded pack");
             }
-            let state = PackState::from_loaded(loaded);
+            let state = PackState::from_loaded(loaded, &app.location);
             tracing::info!(pack = %state.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack reloaded");
             app.pack.store(Arc::new(state));
             app.metrics.reloads.inc();

@@ -19,15 +19,25 @@ pub struct PackState {
     pub name: String,
     pub version: String,
     pub hash: String,
+    /// Where it was loaded from, as given on the command line.
+    pub location: String,
+    /// Fact pointers the decision log masks (`[decision_log] mask` of the manifest).
+    pub mask: Vec<String>,
 }
 
 impl PackState {
-    pub fn from_loaded(l: sentrie_compiler::Loaded) -> PackState {
+    pub fn from_loaded(l: sentrie_compiler::Loaded, location: &std::path::Path) -> PackState {
         PackState {
             program: l.program,
             name: l.manifest.name,
             version: l.manifest.version,
             hash: l.hash,
+            // Absolute, so that `sentrie replay` finds it from anywhere.
+            location: std::fs::canonicalize(location)
+                .unwrap_or_else(|_| location.to_path_buf())
+                .display()
+                .to_string(),
+            mask: l.manifest.decision_log_mask,
         }
     }
 }

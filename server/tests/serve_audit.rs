@@ -1,0 +1,128 @@
+//! The audit loop under `sentrie serve`: decision ids that tie responses to log lines, masked
+//! facts, and a lossless log under load in `block` mode.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+mod support;
+
+use std::collections::HashSet;
+
+use support::*;
+
+const MANIFEST_WITH_MASK: &str = "[schema]\nversion = 1\n\n[pack]\nname = \"srv\"\nversion = \"1.0.0\"\n\n[decision_log]\nmask = [\"/req/prompt\"]\n";
+
+#[test]
+fn decision_ids_tie_responses_to_log_lines_and_masks_apply() {
+    let dir = tmp("audit-ids");
+    write_pack(&dir, POLICY_V1);
+    std::fs::write(dir.join("sentrie.pack.toml"), MANIFEST_WITH_MASK).unwrap();
+    let log = dir.join("decisions.jsonl");
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-mask",
+            "/user/ssn",
+        ],
+    );
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let facts = format!(
+            r#"{{"user": {{"role": "admin", "ssn": "123-{i}"}}, "req": {{"prompt": "secret {i}", "n": {i}}}}}"#
+        );
+        let r = s.decide("t/p", &facts);
+        assert_eq!(r.status, 200);
+        let id = r.json()["decision_id"].as_str().unwrap().to_string();
+        assert_eq!(r.header("x-decision-id"), Some(id.as_str()));
+        assert_eq!(&id[14..15], "7", "UUID v7: {id}");
+        // The rest of the body is the decisions, as without a log.
+        assert_eq!(r.json()["decisions"][1]["decision"]["value"], true);
+        ids.push(id);
+    }
+    s.signal("-TERM");
+    let (code, _) = s.wait_exit();
+    assert_eq!(code, Some(0));
+    let lines = json_lines(&log);
+    assert_eq!(lines.len(), 20);
+    for (line, id) in lines.iter().zip(&ids) {
+        // A policy target's two rules share the request's one line and id.
+        assert_eq!(line["decision_id"].as_str(), Some(id.as_str()));
+        assert_eq!(line["decisions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(line["facts"]["user"]["ssn"], "[masked]");
+        assert_eq!(line["facts"]["req"]["prompt"], "[masked]");
+        assert_eq!(line["facts"]["user"]["role"], "admin");
+        let masked: HashSet<&str> = line["masked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(masked, HashSet::from(["/user/ssn", "/req/prompt"]));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("secret") && !text.contains("123-"));
+}
+
+#[test]
+fn block_mode_loses_no_line_under_load() {
+    let dir = tmp("audit-load");
+    write_pack(&dir, POLICY_V1);
+    let log = dir.join("decisions.jsonl");
+    // A queue of a few lines only, so that requests really wait for the writer.
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--decision-log-on-full",
+            "block",
+            "--decision-log-queue-bytes",
+            "4096",
+        ],
+    );
+    let port = s.port;
+    let per_conn = 20_000 / 64 + 1;
+    let workers: Vec<_> = (0..64)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(port);
+                let mut ids = Vec::new();
+                for i in 0..per_conn {
+                    if c * per_conn + i >= 20_000 {
+                        break;
+                    }
+                    let r = conn.post(
+                        "/decision/t/p/ok",
+                        br#"{"facts": {"user": {"role": "admin"}}}"#,
+                    );
+                    assert_eq!(r.status, 200);
+                    ids.push(r.header("x-decision-id").unwrap().to_string());
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 20_000);
+    s.signal("-TERM");
+    let (code, _) = s.wait_exit();
+    assert_eq!(code, Some(0));
+    let lines = json_lines(&log);
+    assert_eq!(lines.len(), 20_000);
+    let mut logged: Vec<String> = lines
+        .iter()
+        .map(|l| l["decision_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    logged.sort();
+    assert_eq!(ids, logged);
+    assert!(lines.iter().all(|l| l["type"] == "decision"));
+}
