@@ -104,6 +104,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Evaluate the decisions of a decision log again and report any that differ.
+    Replay {
+        /// The decision log (JSON lines written by `serve --decision-log`).
+        log: PathBuf,
+        /// Replay every line against this pack instead of the pack each line names.
+        #[arg(long)]
+        pack_location: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Print the bytecode of a rule (or of every rule of a policy).
     Disasm {
         target: String,

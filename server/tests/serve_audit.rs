@@ -96,10 +96,10 @@ fn block_mode_loses_no_line_under_load() {
                     if c * per_conn + i >= 20_000 {
                         break;
                     }
-                    let r = conn.post(
-                        "/decision/t/p/ok",
-                        br#"{"facts": {"user": {"role": "admin"}}}"#,
-                    );
+                    // Half the requests by admins, half by developers.
+                    let role = if i % 2 == 0 { "admin" } else { "dev" };
+                    let body = format!(r#"{{"facts": {{"user": {{"role": "{role}"}}}}}}"#);
+                    let r = conn.post("/decision/t/p/ok", body.as_bytes());
                     assert_eq!(r.status, 200);
                     ids.push(r.header("x-decision-id").unwrap().to_string());
                 }
@@ -125,4 +125,89 @@ fn block_mode_loses_no_line_under_load() {
     logged.sort();
     assert_eq!(ids, logged);
     assert!(lines.iter().all(|l| l["type"] == "decision"));
+    let admins = lines
+        .iter()
+        .filter(|l| l["facts"]["user"]["role"] == "admin")
+        .count();
+
+    // Replayed against the pack each line names: all equal.
+    let same = replay(&[log.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(
+        stdout(&same).contains("20000 equal, 0 different, 0 skipped"),
+        "{}",
+        stdout(&same)
+    );
+    // Against a copy with the rule changed: exactly the admins' decisions differ, listed.
+    let changed = tmp("audit-load-changed");
+    write_pack(
+        &changed,
+        &POLICY_V1.replace("user.role == \"admin\"", "user.role == \"root\""),
+    );
+    let diff = replay(&[
+        log.to_str().unwrap(),
+        "--pack-location",
+        changed.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(diff.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&diff)).unwrap();
+    assert_eq!(report["different"], admins);
+    assert_eq!(report["equal"], 20_000 - admins);
+    let listed = report["differences"].as_array().unwrap();
+    assert_eq!(listed.len(), admins);
+    assert_eq!(listed[0]["diffs"][0]["rule"], "t/p/ok");
+    assert_eq!(listed[0]["diffs"][0]["logged"], "TRUE");
+    assert_eq!(listed[0]["diffs"][0]["replayed"], "FALSE");
+    // The pack named in the log changed since: its lines are skipped, not misjudged.
+    write_pack(
+        &dir,
+        &POLICY_V1.replace("rule version = 1", "rule version = 2"),
+    );
+    let moved = replay(&[log.to_str().unwrap()]);
+    assert_eq!(moved.status.code(), Some(0));
+    assert!(
+        stdout(&moved).contains("0 equal, 0 different, 20000 skipped (20000 another pack)"),
+        "{}",
+        stdout(&moved)
+    );
+}
+
+fn replay(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sentrie"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Lines that are not JSON, lines of other kinds and lines without facts are counted as
+/// skipped, never a crash; an unreadable log is a usage error.
+#[test]
+fn replay_counts_what_it_cannot_replay() {
+    let dir = tmp("replay-bad");
+    let log = dir.join("mixed.jsonl");
+    std::fs::write(
+        &log,
+        "not json\n{\"type\":\"dropped\",\"count\":2}\n{\"type\":\"decision\",\"facts_sha256\":\"00\"}\n\u{0}\u{1}\n{\"type\":\"decision\"\n",
+    )
+    .unwrap();
+    let o = replay(&[log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "0 equal, 0 different, 5 skipped (1 not decisions, 1 no facts, 3 invalid)\n"
+    );
+    let missing = replay(&[dir.join("absent.jsonl").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot open"));
 }

@@ -5,6 +5,7 @@ mod compile;
 mod disasm;
 mod exec;
 mod init;
+mod replay;
 mod serve;
 mod validate;
 
@@ -60,6 +61,11 @@ pub fn run(cli: Cli) -> u8 {
             pack_location,
             facts,
         } => validate::run(target.as_deref(), &pack_location, facts.as_deref(), format),
+        Command::Replay {
+            log,
+            pack_location,
+            output,
+        } => replay::run(&log, pack_location.as_ref(), output),
         Command::Disasm {
             target,
             pack_location,
