@@ -67,14 +67,17 @@ struct Diff {
     replayed: Json,
 }
 
-/// Loaded packs by location, with their hashes (or why they do not load).
+/// A loaded pack and its content hash, or why it does not load.
+type Loaded = Result<(Arc<VerifiedProgram>, String), String>;
+
+/// Loaded packs by location.
 #[derive(Default)]
 struct Packs {
-    by_location: Mutex<HashMap<String, Result<(Arc<VerifiedProgram>, String), String>>>,
+    by_location: Mutex<HashMap<String, Loaded>>,
 }
 
 impl Packs {
-    fn get(&self, location: &str) -> Result<(Arc<VerifiedProgram>, String), String> {
+    fn get(&self, location: &str) -> Loaded {
         if let Some(p) = self
             .by_location
             .lock()
