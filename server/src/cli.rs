@@ -205,6 +205,10 @@ pub struct ServeArgs {
     /// dropped and counted (`sentrie_memo_dropped_total`).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub memo_bytes: usize,
+    /// A candidate pack evaluated on every request besides the primary, off the response
+    /// path; disagreements are counted in `/metrics` and written to the decision log.
+    #[arg(long, value_name = "CANDIDATE")]
+    pub shadow: Option<PathBuf>,
 }
 
 /// A JSON pointer (RFC 6901): empty, or `/`-separated reference tokens.

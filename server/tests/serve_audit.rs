@@ -211,3 +211,75 @@ fn replay_counts_what_it_cannot_replay() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot open"));
 }
+
+/// A candidate that flips one rule: its disagreements are counted and logged with both
+/// outcomes and the decision id; the primary's answers are unchanged; the candidate reloads
+/// under `--watch` (a candidate equal to the primary then agrees).
+#[test]
+fn a_shadow_pack_reports_disagreements_without_changing_answers() {
+    let primary = tmp("shadow-primary");
+    write_pack(&primary, POLICY_V1);
+    let candidate = tmp("shadow-candidate");
+    write_pack(
+        &candidate,
+        &POLICY_V1.replace("user.role == \"admin\"", "user.role == \"root\""),
+    );
+    let log = primary.join("decisions.jsonl");
+    let s = Server::start(
+        &primary,
+        &[
+            "--shadow",
+            candidate.to_str().unwrap(),
+            "--decision-log",
+            log.to_str().unwrap(),
+            "--watch",
+            "--watch-interval-ms",
+            "50",
+        ],
+    );
+    let mut flipped = Vec::new();
+    for i in 0..10 {
+        let role = if i % 2 == 0 { "admin" } else { "dev" };
+        let r = s.decide("t/p/ok", &format!(r#"{{"user": {{"role": "{role}"}}}}"#));
+        assert_eq!(
+            r.json()["decisions"][0]["decision"]["value"],
+            role == "admin"
+        );
+        if role == "admin" {
+            flipped.push(r.json()["decision_id"].as_str().unwrap().to_string());
+        }
+    }
+    eventually("ten comparisons", || {
+        metric(&s, "sentrie_shadow_agreements_total") == Some(5)
+            && metric(&s, "sentrie_shadow_disagreements_total") == Some(5)
+    });
+    let health = s.req("GET", "/health", &[], b"").json();
+    assert_eq!(health["shadow"]["name"], "srv");
+    // The candidate catches up with the primary: from then on they agree.
+    write_pack(&candidate, POLICY_V1);
+    eventually("the candidate reload", || {
+        let h = s.req("GET", "/health", &[], b"").json();
+        h["shadow"]["hash"] == h["pack"]["hash"]
+    });
+    assert_eq!(
+        s.decide("t/p/ok", r#"{"user": {"role": "admin"}}"#).status,
+        200
+    );
+    eventually("one more agreement", || {
+        metric(&s, "sentrie_shadow_agreements_total") == Some(6)
+    });
+    assert_eq!(metric(&s, "sentrie_shadow_disagreements_total"), Some(5));
+    s.signal("-TERM");
+    let (code, _) = s.wait_exit();
+    assert_eq!(code, Some(0));
+    let lines = json_lines(&log);
+    let shadows: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "shadow").collect();
+    assert_eq!(shadows.len(), 5);
+    for (line, id) in shadows.iter().zip(&flipped) {
+        assert_eq!(line["decision_id"].as_str(), Some(id.as_str()));
+        assert_eq!(line["primary"]["decisions"][0]["decision"]["value"], true);
+        assert_eq!(line["shadow"]["decisions"][0]["decision"]["value"], false);
+        assert_ne!(line["pack"]["hash"], line["shadow_pack"]["hash"]);
+    }
+    assert_eq!(lines.iter().filter(|l| l["type"] == "decision").count(), 11);
+}

@@ -38,6 +38,7 @@ pub fn run(args: ServeArgs) -> u8 {
         decision_log_on_full: args.decision_log_on_full,
         decision_log_mask: args.decision_log_mask,
         allow_policy_errors: args.allow_policy_errors,
+        shadow: args.shadow,
     };
     http::serve(opts)
 }

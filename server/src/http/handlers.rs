@@ -55,7 +55,7 @@ pub async fn decision(
             &rid,
         );
     }
-    let pack = app.pack.load_full();
+    let pack = app.primary.pack.load_full();
     let target = match target::resolve(&pack.program, &target_text) {
         Ok(t) => t,
         Err(e) => return problem(StatusCode::NOT_FOUND, "Invalid Path", &e, &rid),
@@ -233,6 +233,19 @@ fn evaluate(job: &Job) -> Result<String, ()> {
             };
             log.record(line.build(log.facts, &masks, &inner));
         }
+        if let Some(shadow) = &app.shadow {
+            shadow.submit(
+                app,
+                super::shadow::Job {
+                    bytes: bytes.clone(),
+                    target_text: target_text.clone(),
+                    primary: std::sync::Arc::clone(pack),
+                    primary_body: inner.clone(),
+                    decision_id: decision_id.clone(),
+                    request_id: rid.clone(),
+                },
+            );
+        }
         // The response: the decision id first, then the members `write_response` wrote.
         let mut body = String::with_capacity(inner.len() + 64);
         body.push_str("{\"decision_id\":");
@@ -304,8 +317,8 @@ pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
             &request_id(&req),
         );
     }
-    let pack = app.pack.load();
-    let last_error = app.last_reload_error.lock().ok().and_then(|e| e.clone());
+    let pack = app.primary.pack.load();
+    let last_error = app.primary.last_error();
     let mut body = serde_json::json!({
         "status": if last_error.is_some() { "degraded" } else { "healthy" },
         "time": crate::clock::rfc3339_now(),
@@ -316,6 +329,19 @@ pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
             "last_reload_error".into(),
             serde_json::json!({"message": e.message, "time": e.time}),
         );
+    }
+    if let (Some(shadow), Some(map)) = (&app.shadow, body.as_object_mut()) {
+        let candidate = shadow.slot.pack.load();
+        let mut about = serde_json::json!({
+            "name": candidate.name, "version": candidate.version, "hash": candidate.hash,
+        });
+        if let (Some(e), Some(m)) = (shadow.slot.last_error(), about.as_object_mut()) {
+            m.insert(
+                "last_reload_error".into(),
+                serde_json::json!({"message": e.message, "time": e.time}),
+            );
+        }
+        map.insert("shadow".into(), about);
     }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))

@@ -54,6 +54,9 @@ pub struct Metrics {
     pub log_dropped: Counter,
     pub log_failed: Counter,
     arena_shrinks: Counter,
+    pub shadow_agreements: Counter,
+    pub shadow_disagreements: Counter,
+    pub shadow_skipped: Counter,
 }
 
 /// Figures kept by `sentrie_modules` for the whole process, read at each scrape.
@@ -137,6 +140,21 @@ impl Default for Metrics {
                 &mut registry,
                 "sentrie_arena_shrinks",
                 "Evaluation arenas freed after a decision grew them past --arena-keep-bytes",
+            ),
+            shadow_agreements: counter(
+                &mut registry,
+                "sentrie_shadow_agreements",
+                "Requests on which the shadow pack decided as the primary did",
+            ),
+            shadow_disagreements: counter(
+                &mut registry,
+                "sentrie_shadow_disagreements",
+                "Requests on which the shadow pack decided differently (each logged)",
+            ),
+            shadow_skipped: counter(
+                &mut registry,
+                "sentrie_shadow_skipped",
+                "Requests not compared because the shadow queue was full",
             ),
             registry: {
                 registry.register_collector(Box::new(ModuleStats));

@@ -11,6 +11,7 @@ mod module_pool;
 mod problem;
 mod reload;
 mod request_id;
+mod shadow;
 pub mod state;
 
 use std::path::PathBuf;
@@ -20,11 +21,10 @@ use std::time::{Duration, Instant};
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App as ActixApp, HttpMessage, HttpServer};
-use arc_swap::ArcSwap;
 
 use self::handlers::RequestId;
 use self::metrics::Metrics;
-use self::state::{App, Limits, PackState};
+use self::state::{App, Limits};
 
 /// Everything `serve` needs, from the command line.
 pub struct Options {
@@ -43,6 +43,8 @@ pub struct Options {
     pub decision_log_mask: Vec<String>,
     pub allow_policy_errors: bool,
     pub modules: ModuleOptions,
+    /// `--shadow`: a candidate pack evaluated beside the primary.
+    pub shadow: Option<PathBuf>,
 }
 
 /// Where decisions that call user modules run, and the memory their runtimes share.
@@ -102,10 +104,18 @@ fn open_files_limit() -> Option<usize> {
 #[cfg(unix)]
 const SIGXFSZ: i32 = 25;
 
-/// Runs the server until it is stopped. Returns the process exit code.
-pub fn serve(opts: Options) -> u8 {
-    let loaded = match reload::load_checked(&opts.location, opts.allow_policy_errors) {
-        Ok(l) => l,
+/// Loads a pack for `serve` to start with; on refusal prints why and gives `None`.
+fn load_at_start(
+    location: &std::path::Path,
+    allow_policy_errors: bool,
+) -> Option<sentrie_compiler::Loaded> {
+    match reload::load_checked(location, allow_policy_errors) {
+        Ok(loaded) => {
+            for d in &loaded.diagnostics {
+                tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error: its rules fail at evaluation");
+            }
+            Some(loaded)
+        }
         Err(e) => {
             eprintln!(
                 "{}",
@@ -116,14 +126,25 @@ pub fn serve(opts: Options) -> u8 {
                 )
             );
             if e.policy_errors_only {
-                eprintln!("Error: the pack has policy errors; fix them, or serve it anyway with --allow-policy-errors");
+                eprintln!("Error: the pack {} has policy errors; fix them, or serve it anyway with --allow-policy-errors", location.display());
             }
-            return 1;
+            None
         }
-    };
-    for d in &loaded.diagnostics {
-        tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error: its rules fail at evaluation");
     }
+}
+
+/// Runs the server until it is stopped. Returns the process exit code.
+pub fn serve(opts: Options) -> u8 {
+    let Some(loaded) = load_at_start(&opts.location, opts.allow_policy_errors) else {
+        return 1;
+    };
+    let shadow = match &opts.shadow {
+        Some(location) => match load_at_start(location, opts.allow_policy_errors) {
+            Some(l) => Some(shadow::Shadow::new(state::Slot::new(location.clone(), l))),
+            None => return 1,
+        },
+        None => None,
+    };
     let addrs = match listen::addresses(&opts.listen, opts.port) {
         Ok(a) => a,
         Err(e) => {
@@ -169,15 +190,18 @@ pub fn serve(opts: Options) -> u8 {
         }
     };
     let app = Arc::new(App {
-        pack: ArcSwap::from_pointee(PackState::from_loaded(loaded, &opts.location)),
-        location: opts.location.clone(),
+        primary: state::Slot::new(opts.location.clone(), loaded),
+        shadow,
         limits: opts.limits,
         metrics,
         audit,
         modules,
         allow_policy_errors: opts.allow_policy_errors,
-        last_reload_error: std::sync::Mutex::new(None),
     });
+    if let Err(e) = shadow::Shadow::start(&app) {
+        eprintln!("Error: cannot start the shadow thread: {e}");
+        return 1;
+    }
     let trigger = match reload::start(Arc::clone(&app)) {
         Ok(t) => t,
         Err(e) => {
@@ -186,9 +210,17 @@ pub fn serve(opts: Options) -> u8 {
         }
     };
     if opts.watch {
-        if let Err(e) = reload::watch(opts.location.clone(), opts.watch_interval, trigger.clone()) {
-            eprintln!("Error: cannot start the pack watcher: {e}");
-            return 1;
+        let mut watched = vec![(opts.location.clone(), reload::Which::Primary)];
+        watched.extend(
+            opts.shadow
+                .iter()
+                .map(|s| (s.clone(), reload::Which::Shadow)),
+        );
+        for (location, which) in watched {
+            if let Err(e) = reload::watch(location, opts.watch_interval, trigger.clone(), which) {
+                eprintln!("Error: cannot start the pack watcher: {e}");
+                return 1;
+            }
         }
     }
     let code = match run_server(Arc::clone(&app), &addrs, &opts, trigger) {
@@ -207,7 +239,7 @@ fn run_server(
     app: Arc<App>,
     addrs: &[std::net::SocketAddr],
     opts: &Options,
-    trigger: std::sync::mpsc::Sender<()>,
+    trigger: std::sync::mpsc::Sender<reload::Which>,
 ) -> std::io::Result<()> {
     let data = web::Data::from(Arc::clone(&app));
     let system = actix_web::rt::System::new();
@@ -288,7 +320,7 @@ fn run_server(
                     if let Some(log) = &hup_app.audit {
                         log.reopen();
                     }
-                    if trigger.send(()).is_err() {
+                    if trigger.send(reload::Which::All).is_err() {
                         return;
                     }
                 }

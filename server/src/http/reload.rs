@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use sentrie_compiler::{LoadError, Loaded};
 
-use super::state::{App, PackState, ReloadError};
+use super::state::{App, PackState, ReloadError, Slot};
 
 /// Why a pack was refused: its diagnostics, and whether they are policy errors only (which
 /// `--allow-policy-errors` would accept).
@@ -60,37 +60,55 @@ pub fn load_checked(location: &Path, allow_policy_errors: bool) -> Result<Loaded
     }
 }
 
-/// Starts the reloader thread; send `()` to request a reload.
-pub fn start(app: Arc<App>) -> std::io::Result<Sender<()>> {
-    let (tx, rx) = channel::<()>();
+/// Which pack a reload request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Primary,
+    Shadow,
+    /// Both (SIGHUP).
+    All,
+}
+
+/// Starts the reloader thread; send a [`Which`] to request a reload.
+pub fn start(app: Arc<App>) -> std::io::Result<Sender<Which>> {
+    let (tx, rx) = channel::<Which>();
     std::thread::Builder::new()
         .name("reloader".into())
         .spawn(move || reloader(&app, &rx))?;
     Ok(tx)
 }
 
-fn reloader(app: &App, rx: &Receiver<()>) {
-    while rx.recv().is_ok() {
-        // Coalesce a burst of triggers into one reload.
-        while rx.try_recv().is_ok() {}
-        reload(app);
+fn reloader(app: &App, rx: &Receiver<Which>) {
+    while let Ok(first) = rx.recv() {
+        // Coalesce a burst of triggers into one reload of each pack asked for.
+        let (mut primary, mut shadow) = (false, false);
+        for which in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            primary |= which != Which::Shadow;
+            shadow |= which != Which::Primary;
+        }
+        if primary {
+            reload(app, &app.primary);
+        }
+        if let (true, Some(s)) = (shadow, &app.shadow) {
+            reload(app, &s.slot);
+        }
     }
 }
 
 /// Loads the pack again and swaps it in, or keeps the old one on failure (and reports the
 /// server as degraded until a reload succeeds).
-pub fn reload(app: &App) {
+pub fn reload(app: &App, slot: &Slot) {
     let started = std::time::Instant::now();
-    match load_checked(&app.location, app.allow_policy_errors) {
+    match load_checked(&slot.location, app.allow_policy_errors) {
         Ok(loaded) => {
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error in reloaded pack");
             }
-            let state = PackState::from_loaded(loaded, &app.location);
+            let state = PackState::from_loaded(loaded, &slot.location);
             tracing::info!(pack = %state.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack reloaded");
-            app.pack.store(Arc::new(state));
+            slot.pack.store(Arc::new(state));
             app.metrics.reloads.inc();
-            if let Ok(mut last) = app.last_reload_error.lock() {
+            if let Ok(mut last) = slot.last_reload_error.lock() {
                 *last = None;
             }
         }
@@ -110,7 +128,7 @@ pub fn reload(app: &App) {
                         .to_string(),
                 );
             }
-            if let Ok(mut last) = app.last_reload_error.lock() {
+            if let Ok(mut last) = slot.last_reload_error.lock() {
                 *last = Some(ReloadError {
                     message: message.join("\n"),
                     time: crate::clock::rfc3339_now(),
@@ -157,7 +175,12 @@ fn fingerprint(root: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
 }
 
 /// Starts the polling watcher (`--watch`).
-pub fn watch(location: PathBuf, interval: Duration, trigger: Sender<()>) -> std::io::Result<()> {
+pub fn watch(
+    location: PathBuf,
+    interval: Duration,
+    trigger: Sender<Which>,
+    which: Which,
+) -> std::io::Result<()> {
     let root = match sentrie_compiler::pack::locate(&location) {
         Ok(sentrie_compiler::pack::Location::Source { root, .. }) => root,
         _ => location,
@@ -177,7 +200,7 @@ pub fn watch(location: PathBuf, interval: Duration, trigger: Sender<()>) -> std:
                 }
                 if stable {
                     current = now;
-                    if trigger.send(()).is_err() {
+                    if trigger.send(which).is_err() {
                         return;
                     }
                 } else {

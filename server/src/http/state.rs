@@ -55,9 +55,34 @@ pub struct Limits {
     pub arena_keep_bytes: usize,
 }
 
-pub struct App {
-    pub pack: ArcSwap<PackState>,
+/// One pack location and what is served from it: the current pack (swapped atomically on
+/// reload) and why the last reload was refused, while no reload has succeeded since.
+pub struct Slot {
     pub location: PathBuf,
+    pub pack: ArcSwap<PackState>,
+    pub last_reload_error: std::sync::Mutex<Option<ReloadError>>,
+}
+
+impl Slot {
+    pub fn new(location: PathBuf, loaded: sentrie_compiler::Loaded) -> Slot {
+        let pack = ArcSwap::from_pointee(PackState::from_loaded(loaded, &location));
+        Slot {
+            location,
+            pack,
+            last_reload_error: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn last_error(&self) -> Option<ReloadError> {
+        self.last_reload_error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+pub struct App {
+    /// The pack that answers requests.
+    pub primary: Slot,
+    /// `--shadow`: a candidate evaluated on the side.
+    pub shadow: Option<super::shadow::Shadow>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub audit: Option<AuditLog>,
@@ -65,8 +90,6 @@ pub struct App {
     pub modules: ModulePool,
     /// `--allow-policy-errors`: reload into packs with policy errors.
     pub allow_policy_errors: bool,
-    /// Why the last reload was refused, while no reload has succeeded since.
-    pub last_reload_error: std::sync::Mutex<Option<ReloadError>>,
 }
 
 /// A refused reload, as `/health` reports it.
