@@ -2,7 +2,7 @@
 //! first, temporaries above), builders likewise; the high-water marks size the frame.
 
 use sentrie_vm::bytecode::{Instr, Reg};
-use sentrie_vm::program::{Func, PolicyId, SrcLoc};
+use sentrie_vm::program::{Func, PolicyId, Probe, ProbeKind, SrcLoc};
 
 pub struct FnBuilder {
     pub name: String,
@@ -13,6 +13,8 @@ pub struct FnBuilder {
     next_builder: u32,
     max_builder: u32,
     locs: Vec<(u32, SrcLoc)>,
+    probes: Vec<Probe>,
+    pub decl: Option<SrcLoc>,
     pub overflow: bool,
 }
 
@@ -31,6 +33,8 @@ impl FnBuilder {
             next_builder: 0,
             max_builder: 0,
             locs: Vec::new(),
+            probes: Vec::new(),
+            decl: None,
             overflow: false,
         }
     }
@@ -98,6 +102,12 @@ impl FnBuilder {
         }
     }
 
+    /// Records a probe before the next instruction (see [`ProbeKind`]).
+    pub fn probe(&mut self, loc: SrcLoc, kind: ProbeKind) {
+        let pc = self.pc();
+        self.probes.push(Probe { pc, loc, kind });
+    }
+
     /// Emits a jump-like instruction whose target is patched later.
     pub fn emit_fwd(&mut self, i: Instr) -> Patch {
         Patch(self.emit(i))
@@ -128,6 +138,12 @@ impl FnBuilder {
             n_regs: self.max_reg.max(1).min(u32::from(u16::MAX)) as u16,
             n_builders: self.max_builder.min(u32::from(u16::MAX)) as u16,
             locs: self.locs,
+            decl: self.decl,
+            probes: {
+                let mut probes = self.probes;
+                probes.sort_by_key(|p| p.pc);
+                probes
+            },
         }
     }
 }

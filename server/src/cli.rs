@@ -68,6 +68,10 @@ pub enum Command {
         fact_file: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
+        /// Also show why: each rule's trace (its `when`, body or default, the lets, rules,
+        /// imports, collection forms and module calls evaluated on the way).
+        #[arg(long)]
+        explain: bool,
     },
     /// Load and check a pack (and optionally a target and facts) without evaluating.
     Validate {

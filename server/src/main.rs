@@ -5,6 +5,7 @@
 mod cli;
 mod clock;
 mod commands;
+mod explain_text;
 mod facts;
 mod http;
 mod logging;

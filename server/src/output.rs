@@ -17,6 +17,8 @@ pub struct View<'p, 'a> {
     /// Sorted by name.
     pub attachments: SmallVec<[(&'p str, Value<'a>); 8]>,
     pub error: Option<&'a EvalError>,
+    /// The explanation (`--explain`), written as the decision's `trace` member.
+    pub trace: Option<&'a serde_json::Value>,
 }
 
 impl<'p, 'a> View<'p, 'a> {
@@ -44,7 +46,14 @@ impl<'p, 'a> View<'p, 'a> {
             value,
             attachments,
             error,
+            trace: None,
         }
+    }
+
+    /// The same view with its explanation.
+    pub fn with_trace(mut self, trace: Option<&'a serde_json::Value>) -> View<'p, 'a> {
+        self.trace = trace;
+        self
     }
 
     /// `namespace/policy/rule`.
@@ -74,19 +83,35 @@ impl<'p, 'a> View<'p, 'a> {
             out.push(':');
             json::write_compact(out, *v);
         }
-        out.push_str("}}");
+        out.push('}');
+        if let Some(t) = self.trace {
+            out.push_str(",\"trace\":");
+            out.push_str(&t.to_string());
+        }
+        out.push('}');
     }
 }
 
 /// The HTTP response body `{"decisions":[...]}` (plus `"error"` when a rule failed).
 pub fn write_response(out: &mut String, p: &VerifiedProgram, outcomes: &[Outcome<'_>]) {
+    write_explained(out, p, outcomes, &[]);
+}
+
+/// [`write_response`] with each decision's `trace` (`traces` in the order of `outcomes`; empty
+/// when not explaining).
+pub fn write_explained(
+    out: &mut String,
+    p: &VerifiedProgram,
+    outcomes: &[Outcome<'_>],
+    traces: &[serde_json::Value],
+) {
     let mut failures: Vec<String> = Vec::new();
     out.push_str("{\"decisions\":[");
     for (i, o) in outcomes.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let view = View::of(p, o);
+        let view = View::of(p, o).with_trace(traces.get(i));
         view.write(out);
         if let Some(e) = view.error {
             failures.push(format!("{}: {e}", view.target()));
@@ -206,6 +231,12 @@ pub fn to_table(views: &[View<'_, '_>]) -> String {
             for (k, v) in &d.attachments {
                 out.push_str(&format!("     {k}: {}\n", compact(*v)));
             }
+        }
+    }
+    if views.iter().any(|d| d.trace.is_some()) {
+        out.push_str("\nExplanation:\n");
+        for t in views.iter().filter_map(|d| d.trace) {
+            crate::explain_text::tree(&mut out, t, 1);
         }
     }
     out

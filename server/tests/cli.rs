@@ -459,3 +459,52 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
         assert_ne!(out.status.code(), Some(101), "{format}: {err}");
     }
 }
+
+#[test]
+fn exec_explain_adds_traces_in_json_and_a_tree_in_the_table() {
+    let dir = write_pack(
+        "explain",
+        &[(
+            "p.sentrie",
+            "namespace t\npolicy p {\n  fact user?: document\n  rule ok = default false when user.role == \"ops\" { yield true }\n  export decision of ok\n}\n",
+        )],
+    );
+    let loc = dir.to_str().unwrap();
+    let facts = r#"{"user": {"role": "dev"}}"#;
+    let json = sentrie(&[
+        "exec",
+        "t/p/ok",
+        "--pack-location",
+        loc,
+        "--facts",
+        facts,
+        "--output",
+        "json",
+        "--explain",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v[0]["trace"]["outcome"], "default");
+    assert_eq!(v[0]["trace"]["when"]["value"], false);
+    let table = sentrie(&[
+        "exec",
+        "t/p/ok",
+        "--pack-location",
+        loc,
+        "--facts",
+        facts,
+        "--explain",
+    ]);
+    let text = stdout(&table);
+    assert!(text.contains("Explanation:\n  rule t/p/ok (p.sentrie:4:8) = false\n    when false at p.sentrie:4:32 → default at p.sentrie:4:21\n"), "{text}");
+    let plain = sentrie(&[
+        "exec",
+        "t/p/ok",
+        "--pack-location",
+        loc,
+        "--facts",
+        facts,
+        "--output",
+        "json",
+    ]);
+    assert!(!stdout(&plain).contains("trace"));
+}

@@ -283,3 +283,44 @@ fn a_shadow_pack_reports_disagreements_without_changing_answers() {
     }
     assert_eq!(lines.iter().filter(|l| l["type"] == "decision").count(), 11);
 }
+
+/// `?explain=true` or `"explain": true`: each decision carries its trace; a `when` that is
+/// false shows the default was used and where. Without it the decisions are as before.
+#[test]
+fn explain_shows_why_and_changes_nothing_else() {
+    let dir = tmp("explain");
+    write_pack(&dir, POLICY_V1);
+    let s = Server::start(&dir, &[]);
+    let facts = r#"{"facts": {"user": {"name": "ann"}}}"#;
+    let plain = s.req("POST", "/decision/t/p/ok", &[], facts.as_bytes());
+    let by_query = s.req(
+        "POST",
+        "/decision/t/p/ok?explain=true",
+        &[],
+        facts.as_bytes(),
+    );
+    let in_body = s.req(
+        "POST",
+        "/decision/t/p/ok",
+        &[],
+        br#"{"explain": true, "facts": {"user": {"name": "ann"}}}"#,
+    );
+    for r in [&by_query, &in_body] {
+        let d = &r.json()["decisions"][0];
+        let trace = &d["trace"];
+        assert_eq!(trace["kind"], "rule", "{d}");
+        assert_eq!(trace["when"]["holds"], false);
+        assert_eq!(trace["outcome"], "default");
+        assert_eq!(trace["default_location"], "p.sentrie:4:21");
+        assert_eq!(trace["location"], "p.sentrie:4:8");
+        // Apart from the trace, the decision is the plain one.
+        let mut without = d.clone();
+        without.as_object_mut().unwrap().remove("trace");
+        assert_eq!(without, plain.json()["decisions"][0]);
+    }
+    // Without explain: the decisions and nothing but the decision id besides.
+    let body = plain.json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["decision_id", "decisions"]);
+    assert!(body["decisions"][0].get("trace").is_none());
+}

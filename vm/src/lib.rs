@@ -24,6 +24,7 @@ pub mod ops;
 pub mod program;
 pub mod regex_cache;
 pub mod target;
+pub mod trace;
 pub mod value;
 pub mod verified;
 pub mod verify;
@@ -34,7 +35,7 @@ pub const MAX_VALUE_DEPTH: u32 = 512;
 
 pub use bytecode::{Instr, Reg};
 pub use error::{ErrorKind, EvalError};
-pub use interp::{evaluate, Limits, Outcome};
+pub use interp::{evaluate, evaluate_explained, Limits, Outcome};
 pub use program::Program;
 pub use value::{DecisionVal, Tri, Value};
 pub use verified::{verify, VerifiedProgram};

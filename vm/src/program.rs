@@ -4,7 +4,7 @@
 use cranelift_entity::{entity_impl, PrimaryMap};
 use serde::{Deserialize, Serialize};
 
-use crate::bytecode::{Instr, Reg};
+use crate::bytecode::{Instr, IterOp, Reg};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PolicyId(u32);
@@ -106,6 +106,35 @@ pub struct Func {
     pub n_builders: u16,
     /// `(first pc, location)` pairs sorted by pc: the location of instructions from that pc on.
     pub locs: Vec<(u32, SrcLoc)>,
+    /// Where the rule, let or attachment was declared (its name).
+    pub decl: Option<SrcLoc>,
+    /// Points an explaining evaluation records (sorted by pc); ignored otherwise.
+    pub probes: Vec<Probe>,
+}
+
+/// A point of a function where an explaining evaluation (`--explain`) records what happened,
+/// read before the instruction at `pc` runs. Plain evaluation never looks at probes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub pc: u32,
+    pub loc: SrcLoc,
+    pub kind: ProbeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ProbeKind {
+    /// A rule's `when` guard: its value is in `reg`.
+    When { reg: Reg },
+    /// The rule's default branch starts here.
+    Default,
+    /// A collection form ended early on element `idx` of `list` (`any`, `all`, `first`).
+    FormDecided { form: IterOp, list: Reg, idx: Reg },
+    /// A collection form went through every element of `list`.
+    FormDone { form: IterOp, list: Reg },
+    /// A collection form's collection was undefined.
+    FormUndefined { form: IterOp },
+    /// A block `let` was computed into `slot`.
+    BlockLet { slot: Reg, name: String },
 }
 
 impl Func {

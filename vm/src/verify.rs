@@ -208,7 +208,27 @@ impl<'p> FuncCheck<'p> {
         for (pc, ins) in self.f.code.iter().enumerate() {
             self.instr(pc, *ins).map_err(|fault| (pc as u32, fault))?;
         }
+        for probe in &self.f.probes {
+            self.probe(probe).map_err(|fault| (probe.pc, fault))?;
+        }
         Ok(())
+    }
+
+    /// A probe (read only by explaining evaluations) names an instruction of the function
+    /// and registers of its frame.
+    fn probe(&self, probe: &crate::program::Probe) -> Check {
+        use crate::program::ProbeKind;
+        self.target(probe.pc)?;
+        match &probe.kind {
+            ProbeKind::When { reg } => self.reg(*reg),
+            ProbeKind::FormDecided { list, idx, .. } => {
+                self.reg(*list)?;
+                self.reg(*idx)
+            }
+            ProbeKind::FormDone { list, .. } => self.reg(*list),
+            ProbeKind::BlockLet { slot, .. } => self.reg(*slot),
+            ProbeKind::Default | ProbeKind::FormUndefined { .. } => Ok(()),
+        }
     }
 
     fn own_let(&self, l: u32) -> Check {
@@ -417,6 +437,8 @@ mod tests {
             n_regs: 2,
             n_builders: 0,
             locs: Vec::new(),
+            decl: None,
+            probes: Vec::new(),
         });
         p
     }

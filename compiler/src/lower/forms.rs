@@ -3,7 +3,7 @@
 
 use sentrie_grammar::ast::{self, Expr, Quant};
 use sentrie_vm::bytecode::{Instr, IterOp, Reg};
-use sentrie_vm::program::Const;
+use sentrie_vm::program::{Const, ProbeKind};
 
 use super::{Binding, Lower};
 
@@ -72,9 +72,15 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
         let t = self.temp(body);
         let mut to_end = None;
+        let decided = ProbeKind::FormDecided {
+            form: op,
+            list,
+            idx,
+        };
         match kind {
             Quant::Any | Quant::First => {
                 let cont = self.f.emit_fwd(Instr::JumpIfNotTrue { src: t, target: 0 });
+                self.probe(coll.span, decided);
                 if kind == Quant::Any {
                     self.f.emit(Instr::LoadBool { dst, value: true });
                 } else {
@@ -85,6 +91,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             Quant::All => {
                 let cont = self.f.emit_fwd(Instr::JumpIfTrue { src: t, target: 0 });
+                self.probe(coll.span, decided);
                 self.f.emit(Instr::LoadBool { dst, value: false });
                 to_end = Some(self.f.emit_fwd(Instr::Jump { target: 0 }));
                 self.f.patch_here(cont);
@@ -107,11 +114,13 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::Incr { reg: idx });
         self.f.emit(Instr::Jump { target: top });
         self.f.patch_here(exit);
+        self.probe(coll.span, ProbeKind::FormDone { form: op, list });
         if let Some(b) = builder {
             self.f.emit(Instr::BuilderFinish { dst, b });
         }
         let done = self.f.emit_fwd(Instr::Jump { target: 0 });
         self.f.patch_here(undef);
+        self.probe(coll.span, ProbeKind::FormUndefined { form: op });
         match kind {
             Quant::Any | Quant::All => {
                 self.f.emit(Instr::LoadBool { dst, value: false });
@@ -180,9 +189,22 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::Incr { reg: idx });
         self.f.emit(Instr::Jump { target: outer });
         self.f.patch_here(finish);
+        self.probe(
+            coll.span,
+            ProbeKind::FormDone {
+                form: IterOp::Distinct,
+                list,
+            },
+        );
         self.f.emit(Instr::BuilderFinish { dst, b });
         let done = self.f.emit_fwd(Instr::Jump { target: 0 });
         self.f.patch_here(undef);
+        self.probe(
+            coll.span,
+            ProbeKind::FormUndefined {
+                form: IterOp::Distinct,
+            },
+        );
         self.konst(Const::List(Vec::new()), dst);
         self.f.patch_here(done);
         self.f.free_builder();
@@ -221,9 +243,22 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::Incr { reg: idx });
         self.f.emit(Instr::Jump { target: top });
         self.f.patch_here(exit);
+        self.probe(
+            coll.span,
+            ProbeKind::FormDone {
+                form: IterOp::Reduce,
+                list,
+            },
+        );
         self.f.emit(Instr::Move { dst, src: acc_reg });
         let done = self.f.emit_fwd(Instr::Jump { target: 0 });
         self.f.patch_here(undef);
+        self.probe(
+            coll.span,
+            ProbeKind::FormUndefined {
+                form: IterOp::Reduce,
+            },
+        );
         self.f.emit(Instr::LoadUndef { dst });
         self.f.patch_here(done);
         self.scope.truncate(scope_mark);

@@ -15,7 +15,7 @@ use sentrie_grammar::ast::{self, Expr, ExprKind, FactMarker, RuleBody};
 use sentrie_grammar::Span;
 use sentrie_vm::bytecode::{Instr, Reg};
 use sentrie_vm::program::{
-    Const, FactInfo, FuncId, ImportSite, LetCheck, PolicyId, RuleId, TypeId,
+    Const, FactInfo, FuncId, ImportSite, LetCheck, PolicyId, ProbeKind, RuleId, TypeId,
 };
 
 use crate::builder::Builder;
@@ -79,6 +79,7 @@ impl<'p> Cx<'_, 'p> {
                 .name(node, format!("{qual}/{}", l.name.text), l.name.span);
             let name = format!("{qual}.{}", l.name.text);
             let mut low = Lower::new(self, pid, name, node, Mode::Normal);
+            low.f.decl = Some(low.b.loc(l.name.span));
             low.value(&l.value, l.ty.as_ref().map(|t| (l.name.text.clone(), t)));
             let func = low.finish();
             self.b.program.lets[*lid].func = func;
@@ -90,6 +91,7 @@ impl<'p> Cx<'_, 'p> {
                 .name(node, format!("{qual}/{}", r.name.text), r.name.span);
             let name = format!("{qual}/{}", r.name.text);
             let mut low = Lower::new(self, pid, name, node, Mode::Normal);
+            low.f.decl = Some(low.b.loc(r.name.span));
             low.rule(r, *rid);
             let func = low.finish();
             self.b.program.rules[*rid].func = func;
@@ -104,6 +106,7 @@ impl<'p> Cx<'_, 'p> {
             for (name, expr) in &e.attachments {
                 let fname = format!("{qual}/{}.{}", e.rule.text, name.text);
                 let mut low = Lower::new(self, pid, fname, node, Mode::Attachment);
+                low.f.decl = Some(low.b.loc(name.span));
                 low.value(expr, None);
                 atts.push((name.text.clone(), low.finish()));
             }
@@ -250,6 +253,12 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.set_loc(l);
     }
 
+    /// Records a probe for explaining evaluations before the next instruction.
+    fn probe(&mut self, span: Span, kind: ProbeKind) {
+        let loc = self.b.loc(span);
+        self.f.probe(loc, kind);
+    }
+
     fn konst(&mut self, c: Const, dst: Reg) {
         let k = self.b.const_id(c);
         self.f.emit(Instr::LoadConst { dst, k });
@@ -276,6 +285,7 @@ impl<'c, 'p> Lower<'c, 'p> {
         let mut to_default = None;
         if let Some(w) = &r.when {
             let t = self.temp(w);
+            self.probe(w.span, ProbeKind::When { reg: t });
             to_default = Some(self.f.emit_fwd(Instr::JumpIfNotTrue { src: t, target: 0 }));
         }
         match &r.body {
@@ -285,6 +295,8 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.f.emit(Instr::Ret { src: out });
         if let Some(p) = to_default {
             self.f.patch_here(p);
+            let at = r.default.as_ref().map_or(r.name.span, |d| d.span);
+            self.probe(at, ProbeKind::Default);
             match &r.default {
                 Some(d) => self.expr(d, out),
                 None => {

@@ -146,6 +146,13 @@ impl<'c, 'p> Lower<'c, 'p> {
                 self.loc(l.span);
                 self.f.emit(Instr::CheckLet { src: slot, site });
             }
+            self.probe(
+                l.name.span,
+                sentrie_vm::program::ProbeKind::BlockLet {
+                    slot,
+                    name: l.name.text.clone(),
+                },
+            );
             self.f.emit(Instr::RetSub);
             self.f.free_to(mark);
             self.node = saved_node;

@@ -10,14 +10,24 @@ use super::{error, load, out, EXIT_FAIL, EXIT_OK};
 use crate::cli::OutputFormat;
 use crate::{facts, output};
 
-pub fn run(
-    target_text: &str,
-    pack: &Path,
-    facts_arg: Option<&str>,
-    fact_file: Option<&Path>,
-    format: OutputFormat,
-    errors: ErrorFormat,
-) -> u8 {
+/// What `exec` evaluates.
+pub struct Args<'c> {
+    pub target: &'c str,
+    pub pack: &'c Path,
+    pub facts: Option<&'c str>,
+    pub fact_file: Option<&'c Path>,
+    /// `--explain`: add each rule's trace.
+    pub explain: bool,
+}
+
+pub fn run(args: &Args<'_>, format: OutputFormat, errors: ErrorFormat) -> u8 {
+    let Args {
+        target: target_text,
+        pack,
+        facts: facts_arg,
+        fact_file,
+        explain,
+    } = *args;
     let Some(loaded) = load(pack, errors) else {
         return EXIT_FAIL;
     };
@@ -37,17 +47,30 @@ pub fn run(
             return EXIT_FAIL;
         }
     };
-    let outcomes = sentrie_vm::evaluate(
-        program,
-        target.policy,
-        &target.rules,
-        facts_value,
-        &bump,
-        Limits::default(),
-    );
+    let (outcomes, traces) = if explain {
+        sentrie_vm::evaluate_explained(
+            program,
+            target.policy,
+            &target.rules,
+            facts_value,
+            &bump,
+            Limits::default(),
+        )
+    } else {
+        let outcomes = sentrie_vm::evaluate(
+            program,
+            target.policy,
+            &target.rules,
+            facts_value,
+            &bump,
+            Limits::default(),
+        );
+        (outcomes, Vec::new())
+    };
     let views: Vec<output::View<'_, '_>> = outcomes
         .iter()
-        .map(|o| output::View::of(program, o))
+        .enumerate()
+        .map(|(i, o)| output::View::of(program, o).with_trace(traces.get(i)))
         .collect();
     match format {
         OutputFormat::Json => out(&format!("{}\n", output::to_pretty_json(&views))),

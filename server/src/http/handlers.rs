@@ -121,6 +121,7 @@ pub async fn decision(
         rid: rid.clone(),
         target_text,
         decision_id: decision_id.clone(),
+        explain: explain_requested(req.query_string()),
     };
     let evaluated = if inline {
         guarded(&job)
@@ -168,6 +169,16 @@ struct Job {
     target_text: String,
     /// Time-ordered (UUID v7): in the response body, its header and the log line.
     decision_id: String,
+    /// `?explain=true` (the body's `"explain": true` is read with the facts).
+    explain: bool,
+}
+
+/// `explain=true` (or `explain=1`, or a bare `explain`) in a query string.
+fn explain_requested(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
+        k == "explain" && matches!(v, "true" | "1")
+    })
 }
 
 /// `evaluate` behind a panic guard: `Err(())` for a caught panic (a bug), after which the
@@ -187,6 +198,7 @@ fn evaluate(job: &Job) -> Result<String, ()> {
         rid,
         target_text,
         decision_id,
+        explain,
     } = job;
     let started = Instant::now();
     let result = ARENA.with(|cell| {
@@ -206,16 +218,33 @@ fn evaluate(job: &Job) -> Result<String, ()> {
             deadline: Some(Instant::now() + app.limits.deadline),
             ..sentrie_vm::Limits::default()
         };
-        let outcomes = sentrie_vm::evaluate(
-            &pack.program,
-            target.policy,
-            &target.rules,
-            facts,
-            bump,
-            limits,
-        );
+        let explain = *explain
+            || matches!(
+                sentrie_vm::value::map_get(top, "explain"),
+                Some(Value::Bool(true))
+            );
+        let (outcomes, traces) = if explain {
+            sentrie_vm::evaluate_explained(
+                &pack.program,
+                target.policy,
+                &target.rules,
+                facts,
+                bump,
+                limits,
+            )
+        } else {
+            let outcomes = sentrie_vm::evaluate(
+                &pack.program,
+                target.policy,
+                &target.rules,
+                facts,
+                bump,
+                limits,
+            );
+            (outcomes, Vec::new())
+        };
         let mut inner = String::with_capacity(512);
-        output::write_response(&mut inner, &pack.program, &outcomes);
+        output::write_explained(&mut inner, &pack.program, &outcomes, &traces);
         if let Some(log) = &app.audit {
             let masks: std::borrow::Cow<'_, [String]> = if pack.mask.is_empty() {
                 std::borrow::Cow::Borrowed(&log.mask)

@@ -8,9 +8,10 @@ use crate::conform;
 use crate::error::{ErrorKind, EvalError};
 use crate::json;
 use crate::program::{PolicyId, TypeId};
+use crate::trace::Trace;
 use crate::value::{map_get, MapRef, Value};
 
-impl<'a> Vm<'a> {
+impl<'a, T: Trace> Vm<'a, T> {
     /// Creates an evaluation context for `policy` and binds its facts (LANGUAGE.md §9.2).
     pub(super) fn new_ctx(
         &mut self,

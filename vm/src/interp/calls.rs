@@ -12,9 +12,10 @@ use crate::error::ErrorKind;
 use crate::host::NativeEnv;
 use crate::json;
 use crate::program::{LetId, RuleId};
+use crate::trace::Trace;
 use crate::value::{DecisionVal, Value};
 
-impl<'a> Vm<'a> {
+impl<'a, T: Trace> Vm<'a, T> {
     /// A policy-level let: its cached value, or `None` after pushing its function.
     #[inline]
     pub(super) fn load_let(
@@ -98,6 +99,9 @@ impl<'a> Vm<'a> {
         let Some(fr) = self.frames.pop() else {
             return Ok(Flow::Return(v));
         };
+        if T::ON {
+            self.tracer.leave(v);
+        }
         self.regs.truncate(fr.base as usize);
         self.builders.truncate(fr.bbase as usize);
         if let Some(caller) = self.frames.last() {
@@ -245,11 +249,16 @@ impl<'a> Vm<'a> {
         let args = &self.regs[start..start + m.argc as usize];
         let bump = self.bump;
         let deadline = self.limits.deadline;
-        self.memoized(m.memo, 'm', site, args, || {
+        let result = self.memoized(m.memo, 'm', site, args, || {
             vp.host
                 .call_module(vp, m, args, bump, deadline)
                 .map_err(ErrorKind::Module)
-        })
+        });
+        if T::ON {
+            let shown = result.as_ref().map(|v| *v).map_err(ToString::to_string);
+            self.tracer.module_call(&m.key, &m.export, args, &shown);
+        }
+        result
     }
 
     /// Runs `call` unless a live cached result exists for this site and these arguments

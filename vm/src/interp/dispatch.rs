@@ -17,9 +17,10 @@ use crate::ops::{
     add, arith, compare, contains, equals, get_field, get_index, is_empty, matches_dyn, unary_num,
 };
 use crate::program::{Const, TypeId};
+use crate::trace::Trace;
 use crate::value::{map_get, Tri, Value};
 
-impl<'a> Vm<'a> {
+impl<'a, T: Trace> Vm<'a, T> {
     /// Executes instructions of the top frame until a call, a return or an error. On return
     /// `*pc_out` is the pc after the last instruction executed.
     pub(super) fn exec(
@@ -80,6 +81,10 @@ impl<'a> Vm<'a> {
                     "execution ran past the end of the code",
                 ));
             };
+            if T::ON {
+                self.tracer
+                    .step(self.vp, frame.func, pc as u32, &self.regs[base..]);
+            }
             pc += 1;
             match instr {
                 Instr::LoadConst { dst, k } => {

@@ -19,6 +19,7 @@ use bumpalo::Bump;
 use crate::bytecode::Reg;
 use crate::error::{ErrorKind, EvalError, Fault};
 use crate::program::{FuncId, PolicyId, Program, RuleId, TypeId};
+use crate::trace::{CallKind, NoTrace, Trace};
 use crate::value::{DecisionVal, MapRef, Value};
 use crate::verified::VerifiedProgram;
 
@@ -97,7 +98,9 @@ struct Frame<'a> {
     ret: Ret<'a>,
 }
 
-pub struct Vm<'a> {
+pub struct Vm<'a, T: Trace = NoTrace> {
+    /// Hooks of explaining evaluations; [`NoTrace`] compiles them away.
+    tracer: T,
     /// The program as linked (regexes, natives, host) and its tables.
     vp: &'a VerifiedProgram,
     p: &'a Program,
@@ -140,7 +143,7 @@ pub fn evaluate<'a>(
 ) -> Vec<Outcome<'a>> {
     crate::work::reset(limits.work);
     crate::work::set_deadline(limits.deadline);
-    let mut vm = Vm::new(p, bump, limits);
+    let mut vm = Vm::new(p, bump, limits, NoTrace);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
@@ -162,6 +165,79 @@ pub fn evaluate<'a>(
     outcomes
 }
 
+/// [`evaluate`], also recording for each requested rule a trace of what was evaluated on the
+/// way (see [`crate::trace`]). Outcomes are the same as [`evaluate`]'s.
+pub fn evaluate_explained<'a>(
+    p: &'a VerifiedProgram,
+    policy: PolicyId,
+    rules: &[RuleId],
+    facts: Value<'a>,
+    bump: &'a Bump,
+    limits: Limits,
+) -> (Vec<Outcome<'a>>, Vec<serde_json::Value>) {
+    crate::work::reset(limits.work);
+    crate::work::set_deadline(limits.deadline);
+    let mut vm = Vm::new(p, bump, limits, crate::trace::Recorder::new());
+    let supplied = match facts.plain() {
+        Value::Map(m) => m,
+        _ => &[],
+    };
+    let root = vm.new_ctx(policy, supplied);
+    // Binding the facts may run fact defaults: that belongs to no rule.
+    let _ = vm.tracer.take();
+    let mut traces = Vec::with_capacity(rules.len());
+    let outcomes = rules
+        .iter()
+        .map(|&rule| {
+            let result = match &root {
+                Ok(ctx) => vm.eval_rule_top(*ctx, rule),
+                Err(e) => Err(e.clone()),
+            };
+            let mut trace = top_node(vm.tracer.take());
+            if let (Some(m), Err(e)) = (trace.as_object_mut(), &result) {
+                m.insert(
+                    "error".into(),
+                    serde_json::json!({"message": e.message(), "location": e.location}),
+                );
+            }
+            traces.push(trace);
+            Outcome { rule, result }
+        })
+        .collect();
+    crate::work::reset(crate::work::UNLIMITED);
+    crate::work::set_deadline(None);
+    (outcomes, traces)
+}
+
+/// The requested rule's own node out of a recorded trace; a rule decided earlier in the same
+/// decision (as another rule's dependency) was not evaluated again and says so.
+fn top_node(mut recorded: serde_json::Value) -> serde_json::Value {
+    let omitted = recorded.get("omitted_steps").cloned();
+    let steps = recorded
+        .get_mut("steps")
+        .and_then(|s| s.as_array_mut())
+        .map(std::mem::take)
+        .unwrap_or_default();
+    // The rule's own frame comes first; its attachments run after it returned.
+    let mut steps = steps.into_iter();
+    let mut node = steps
+        .next()
+        .unwrap_or_else(|| serde_json::json!({"cached": true}));
+    let attachments: Vec<serde_json::Value> = steps.collect();
+    if let (false, Some(m)) = (attachments.is_empty(), node.as_object_mut()) {
+        let own = m
+            .entry("steps")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let Some(own) = own.as_array_mut() {
+            own.extend(attachments);
+        }
+    }
+    if let (Some(n), Some(m)) = (omitted, node.as_object_mut()) {
+        m.insert("omitted_steps".into(), n);
+    }
+    node
+}
+
 /// Binds and checks the facts of `policy` without evaluating any rule (`sentrie validate
 /// --facts`).
 pub fn check_facts<'a>(
@@ -171,7 +247,7 @@ pub fn check_facts<'a>(
     bump: &'a Bump,
 ) -> Result<(), EvalError> {
     crate::work::reset(crate::work::DEFAULT_BUDGET);
-    let mut vm = Vm::new(p, bump, Limits::default());
+    let mut vm = Vm::new(p, bump, Limits::default(), NoTrace);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
@@ -181,9 +257,10 @@ pub fn check_facts<'a>(
     res
 }
 
-impl<'a> Vm<'a> {
-    fn new(vp: &'a VerifiedProgram, bump: &'a Bump, limits: Limits) -> Vm<'a> {
+impl<'a, T: Trace> Vm<'a, T> {
+    fn new(vp: &'a VerifiedProgram, bump: &'a Bump, limits: Limits, tracer: T) -> Vm<'a, T> {
         Vm {
+            tracer,
             vp,
             p: &vp.program,
             bump,
@@ -277,6 +354,18 @@ impl<'a> Vm<'a> {
             return Err(ErrorKind::Recursion);
         }
         self.charge()?;
+        if T::ON {
+            let kind = match ret {
+                Ret::Top => CallKind::FactDefault,
+                Ret::Let { .. } => CallKind::Let,
+                Ret::Attach { .. } => CallKind::Attachment,
+                Ret::Rule { .. } if self.frames.last().is_some_and(|f| f.ctx != ctx) => {
+                    CallKind::Import
+                }
+                Ret::Rule { .. } => CallKind::Rule,
+            };
+            self.tracer.enter(self.vp, func, kind);
+        }
         let f = &self.p.funcs[func];
         let base = self.regs.len() as u32;
         self.regs
@@ -326,7 +415,13 @@ impl<'a> Vm<'a> {
                 let (func, pc) = self.frames.last().map_or((FuncId::from_u32(0), 0), |f| {
                     (f.func, f.pc.saturating_sub(1))
                 });
+                if T::ON {
+                    self.tracer.fault(self.vp, func, pc, &kind);
+                }
                 while self.frames.len() > depth {
+                    if T::ON {
+                        self.tracer.abandon();
+                    }
                     if let Some(fr) = self.frames.pop() {
                         if let Ret::Attach { dec, .. } = fr.ret {
                             let ctx = &self.ctxs[fr.ctx as usize];
