@@ -173,8 +173,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 500)]
     pub watch_interval_ms: u64,
     /// Write one JSON line per decision to this file (`-` for stdout).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decision_log_url")]
     pub decision_log: Option<String>,
+    /// Ship the decision log to this HTTP collector instead: gzip-compressed JSON-lines
+    /// batches, retried with exponential backoff.
+    #[arg(long, value_name = "URL")]
+    pub decision_log_url: Option<String>,
     /// What the decision log records about the facts.
     #[arg(long, value_enum, default_value_t = crate::http::audit::FactsMode::Full)]
     pub decision_log_facts: crate::http::audit::FactsMode,

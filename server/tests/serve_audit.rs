@@ -324,3 +324,103 @@ fn explain_shows_why_and_changes_nothing_else() {
     assert_eq!(keys, ["decision_id", "decisions"]);
     assert!(body["decisions"][0].get("trace").is_none());
 }
+
+/// A small HTTP collector on loopback: answers 503 to the first `fail_first` posts, then
+/// 200; collects the gunzipped lines it accepted.
+fn collector(fail_first: usize) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&lines);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let sink = std::sync::Arc::clone(&sink);
+            let seen = std::sync::Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                loop {
+                    let mut len = 0usize;
+                    let mut gzip = false;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        reader.read_line(&mut h).unwrap();
+                        let h = h.trim_end().to_ascii_lowercase();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                        gzip |= h == "content-encoding: gzip";
+                    }
+                    let mut body = vec![0u8; len];
+                    reader.read_exact(&mut body).unwrap();
+                    let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n < fail_first {
+                        let _ = out.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                        );
+                        continue;
+                    }
+                    assert!(gzip, "batches are gzip-compressed");
+                    let mut text = String::new();
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_string(&mut text)
+                        .unwrap();
+                    sink.lock()
+                        .unwrap()
+                        .extend(text.lines().map(str::to_string));
+                    let _ = out.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (port, lines)
+}
+
+#[test]
+fn the_log_ships_to_a_collector_with_retries_and_counts_what_it_cannot_ship() {
+    let dir = tmp("ship");
+    write_pack(&dir, POLICY_V1);
+    let (port, received) = collector(2);
+    let url = format!("http://127.0.0.1:{port}/ingest");
+    let s = Server::start(&dir, &["--decision-log-url", &url]);
+    for _ in 0..30 {
+        assert_eq!(version(&s), 1);
+    }
+    eventually("30 lines shipped after two refusals", || {
+        metric(&s, "sentrie_decision_log_written_total") == Some(30)
+    });
+    let lines = received.lock().unwrap().clone();
+    assert_eq!(lines.len(), 30);
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(first["type"], "decision");
+    drop(s);
+    // Nobody listening: the lines are counted as failed; the server answers as before.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}/", closed.local_addr().unwrap().port());
+    drop(closed);
+    let s = Server::start(
+        &dir,
+        &[
+            "--decision-log-url",
+            &dead,
+            "--decision-log-on-full",
+            "drop",
+        ],
+    );
+    for _ in 0..5 {
+        assert_eq!(version(&s), 1);
+    }
+    eventually("the failed batch counted", || {
+        metric(&s, "sentrie_decision_log_write_failures_total").is_some_and(|n| n >= 1)
+    });
+    assert_eq!(s.req("GET", "/health", &[], b"").status, 200);
+}

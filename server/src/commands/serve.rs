@@ -32,7 +32,11 @@ pub fn run(args: ServeArgs) -> u8 {
         max_connections: args.max_connections,
         watch: args.watch,
         watch_interval: Duration::from_millis(args.watch_interval_ms.max(10)),
-        decision_log: args.decision_log,
+        decision_log: match (args.decision_log, args.decision_log_url) {
+            (Some(path), _) => Some(http::audit::Destination::Path(path)),
+            (None, Some(url)) => Some(http::audit::Destination::Url(url)),
+            (None, None) => None,
+        },
         decision_log_facts: args.decision_log_facts,
         decision_log_queue_bytes: args.decision_log_queue_bytes,
         decision_log_on_full: args.decision_log_on_full,

@@ -61,14 +61,33 @@ pub struct Queue {
 /// Queue length before lines are dropped.
 const QUEUE: usize = 16_384;
 
-/// Where lines go: stdout, or a file reopened by path on request (log rotation).
+/// Where the log goes, from the command line.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// A file path, or `-` for stdout (`--decision-log`).
+    Path(String),
+    /// An HTTP collector (`--decision-log-url`).
+    Url(String),
+}
+
+/// Where lines go: stdout, a file reopened by path on request (log rotation), or an HTTP
+/// collector.
 enum Sink {
     Stdout,
     File { path: String, file: std::fs::File },
+    Http(super::shipper::Shipper),
 }
 
 impl Sink {
-    fn open(path: &str) -> std::io::Result<Sink> {
+    fn open(to: &Destination) -> std::io::Result<Sink> {
+        let path = match to {
+            Destination::Url(url) => {
+                return super::shipper::Shipper::new(url)
+                    .map(Sink::Http)
+                    .map_err(std::io::Error::other)
+            }
+            Destination::Path(p) => p.as_str(),
+        };
         if path == "-" {
             return Ok(Sink::Stdout);
         }
@@ -105,6 +124,7 @@ impl Sink {
                 out.write_all(bytes).and_then(|()| out.flush())
             }
             Sink::File { file, .. } => file.write_all(bytes),
+            Sink::Http(shipper) => shipper.post(bytes),
         }
     }
 }
@@ -112,13 +132,13 @@ impl Sink {
 impl AuditLog {
     /// Opens `path` for appending (`-` is stdout) and starts the writer thread.
     pub fn open(
-        path: &str,
+        to: &Destination,
         facts: FactsMode,
         mask: Vec<String>,
         queue: Queue,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<AuditLog> {
-        let mut sink = Sink::open(path)?;
+        let mut sink = Sink::open(to)?;
         let (tx, rx) = sync_channel::<String>(QUEUE);
         let reopen = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));

@@ -12,6 +12,7 @@ mod problem;
 mod reload;
 mod request_id;
 mod shadow;
+mod shipper;
 pub mod state;
 
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ pub struct Options {
     pub max_connections: usize,
     pub watch: bool,
     pub watch_interval: Duration,
-    pub decision_log: Option<String>,
+    pub decision_log: Option<audit::Destination>,
     pub decision_log_facts: audit::FactsMode,
     pub decision_log_queue_bytes: usize,
     pub decision_log_on_full: audit::OnFull,
@@ -154,14 +155,14 @@ pub fn serve(opts: Options) -> u8 {
     };
     let metrics = Arc::new(Metrics::default());
     let audit = match &opts.decision_log {
-        Some(path) => {
+        Some(to) => {
             let queue = audit::Queue {
                 bytes: opts.decision_log_queue_bytes,
                 on_full: opts.decision_log_on_full,
             };
             let mask = opts.decision_log_mask.clone();
             match audit::AuditLog::open(
-                path,
+                to,
                 opts.decision_log_facts,
                 mask,
                 queue,
@@ -169,7 +170,7 @@ pub fn serve(opts: Options) -> u8 {
             ) {
                 Ok(log) => Some(log),
                 Err(e) => {
-                    eprintln!("Error: cannot open the decision log `{path}`: {e}");
+                    eprintln!("Error: cannot open the decision log {to:?}: {e}");
                     return 1;
                 }
             }
