@@ -3,7 +3,8 @@
 #  1. peak throughput with wrk (installed from Debian's packages if missing);
 #  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen.rs (8
 #     connections: on a 2-core machine more generator threads measure their own scheduling);
-#  3. peak throughput again with the decision log on (full facts, the default).
+#  3. peak throughput again with the decision log on (full facts), in `drop` and in `block`
+#     mode, and with a shadow pack (the same pack as candidate, so every request is compared).
 # Usage: bench/load.sh [SECONDS]   (default 10 per phase). Prints a summary at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +48,24 @@ half=$((peak_rps / 2))
 paced=$(./target/release/loadgen --addr "127.0.0.1:$port" --path "$path" --body "$work/body.json" --rate "$half" --connections 8 --seconds "$secs")
 kill %1; wait %1 2>/dev/null || true
 
-start_server --decision-log "$work/decisions.jsonl"
-logged_rps=$(peak)
+start_server --decision-log "$work/drop.jsonl" --decision-log-on-full drop
+drop_rps=$(peak)
 kill %1; wait %1 2>/dev/null || true
-lines=$(wc -l < "$work/decisions.jsonl")
+drop_lines=$(wc -l < "$work/drop.jsonl")
+
+start_server --decision-log "$work/block.jsonl" --decision-log-on-full block
+block_rps=$(peak)
+kill %1; wait %1 2>/dev/null || true
+block_lines=$(wc -l < "$work/block.jsonl")
+
+start_server --shadow examples/ai-gateway
+shadow_rps=$(peak)
+compared=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^sentrie_shadow_(agreements|disagreements)_total/ {n += $2} END {print n+0}')
+skipped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^sentrie_shadow_skipped_total/ {print $2}')
+kill %1; wait %1 2>/dev/null || true
 
 echo "peak: $peak_rps decisions/s (wrk, 1 thread, 32 connections)"
 echo "paced at $half/s: $paced"
-echo "peak with decision log: $logged_rps decisions/s ($lines lines written)"
+echo "peak with decision log, drop mode: $drop_rps decisions/s ($drop_lines lines written)"
+echo "peak with decision log, block mode: $block_rps decisions/s ($block_lines lines written)"
+echo "peak with a shadow pack: $shadow_rps decisions/s ($compared compared, $skipped skipped)"
