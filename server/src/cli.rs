@@ -108,6 +108,22 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Run the test cases of a pack (`*.test.json` files) and report failures and coverage.
+    Test {
+        /// Pack location (overrides --pack-location).
+        pack: Option<PathBuf>,
+        #[arg(long, default_value = ".")]
+        pack_location: PathBuf,
+        /// Run only the cases whose name matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        run: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = crate::commands::TestFormat::Human)]
+        format: crate::commands::TestFormat,
+        /// Also report which rules, lets, `when` sides and defaults no case reached.
+        #[arg(long)]
+        coverage: bool,
+    },
     /// Evaluate the decisions of a decision log again and report any that differ.
     Replay {
         /// The decision log (JSON lines written by `serve --decision-log`).

@@ -15,6 +15,7 @@ pub mod builtins;
 pub mod bytecode;
 pub mod cast;
 pub mod conform;
+pub mod coverage;
 pub mod disasm;
 pub mod error;
 pub mod host;
@@ -35,7 +36,7 @@ pub const MAX_VALUE_DEPTH: u32 = 512;
 
 pub use bytecode::{Instr, Reg};
 pub use error::{ErrorKind, EvalError};
-pub use interp::{evaluate, evaluate_explained, Limits, Outcome};
+pub use interp::{evaluate, evaluate_explained, evaluate_with, Limits, Outcome};
 pub use program::Program;
 pub use value::{DecisionVal, Tri, Value};
 pub use verified::{verify, VerifiedProgram};

@@ -127,6 +127,8 @@ pub enum ProbeKind {
     When { reg: Reg },
     /// The rule's default branch starts here.
     Default,
+    /// The condition of `c ? a : b`, in `reg`.
+    Cond { reg: Reg },
     /// A collection form ended early on element `idx` of `list` (`any`, `all`, `first`).
     FormDecided { form: IterOp, list: Reg, idx: Reg },
     /// A collection form went through every element of `list`.

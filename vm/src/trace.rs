@@ -250,6 +250,9 @@ impl Trace for Recorder {
                         );
                     }
                 }
+                // Conditions count for coverage; a trace shows their values through the
+                // rules and lets they read.
+                ProbeKind::Cond { .. } => {}
                 ProbeKind::Default => {
                     if let Some(top) = self.stack.last_mut() {
                         top.node.insert("outcome".into(), Json::from("default"));

@@ -220,7 +220,7 @@ impl<'p> FuncCheck<'p> {
         use crate::program::ProbeKind;
         self.target(probe.pc)?;
         match &probe.kind {
-            ProbeKind::When { reg } => self.reg(*reg),
+            ProbeKind::When { reg } | ProbeKind::Cond { reg } => self.reg(*reg),
             ProbeKind::FormDecided { list, idx, .. } => {
                 self.reg(*list)?;
                 self.reg(*idx)

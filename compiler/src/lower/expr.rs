@@ -166,6 +166,7 @@ impl<'c, 'p> Lower<'c, 'p> {
         match then {
             Some(then) => {
                 let c = self.temp(cond);
+                self.probe(cond.span, sentrie_vm::program::ProbeKind::Cond { reg: c });
                 let to_else = self.f.emit_fwd(Instr::JumpIfNotTrue { src: c, target: 0 });
                 self.expr(then, dst);
                 let to_end = self.f.emit_fwd(Instr::Jump { target: 0 });

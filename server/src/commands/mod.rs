@@ -7,6 +7,8 @@ mod exec;
 mod init;
 mod replay;
 mod serve;
+mod test;
+mod test_report;
 mod validate;
 
 use sentrie_compiler::{LoadError, Loaded};
@@ -23,6 +25,8 @@ pub fn out(text: &str) {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
 }
+
+pub use test::Format as TestFormat;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAIL: u8 = 1;
@@ -65,6 +69,21 @@ pub fn run(cli: Cli) -> u8 {
             pack_location,
             facts,
         } => validate::run(target.as_deref(), &pack_location, facts.as_deref(), format),
+        Command::Test {
+            pack,
+            pack_location,
+            run,
+            format: report,
+            coverage,
+        } => test::run(
+            &test::Args {
+                pack: pack.as_deref().unwrap_or(&pack_location),
+                run: run.as_deref(),
+                format: report,
+                coverage,
+            },
+            format,
+        ),
         Command::Replay {
             log,
             pack_location,

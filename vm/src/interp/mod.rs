@@ -141,9 +141,22 @@ pub fn evaluate<'a>(
     bump: &'a Bump,
     limits: Limits,
 ) -> Vec<Outcome<'a>> {
+    evaluate_with(p, policy, rules, facts, bump, limits, NoTrace).0
+}
+
+/// [`evaluate`] with the hooks of `tracer` (coverage, for instance), which is handed back.
+pub fn evaluate_with<'a, T: Trace>(
+    p: &'a VerifiedProgram,
+    policy: PolicyId,
+    rules: &[RuleId],
+    facts: Value<'a>,
+    bump: &'a Bump,
+    limits: Limits,
+    tracer: T,
+) -> (Vec<Outcome<'a>>, T) {
     crate::work::reset(limits.work);
     crate::work::set_deadline(limits.deadline);
-    let mut vm = Vm::new(p, bump, limits, NoTrace);
+    let mut vm = Vm::new(p, bump, limits, tracer);
     let supplied = match facts.plain() {
         Value::Map(m) => m,
         _ => &[],
@@ -162,7 +175,7 @@ pub fn evaluate<'a>(
     // Outcomes were measured within their budgets; writing them out is bounded by that.
     crate::work::reset(crate::work::UNLIMITED);
     crate::work::set_deadline(None);
-    outcomes
+    (outcomes, vm.tracer)
 }
 
 /// [`evaluate`], also recording for each requested rule a trace of what was evaluated on the
