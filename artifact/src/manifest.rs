@@ -10,4 +10,6 @@ pub struct Manifest {
     pub env: Vec<String>,
     /// JSON pointers of fact values the decision log masks (`decision_log.mask`).
     pub decision_log_mask: Vec<String>,
+    /// `strict = true`: warnings are load errors.
+    pub strict: bool,
 }

@@ -89,6 +89,15 @@ pub enum CompileError {
     #[error("{0}")]
     Module(String),
 
+    // ---- warnings (errors under `--strict`) ----
+    #[error("`{name}` is not declared in this policy, so it reads an ad-hoc fact that any caller can set{}", suggestion_text(.suggestion))]
+    AdhocFact {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("{0} (known before evaluation: the call fails whenever it runs)")]
+    StaticCall(String),
+
     // ---- whole pack ----
     #[error("cyclic dependency: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
@@ -155,6 +164,7 @@ impl Diag {
     /// The rendering form.
     pub fn to_diagnostic(&self) -> Diagnostic {
         Diagnostic {
+            severity: sentrie_grammar::Severity::Error,
             message: self.error.to_string(),
             span: self.span,
             path: self.path.clone(),
@@ -164,6 +174,25 @@ impl Diag {
     }
 }
 
+fn suggestion_text(s: &Option<String>) -> String {
+    s.as_ref()
+        .map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
+}
+
+/// The candidate closest to `name` by edit distance, when it is close enough to be a likely
+/// misspelling (at most a third of the name's length, and at least one edit; a swap of two
+/// neighbouring letters counts as one).
+pub fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (strsim::osa_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c.to_string())
+}
+
 /// Everything the passes found, by severity (LANGUAGE.md §17.1).
 #[derive(Default)]
 pub struct Diags {
@@ -171,6 +200,9 @@ pub struct Diags {
     pub pack: Vec<Diag>,
     /// Policy errors and errors in unused shapes: reported, the pack still runs.
     pub policy: Vec<Diag>,
+    /// Legal but likely mistakes (ad-hoc facts, calls that always fail): reported; load errors
+    /// only in strict mode.
+    pub warnings: Vec<Diag>,
 }
 
 impl Diags {
@@ -182,6 +214,21 @@ impl Diags {
     pub fn policy(&mut self, d: Diag) {
         if !self.policy.contains(&d) {
             self.policy.push(d);
+        }
+    }
+
+    /// Records a warning once; an ad-hoc fact only where a file first reads it.
+    pub fn warn(&mut self, d: Diag) {
+        let same_file = |a: &Diag| a.span.map(|s| s.file) == d.span.map(|s| s.file);
+        let seen = match &d.error {
+            CompileError::AdhocFact { .. } => self
+                .warnings
+                .iter()
+                .any(|w| w.error == d.error && same_file(w)),
+            _ => self.warnings.contains(&d),
+        };
+        if !seen {
+            self.warnings.push(d);
         }
     }
 

@@ -38,6 +38,8 @@ use crate::pack::SourcePack;
 pub struct Compiled {
     pub program: VerifiedProgram,
     pub diagnostics: Vec<Diag>,
+    /// Likely mistakes the language allows (see [`error::Diags::warnings`]).
+    pub warnings: Vec<Diag>,
     /// See [`sentrie_artifact::content_hash`].
     pub hash: String,
 }
@@ -70,6 +72,7 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
         Ok(program) => Ok(Compiled {
             program,
             diagnostics: diags.policy,
+            warnings: diags.warnings,
             hash,
         }),
         Err(e) => Err(vec![Diag {
@@ -115,6 +118,16 @@ pub struct Loaded {
     pub manifest: manifest::Manifest,
     /// Policy errors (the pack still runs; see LANGUAGE.md §17.1).
     pub diagnostics: Vec<Diagnostic>,
+    /// Warnings (severity `Warning`): ad-hoc facts, calls that always fail. Computed from
+    /// sources; a compiled pack carries none (compile it with `--strict` to refuse them).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How a pack is loaded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    /// Warnings are load errors (`--strict`; the manifest's `strict = true` also asks for it).
+    pub strict: bool,
 }
 
 /// Why a pack could not be loaded: diagnostics with the sources to render them.
@@ -127,6 +140,7 @@ impl LoadError {
     fn plain(msg: String) -> LoadError {
         LoadError {
             diagnostics: vec![Diagnostic {
+                severity: sentrie_grammar::Severity::Error,
                 message: msg,
                 span: None,
                 path: None,
@@ -144,6 +158,11 @@ const COMPILER_STACK: usize = 64 * 1024 * 1024;
 
 /// Loads a pack from `--pack-location`.
 pub fn load_pack(path: &Path) -> Result<Loaded, LoadError> {
+    load_pack_with(path, LoadOptions::default())
+}
+
+/// [`load_pack`] with options.
+pub fn load_pack_with(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
     let location = pack::locate(path).map_err(LoadError::plain)?;
     let (root, manifest) = match location {
         pack::Location::Source { root, manifest } => (root, manifest),
@@ -152,7 +171,7 @@ pub fn load_pack(path: &Path) -> Result<Loaded, LoadError> {
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
             .stack_size(COMPILER_STACK)
-            .spawn_scoped(s, || load_source(&root, manifest.as_deref()));
+            .spawn_scoped(s, || load_source(&root, manifest.as_deref(), opts));
         match handle {
             Ok(h) => h.join().unwrap_or_else(|_| {
                 Err(LoadError::plain(
@@ -166,7 +185,11 @@ pub fn load_pack(path: &Path) -> Result<Loaded, LoadError> {
     })
 }
 
-fn load_source(root: &Path, manifest: Option<&Path>) -> Result<Loaded, LoadError> {
+fn load_source(
+    root: &Path,
+    manifest: Option<&Path>,
+    opts: LoadOptions,
+) -> Result<Loaded, LoadError> {
     let (pack, diags) = pack::read(root, manifest);
     let Some(pack) = pack else {
         return Err(LoadError {
@@ -175,7 +198,7 @@ fn load_source(root: &Path, manifest: Option<&Path>) -> Result<Loaded, LoadError
         });
     };
     if diags.is_empty() {
-        return compile_source(pack);
+        return compile_source_with(pack, opts);
     }
     // Some files did not parse: still check the others, so one run reports every
     // independent error. Name-resolution errors may stem from the broken files: drop them.
@@ -195,7 +218,22 @@ fn load_source(root: &Path, manifest: Option<&Path>) -> Result<Loaded, LoadError
 
 /// Compiles an already-read source pack.
 pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
+    compile_source_with(pack, LoadOptions::default())
+}
+
+/// [`compile_source`] with options: in strict mode (or with `strict = true` in the manifest)
+/// warnings refuse the pack, as errors.
+pub fn compile_source_with(pack: SourcePack, opts: LoadOptions) -> Result<Loaded, LoadError> {
+    let strict = opts.strict || pack.manifest.strict;
     match compile(&pack) {
+        Ok(c) if strict && !c.warnings.is_empty() => {
+            let mut diagnostics = rendered(&c.warnings);
+            diagnostics.extend(rendered(&c.diagnostics));
+            Err(LoadError {
+                diagnostics,
+                sources: pack.sources,
+            })
+        }
         Ok(c) => Ok(Loaded {
             program: Arc::new(c.program),
             hash: c.hash,
@@ -203,6 +241,11 @@ pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
             sources: pack.sources,
             manifest: pack.manifest,
             diagnostics: rendered(&c.diagnostics),
+            warnings: c
+                .warnings
+                .iter()
+                .map(|d| d.to_diagnostic().warning())
+                .collect(),
         }),
         Err(diagnostics) => Err(LoadError {
             diagnostics: rendered(&diagnostics),
@@ -260,5 +303,6 @@ pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
         sources: SourceMap::new(),
         manifest: art.manifest,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
     })
 }

@@ -41,7 +41,12 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
     let doc: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| format!("failed to parse pack file: {}", e.message()))?;
-    for key in doc.keys() {
+    let strict = match doc.get("strict") {
+        None => false,
+        Some(Toml::Boolean(b)) => *b,
+        Some(_) => return Err("strict: must be true or false".to_string()),
+    };
+    for key in doc.keys().filter(|k| k.as_str() != "strict") {
         if !TABLES.contains(&key.as_str()) {
             return Err(format!(
                 "unknown top-level table '[{key}]'. Allowed tables are: schema, pack, engine, permissions, decision_log, metadata"
@@ -76,6 +81,7 @@ pub fn parse(text: &str) -> Result<Manifest, String> {
         version,
         env,
         decision_log_mask,
+        strict,
     })
 }
 

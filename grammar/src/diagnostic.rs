@@ -8,6 +8,7 @@ use crate::span::{SourceMap, Span};
 /// One problem found while loading a pack. Messages are lowercase, without a final period.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub message: String,
     /// Where in a source file; `None` for problems of a whole file or of the pack.
     pub span: Option<Span>,
@@ -20,6 +21,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             message: message.into(),
             span: Some(span),
             path: None,
@@ -31,11 +33,26 @@ impl Diagnostic {
     /// A diagnostic about a whole file (no position inside it).
     pub fn file(message: impl Into<String>, path: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             message: message.into(),
             span: None,
             path: Some(path.into()),
             label: None,
             help: None,
+        }
+    }
+
+    /// The same diagnostic as a warning (reported, never failing the load).
+    pub fn warning(mut self) -> Diagnostic {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// `Error` or `Warning`, the prefix of rendered diagnostics.
+    pub fn prefix(&self) -> &'static str {
+        match self.severity {
+            Severity::Error => "Error",
+            Severity::Warning => "Warning",
         }
     }
 
@@ -84,7 +101,11 @@ impl Diagnostic {
         } else {
             file
         };
-        let mut diag = MietteDiagnostic::new(self.message.clone());
+        let mut diag =
+            MietteDiagnostic::new(self.message.clone()).with_severity(match self.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            });
         if let Some(help) = &self.help {
             diag = diag.with_help(help.clone());
         }
@@ -127,12 +148,25 @@ impl Diagnostic {
             "line": line,
             "column": column,
             "message": self.message,
+            "severity": match self.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
         });
         if let (Some(help), Some(map)) = (&self.help, obj.as_object_mut()) {
             map.insert("help".into(), serde_json::Value::String(help.clone()));
         }
         obj
     }
+}
+
+/// How serious a diagnostic is: errors stop a load (or a policy), warnings are reported only
+/// (`--strict` turns them into errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
 }
 
 /// How the CLI prints diagnostics.
@@ -153,12 +187,12 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, format: ErrorFormat
         }
         ErrorFormat::Plain => diags
             .iter()
-            .map(|d| format!("Error: {}", d.render_plain(sources)))
+            .map(|d| format!("{}: {}", d.prefix(), d.render_plain(sources)))
             .collect::<Vec<_>>()
             .join("\n"),
         ErrorFormat::Human => diags
             .iter()
-            .map(|d| format!("Error: {}", d.render_human(sources)))
+            .map(|d| format!("{}: {}", d.prefix(), d.render_human(sources)))
             .collect::<Vec<_>>()
             .join("\n"),
     }

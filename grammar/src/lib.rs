@@ -12,6 +12,6 @@ pub mod lexer;
 pub mod parser;
 pub mod span;
 
-pub use diagnostic::{render_all, Diagnostic, ErrorFormat};
+pub use diagnostic::{render_all, Diagnostic, ErrorFormat, Severity};
 pub use parser::{parse_file, MAX_EXPR_DEPTH};
 pub use span::{FileId, SourceFile, SourceMap, Span};

@@ -27,6 +27,10 @@ pub struct Cli {
     /// How diagnostics are printed on stderr.
     #[arg(long, global = true, value_enum, default_value_t = ErrorFormatArg::Human)]
     pub error_format: ErrorFormatArg,
+    /// Refuse packs with warnings (ad-hoc fact reads, calls that always fail), as the
+    /// manifest's `strict = true` does (validate, exec, serve, compile, test).
+    #[arg(long, global = true)]
+    pub strict: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -508,3 +508,67 @@ fn exec_explain_adds_traces_in_json_and_a_tree_in_the_table() {
     ]);
     assert!(!stdout(&plain).contains("trace"));
 }
+
+#[test]
+fn warnings_suggest_and_strict_mode_refuses() {
+    let policy = "namespace t\npolicy p {\n  fact user: document\n  let is_admin = user.role == \"admin\"\n  rule allow = is_admmin or user.role == \"owner\"\n  export decision of allow\n}\n";
+    let dir = write_pack("strict", &[("p.sentrie", policy)]);
+    let loc = dir.to_str().unwrap();
+    // A warning with the suggestion; the exit status is unchanged.
+    let v = sentrie(&[
+        "validate",
+        "--pack-location",
+        loc,
+        "--error-format",
+        "plain",
+    ]);
+    assert_eq!(v.status.code(), Some(0));
+    assert!(stderr(&v).contains("Warning: p.sentrie:5:16: `is_admmin` is not declared in this policy, so it reads an ad-hoc fact that any caller can set; did you mean `is_admin`?"), "{}", stderr(&v));
+    // In JSON the severity is its own member.
+    let j = sentrie(&["validate", "--pack-location", loc, "--error-format", "json"]);
+    assert!(stderr(&j).contains("\"severity\": \"warning\""));
+    // `--strict` (on any command) makes it a load error.
+    for args in [
+        vec!["validate", "--strict", "--pack-location", loc],
+        vec![
+            "exec",
+            "t/p/allow",
+            "--strict",
+            "--pack-location",
+            loc,
+            "--facts",
+            "{\"user\": {}}",
+        ],
+        vec!["--strict", "test", loc],
+    ] {
+        let o = sentrie(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("did you mean `is_admin`?"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // Without it, exec evaluates (the misspelt name is an ad-hoc fact a caller can set).
+    let e = sentrie(&[
+        "exec",
+        "t/p/allow",
+        "--pack-location",
+        loc,
+        "--facts",
+        "{\"user\": {}, \"is_admmin\": true}",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(e.status.code(), Some(0));
+    assert!(stdout(&e).contains("\"value\": true"));
+    // `strict = true` in the manifest does the same.
+    let manifest = std::fs::read_to_string(dir.join("sentrie.pack.toml")).unwrap();
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        format!("strict = true\n{manifest}"),
+    )
+    .unwrap();
+    let m = sentrie(&["validate", "--pack-location", loc]);
+    assert_eq!(m.status.code(), Some(1));
+}

@@ -90,6 +90,26 @@ fn err_files_report_located_diagnostics() {
     }
 }
 
+/// `tests/parse/warn` loads, with the warnings (and suggestions) recorded in its snapshot.
+#[test]
+fn warn_files_report_warnings_with_suggestions() {
+    for (name, text) in files("parse/warn") {
+        let path = format!("{name}.sentrie");
+        let loaded = sentrie_compiler::compile_text(&[(&path, &text)])
+            .unwrap_or_else(|e| panic!("{name}: {:?}", e.diagnostics));
+        assert!(!loaded.warnings.is_empty(), "{name} should warn");
+        let rendered = sentrie_grammar::render_all(
+            &loaded.warnings,
+            &loaded.sources,
+            sentrie_grammar::ErrorFormat::Plain,
+        );
+        assert!(rendered
+            .lines()
+            .all(|l| l.starts_with(&format!("Warning: {path}:"))));
+        insta::assert_snapshot!(format!("warn_{name}"), rendered);
+    }
+}
+
 #[test]
 fn human_rendering_shows_the_source_line() {
     let rendered = sentrie_tests::render_human(&[(

@@ -11,6 +11,28 @@ use super::Lower;
 use crate::error::CompileError;
 use crate::modules::{ModuleKind, UsedModule};
 
+/// `; did you mean `x`?` for the closest of `names`, or nothing.
+fn suggest(name: &str, names: &[String]) -> String {
+    crate::error::closest(name, names.iter().map(String::as_str))
+        .map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
+}
+
+/// Functions callable without a `use` (LANGUAGE.md §15), for suggestions.
+const BUILTIN_NAMES: [&str; 12] = [
+    "count",
+    "merge",
+    "error",
+    "as_list",
+    "flatten",
+    "flatten_deep",
+    "normalise_list",
+    "uuid",
+    "base64.encode",
+    "base64.decode",
+    "crypto.hash",
+    "crypto.verify",
+];
+
 impl<'c, 'p> Lower<'c, 'p> {
     /// `!` means 300 seconds; `!N` must be a whole number of seconds.
     pub(super) fn memo_ttl(&mut self, memo: Option<Option<f64>>, span: Span) -> Option<u32> {
@@ -37,6 +59,15 @@ impl<'c, 'p> Lower<'c, 'p> {
             .cloned()
     }
 
+    /// A failure known before evaluation (a function that is not imported, not exported or
+    /// does not exist): a warning now (an error in strict mode), the same failure at run time.
+    fn fail_static(&mut self, msg: String, span: Span, dst: Reg) {
+        self.b
+            .diags
+            .warn(CompileError::StaticCall(msg.clone()).at(span));
+        self.fail(msg, span, dst);
+    }
+
     /// Emits a runtime failure with `msg` and leaves undefined in `dst`.
     fn fail(&mut self, msg: String, span: Span, dst: Reg) {
         let k = self.b.const_id(Const::Str(msg));
@@ -51,17 +82,22 @@ impl<'c, 'p> Lower<'c, 'p> {
             return self.fail(why.clone(), span, dst);
         }
         if !m.names.iter().any(|n| n == name) {
-            return self.fail(format!("'{name}' not imported from {}", m.alias), span, dst);
+            let hint = suggest(name, &m.names);
+            return self.fail_static(
+                format!("'{name}' not imported from {}{hint}", m.alias),
+                span,
+                dst,
+            );
         }
         match &m.kind {
             ModuleKind::Builtin(module) => match sentrie_modules::native::lookup(module, name) {
                 Some(Export::Const(c)) => self.konst(c, dst),
-                Some(Export::Function(_)) => self.fail(
+                Some(Export::Function(_)) => self.fail_static(
                     format!("{}.{name} is a function: call it", m.alias),
                     span,
                     dst,
                 ),
-                None => self.fail(
+                None => self.fail_static(
                     format!("module @sentrie/{module} missing export {name}"),
                     span,
                     dst,
@@ -105,8 +141,9 @@ impl<'c, 'p> Lower<'c, 'p> {
             return self.fail(why.clone(), span, dst);
         }
         if !m.names.iter().any(|n| n == name) {
-            return self.fail(
-                format!("function '{name}' not imported from {}", m.alias),
+            let hint = suggest(name, &m.names);
+            return self.fail_static(
+                format!("function '{name}' not imported from {}{hint}", m.alias),
                 span,
                 dst,
             );
@@ -123,10 +160,10 @@ impl<'c, 'p> Lower<'c, 'p> {
         match sentrie_modules::native::lookup(module, name) {
             Some(Export::Function(_)) => {}
             Some(Export::Const(_)) => {
-                return self.fail(format!("{}.{name} is not a function", m.alias), span, dst)
+                return self.fail_static(format!("{}.{name} is not a function", m.alias), span, dst)
             }
             None => {
-                return self.fail(
+                return self.fail_static(
                     format!("module @sentrie/{module} missing export {name}"),
                     span,
                     dst,
@@ -210,13 +247,17 @@ impl<'c, 'p> Lower<'c, 'p> {
             (Some((b, min, max)), _) => (Some(b), min, max),
             (None, Some((min, max))) => (None, min, max),
             (None, None) => {
-                let k = self
-                    .b
-                    .const_id(Const::Str(format!("unknown function: {name}")));
-                self.loc(span);
-                self.f.emit(Instr::Fail { k });
-                self.f.emit(Instr::LoadUndef { dst });
-                return;
+                let imported: Vec<String> = self.res.modules[self.pid]
+                    .iter()
+                    .flat_map(|m| m.names.iter().cloned())
+                    .collect();
+                let known = BUILTIN_NAMES
+                    .iter()
+                    .copied()
+                    .chain(imported.iter().map(String::as_str));
+                let hint = crate::error::closest(&name, known)
+                    .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+                return self.fail_static(format!("unknown function: {name}{hint}"), span, dst);
             }
         };
         if args.len() < min || args.len() > max {

@@ -80,6 +80,21 @@ impl<'c, 'p> Lower<'c, 'p> {
                     self.f.emit(Instr::LoadUndef { dst });
                 }
                 None => {
+                    let pol = &self.ix.policies[self.pid];
+                    let declared = pol
+                        .values
+                        .keys()
+                        .chain(pol.import_names.keys())
+                        .chain(self.scope.iter().map(|(n, _)| n))
+                        .map(String::as_str);
+                    let suggestion = crate::error::closest(name, declared);
+                    self.b.diags.warn(
+                        CompileError::AdhocFact {
+                            name: name.to_string(),
+                            suggestion,
+                        }
+                        .at(span),
+                    );
                     let n = self.b.name_id(name);
                     self.f.emit(Instr::LoadAdhoc { dst, name: n });
                 }

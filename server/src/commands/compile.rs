@@ -17,6 +17,7 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
     let Some(loaded) = load(pack_path, format) else {
         return EXIT_FAIL;
     };
+    super::print_warnings(&loaded, format);
     if !loaded.diagnostics.is_empty() {
         eprintln!(
             "{}",

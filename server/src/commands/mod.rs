@@ -38,9 +38,10 @@ pub fn run(cli: Cli) -> u8 {
         ErrorFormatArg::Plain => ErrorFormat::Plain,
         ErrorFormatArg::Json => ErrorFormat::Json,
     };
+    STRICT.store(cli.strict, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Init { name, directory } => init::run(&name, &directory),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, cli.strict),
         Command::Compile {
             pack,
             pack_location,
@@ -118,9 +119,25 @@ pub fn error(msg: &str) {
     eprintln!("Error: {msg}");
 }
 
-/// Loads a pack, printing its diagnostics on failure.
+/// Prints a loaded pack's warnings on stderr (they never change the exit status).
+pub fn print_warnings(loaded: &Loaded, format: ErrorFormat) {
+    if !loaded.warnings.is_empty() {
+        eprintln!("{}", render_all(&loaded.warnings, &loaded.sources, format));
+    }
+}
+
+/// `--strict`, for every command that loads a pack.
+static STRICT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--strict` was given.
+pub fn strict() -> bool {
+    STRICT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Loads a pack (strict when `--strict` was given), printing its diagnostics on failure.
 pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
-    match sentrie_compiler::load_pack(path) {
+    let opts = sentrie_compiler::LoadOptions { strict: strict() };
+    match sentrie_compiler::load_pack_with(path, opts) {
         Ok(l) => Some(l),
         Err(LoadError {
             diagnostics,

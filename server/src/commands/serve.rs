@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::cli::ServeArgs;
 use crate::http::{self, state::Limits};
 
-pub fn run(args: ServeArgs) -> u8 {
+pub fn run(args: ServeArgs, strict: bool) -> u8 {
     // Before the first pack is loaded: its cache takes the budget when it is made.
     sentrie_modules::memo::set_default_budget(args.memo_bytes);
     let workers = args
@@ -43,6 +43,7 @@ pub fn run(args: ServeArgs) -> u8 {
         decision_log_mask: args.decision_log_mask,
         allow_policy_errors: args.allow_policy_errors,
         shadow: args.shadow,
+        strict,
     };
     http::serve(opts)
 }

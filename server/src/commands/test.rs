@@ -47,6 +47,7 @@ pub fn run(args: &Args<'_>, errors: sentrie_grammar::ErrorFormat) -> u8 {
     let Some(loaded) = load(args.pack, errors) else {
         return EXIT_FAIL;
     };
+    super::print_warnings(&loaded, errors);
     let root = match sentrie_compiler::pack::locate(args.pack) {
         Ok(sentrie_compiler::pack::Location::Source { root, .. }) => root,
         Ok(sentrie_compiler::pack::Location::Compiled(p)) => p

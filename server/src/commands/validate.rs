@@ -33,6 +33,7 @@ pub fn run(
         p.rules().len(),
         p.funcs().len()
     );
+    super::print_warnings(&loaded, format);
     if !loaded.diagnostics.is_empty() {
         eprintln!(
             "{}",

@@ -46,6 +46,17 @@ pub struct Options {
     pub modules: ModuleOptions,
     /// `--shadow`: a candidate pack evaluated beside the primary.
     pub shadow: Option<PathBuf>,
+    /// `--strict`: packs with warnings are refused, at start and on reload.
+    pub strict: bool,
+}
+
+impl Options {
+    fn checks(&self) -> reload::Checks {
+        reload::Checks {
+            allow_policy_errors: self.allow_policy_errors,
+            strict: self.strict,
+        }
+    }
 }
 
 /// Where decisions that call user modules run, and the memory their runtimes share.
@@ -108,10 +119,13 @@ const SIGXFSZ: i32 = 25;
 /// Loads a pack for `serve` to start with; on refusal prints why and gives `None`.
 fn load_at_start(
     location: &std::path::Path,
-    allow_policy_errors: bool,
+    checks: reload::Checks,
 ) -> Option<sentrie_compiler::Loaded> {
-    match reload::load_checked(location, allow_policy_errors) {
+    match reload::load_checked(location, checks) {
         Ok(loaded) => {
+            for d in &loaded.warnings {
+                tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "warning");
+            }
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error: its rules fail at evaluation");
             }
@@ -136,11 +150,11 @@ fn load_at_start(
 
 /// Runs the server until it is stopped. Returns the process exit code.
 pub fn serve(opts: Options) -> u8 {
-    let Some(loaded) = load_at_start(&opts.location, opts.allow_policy_errors) else {
+    let Some(loaded) = load_at_start(&opts.location, opts.checks()) else {
         return 1;
     };
     let shadow = match &opts.shadow {
-        Some(location) => match load_at_start(location, opts.allow_policy_errors) {
+        Some(location) => match load_at_start(location, opts.checks()) {
             Some(l) => Some(shadow::Shadow::new(state::Slot::new(location.clone(), l))),
             None => return 1,
         },
@@ -197,7 +211,7 @@ pub fn serve(opts: Options) -> u8 {
         metrics,
         audit,
         modules,
-        allow_policy_errors: opts.allow_policy_errors,
+        checks: opts.checks(),
     });
     if let Err(e) = shadow::Shadow::start(&app) {
         eprintln!("Error: cannot start the shadow thread: {e}");

@@ -20,13 +20,26 @@ pub struct Refused {
     pub policy_errors_only: bool,
 }
 
+/// What a pack must pass to be served.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Checks {
+    /// `--allow-policy-errors`: serve packs with policy errors.
+    pub allow_policy_errors: bool,
+    /// `--strict`: warnings refuse the pack.
+    pub strict: bool,
+}
+
 /// How many times a load is retried when the files changed while they were being read.
 const SNAPSHOT_ATTEMPTS: u32 = 5;
 
 /// Loads the pack at `location` from a consistent snapshot of its files (the load is repeated
 /// when a file changed while it was being read), and refuses it when it has any load error, or
 /// policy errors unless `allow_policy_errors`.
-pub fn load_checked(location: &Path, allow_policy_errors: bool) -> Result<Loaded, Refused> {
+pub fn load_checked(location: &Path, checks: Checks) -> Result<Loaded, Refused> {
+    let Checks {
+        allow_policy_errors,
+        strict,
+    } = checks;
     let root = match sentrie_compiler::pack::locate(location) {
         Ok(sentrie_compiler::pack::Location::Source { root, .. }) => Some(root),
         _ => None,
@@ -35,7 +48,8 @@ pub fn load_checked(location: &Path, allow_policy_errors: bool) -> Result<Loaded
     let result = loop {
         attempt += 1;
         let before = root.as_deref().map(fingerprint);
-        let result = sentrie_compiler::load_pack(location);
+        let result =
+            sentrie_compiler::load_pack_with(location, sentrie_compiler::LoadOptions { strict });
         let after = root.as_deref().map(fingerprint);
         if before == after || attempt >= SNAPSHOT_ATTEMPTS {
             break result;
@@ -99,7 +113,7 @@ fn reloader(app: &App, rx: &Receiver<Which>) {
 /// server as degraded until a reload succeeds).
 pub fn reload(app: &App, slot: &Slot) {
     let started = std::time::Instant::now();
-    match load_checked(&slot.location, app.allow_policy_errors) {
+    match load_checked(&slot.location, app.checks) {
         Ok(loaded) => {
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error in reloaded pack");

@@ -88,8 +88,8 @@ pub struct App {
     pub audit: Option<AuditLog>,
     /// Runs the decisions that call user modules.
     pub modules: ModulePool,
-    /// `--allow-policy-errors`: reload into packs with policy errors.
-    pub allow_policy_errors: bool,
+    /// What a pack must pass to be served (at start and on every reload).
+    pub checks: super::reload::Checks,
 }
 
 /// A refused reload, as `/health` reports it.
