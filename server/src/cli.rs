@@ -121,6 +121,9 @@ pub enum Command {
         /// Run only the cases whose name matches this regular expression.
         #[arg(long, value_name = "REGEX")]
         run: Option<String>,
+        /// Run the cases of this file (repeatable) instead of the pack's `*.test.json` files.
+        #[arg(long, value_name = "FILE")]
+        cases: Vec<PathBuf>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = crate::commands::TestFormat::Human)]
         format: crate::commands::TestFormat,

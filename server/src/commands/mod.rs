@@ -74,11 +74,13 @@ pub fn run(cli: Cli) -> u8 {
             pack,
             pack_location,
             run,
+            cases,
             format: report,
             coverage,
         } => test::run(
             &test::Args {
                 pack: pack.as_deref().unwrap_or(&pack_location),
+                cases: &cases,
                 run: run.as_deref(),
                 format: report,
                 coverage,

@@ -24,6 +24,8 @@ pub enum Format {
 
 pub struct Args<'c> {
     pub pack: &'c Path,
+    /// `--cases FILE`: run these case files instead of the pack's own `*.test.json`.
+    pub cases: &'c [PathBuf],
     pub run: Option<&'c str>,
     pub format: Format,
     pub coverage: bool,
@@ -60,7 +62,12 @@ pub fn run(args: &Args<'_>, errors: sentrie_grammar::ErrorFormat) -> u8 {
     };
     let mut results = Vec::new();
     let mut coverage = Coverage::new();
-    for file in test_files(&root) {
+    let files = if args.cases.is_empty() {
+        test_files(&root)
+    } else {
+        args.cases.to_vec()
+    };
+    for file in files {
         let rel = file
             .strip_prefix(&root)
             .unwrap_or(&file)
