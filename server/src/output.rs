@@ -125,7 +125,8 @@ pub fn write_explained(
     out.push('}');
 }
 
-/// The decisions as a JSON array, indented for people (`exec --output json`).
+/// The decisions as a JSON array, indented for people (`exec --output json`). A rule that
+/// failed also carries its `error` (its message and location).
 pub fn to_pretty_json(views: &[View<'_, '_>]) -> String {
     let mut compact = String::from("[");
     for (i, v) in views.iter().enumerate() {
@@ -133,6 +134,12 @@ pub fn to_pretty_json(views: &[View<'_, '_>]) -> String {
             compact.push(',');
         }
         v.write(&mut compact);
+        if let Some(e) = v.error {
+            compact.pop();
+            compact.push_str(",\"error\":");
+            json::write_str(&mut compact, &e.to_string());
+            compact.push('}');
+        }
     }
     compact.push(']');
     indent(&compact)
@@ -216,13 +223,22 @@ pub fn to_table(views: &[View<'_, '_>]) -> String {
             first.namespace, first.policy
         ));
     }
+    // A rule that failed is not shown with a check mark: it is marked `✗` and says so, its
+    // error following on stderr. (The reference marks every line `✓`; issue #13 asked us not to.)
+    let mark = |d: &View<'_, '_>| if d.error.is_some() { "✗" } else { "✓" };
     out.push_str("Rules:\n");
     for d in views {
-        out.push_str(&format!("  ✓ {}: {}\n", d.rule, symbol(d.state)));
+        let failed = if d.error.is_some() { " (failed)" } else { "" };
+        out.push_str(&format!(
+            "  {} {}: {}{failed}\n",
+            mark(d),
+            d.rule,
+            symbol(d.state)
+        ));
     }
     out.push_str("\nValues:\n");
     for d in views {
-        out.push_str(&format!("  ✓ {}: {}\n", d.rule, compact(d.value)));
+        out.push_str(&format!("  {} {}: {}\n", mark(d), d.rule, compact(d.value)));
     }
     if views.iter().any(|d| !d.attachments.is_empty()) {
         out.push_str("\nAttachments:\n");
@@ -282,7 +298,15 @@ mod tests {
             .map(|o| View::of(&loaded.program, o))
             .collect();
         let pretty = to_pretty_json(&views);
-        let exec: serde_json::Value = serde_json::from_str(&pretty).unwrap_or_default();
+        let mut exec: serde_json::Value = serde_json::from_str(&pretty).unwrap_or_default();
+        // `exec` also gives the failed rule its own error; otherwise the same decisions.
+        assert_eq!(
+            exec[1]["error"], "divide by zero (at t.sentrie:4:12)",
+            "{pretty}"
+        );
+        if let Some(m) = exec[1].as_object_mut() {
+            m.remove("error");
+        }
         assert_eq!(exec, http["decisions"], "{pretty}");
         // Attachments are sorted; a failed rule is UNKNOWN/null without attachments.
         let names: Vec<&String> = exec[0]["attachments"]
@@ -298,10 +322,11 @@ mod tests {
         assert_eq!(exec[1]["attachments"], serde_json::json!({}));
         // Two spaces per level, `": "` after keys, empty containers kept on one line, text in
         // strings untouched.
-        assert!(pretty.contains("\n    \"decision\": {\n      \"state\": \"UNKNOWN\",\n      \"value\": null\n    },\n    \"attachments\": {}\n  },"), "{pretty}");
+        assert!(pretty.contains("\n    \"decision\": {\n      \"state\": \"UNKNOWN\",\n      \"value\": null\n    },\n    \"attachments\": {},\n    \"error\": \"divide by zero"), "{pretty}");
         assert!(pretty.contains("\"a\": \"q\\\"\\n{,}\","), "{pretty}");
         let table = to_table(&views);
-        assert!(table.contains("  ✓ b: • Unknown\n"), "{table}");
+        assert!(table.contains("  ✗ b: • Unknown (failed)\n"), "{table}");
+        assert!(table.contains("  ✓ c: • Unknown\n"), "{table}");
         assert!(table.contains("     alpha: \"x\"\n"), "{table}");
     }
 

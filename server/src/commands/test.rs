@@ -156,7 +156,8 @@ fn run_case(
 ) -> (Vec<String>, Coverage) {
     let wants_error = case["expect_error"] == Json::Bool(true);
     let contains = case["error_contains"].as_str();
-    let error_matches = |msg: &str| contains.is_none_or(|c| msg.contains(c));
+    let error_matches =
+        |msg: &str| contains.is_none_or(|c| msg.to_lowercase().contains(&c.to_lowercase()));
     let Some(target_text) = case["target"].as_str() else {
         return (vec!["the case has no `target`".into()], coverage);
     };
