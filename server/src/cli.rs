@@ -131,6 +131,17 @@ pub enum Command {
         #[arg(long)]
         coverage: bool,
     },
+    /// Rewrite `.sentrie` files in the canonical layout (comments kept).
+    Fmt {
+        /// Files or directories (searched recursively for `.sentrie` files); default `.`.
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        /// Change nothing; print a unified diff of what formatting would change.
+        #[arg(long)]
+        diff: bool,
+    },
     /// Evaluate the decisions of a decision log again and report any that differ.
     Replay {
         /// The decision log (JSON lines written by `serve --decision-log`).

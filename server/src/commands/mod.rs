@@ -4,6 +4,7 @@ mod bench;
 mod compile;
 mod disasm;
 mod exec;
+mod fmt;
 mod init;
 mod replay;
 mod serve;
@@ -87,6 +88,7 @@ pub fn run(cli: Cli) -> u8 {
             },
             format,
         ),
+        Command::Fmt { paths, check, diff } => fmt::run(&paths, check, diff, format),
         Command::Replay {
             log,
             pack_location,
