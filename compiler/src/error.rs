@@ -131,7 +131,7 @@ impl CompileError {
             error: self,
             span: Some(span),
             path: None,
-            help: None,
+            notes: None,
         }
     }
 
@@ -141,7 +141,7 @@ impl CompileError {
             error: self,
             span: None,
             path: Some(path.into()),
-            help: None,
+            notes: None,
         }
     }
 }
@@ -152,12 +152,41 @@ pub struct Diag {
     pub error: CompileError,
     pub span: Option<Span>,
     pub path: Option<String>,
-    pub help: Option<&'static str>,
+    /// A hint and other places that explain this one, boxed: most diagnostics have neither
+    /// and `Diag` travels in `Result`s.
+    pub notes: Option<Box<Notes>>,
+}
+
+/// The optional parts of a [`Diag`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Notes {
+    pub help: Option<String>,
+    /// Other places that explain this one (the first of two declarations).
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diag {
-    pub fn with_help(mut self, help: &'static str) -> Diag {
-        self.help = Some(help);
+    pub fn with_help(mut self, help: impl Into<String>) -> Diag {
+        self.notes.get_or_insert_default().help = Some(help.into());
+        self
+    }
+
+    /// A `did you mean` help when `suggestion` is `Some`.
+    pub fn suggest(self, suggestion: Option<String>) -> Diag {
+        match suggestion {
+            Some(s) => self.with_help(format!("did you mean `{s}`?")),
+            None => self,
+        }
+    }
+
+    /// Points also at the first declaration (for `declared more than once`).
+    pub fn first_at(self, span: Span) -> Diag {
+        self.with_related(span, "first declared here")
+    }
+
+    pub fn with_related(mut self, span: Span, note: &str) -> Diag {
+        let notes = self.notes.get_or_insert_default();
+        notes.related.push((span, note.to_string()));
         self
     }
 
@@ -169,7 +198,12 @@ impl Diag {
             span: self.span,
             path: self.path.clone(),
             label: None,
-            help: self.help.map(str::to_string),
+            help: self.notes.as_ref().and_then(|n| n.help.clone()),
+            related: self
+                .notes
+                .as_ref()
+                .map(|n| n.related.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -183,14 +217,7 @@ fn suggestion_text(s: &Option<String>) -> String {
 /// misspelling (at most a third of the name's length, and at least one edit; a swap of two
 /// neighbouring letters counts as one).
 pub fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (strsim::osa_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c.to_string())
+    sentrie_grammar::hints::closest(name, candidates).map(str::to_string)
 }
 
 /// Everything the passes found, by severity (LANGUAGE.md §17.1).

@@ -124,9 +124,12 @@ impl<'p> Indexer<'p, '_> {
                         .diags
                         .pack(CompileError::SecondNamespace(ns_name.clone()).at(second.span)),
                     TopDecl::Shape(s) => {
-                        if self.ix.namespaces[ns_idx].shapes.contains_key(&s.name.text) {
+                        if let Some(&first) = self.ix.namespaces[ns_idx].shapes.get(&s.name.text) {
                             let what = format!("shape `{}`", s.name.text);
-                            self.b.diags.pack(conflict(&what, s.name.span));
+                            let first = self.ix.shapes[first].decl.name.span;
+                            self.b
+                                .diags
+                                .pack(conflict(&what, s.name.span).first_at(first));
                             continue;
                         }
                         let idx = self.new_shape(s, ns_idx, None);
@@ -247,12 +250,15 @@ impl<'p> Indexer<'p, '_> {
 
     fn index_policy(&mut self, p: &'p ast::Policy, file: FileId, ns: NsId) {
         let name = &p.name.text;
-        if self.ix.namespaces[ns].policies.contains_key(name) {
+        if let Some(&first) = self.ix.namespaces[ns].policies.get(name) {
             let what = format!(
                 "policy `{name}` in namespace `{}`",
                 self.ix.namespaces[ns].name
             );
-            self.b.diags.pack(conflict(&what, p.name.span));
+            let first = self.ix.policies[first].ast.name.span;
+            self.b
+                .diags
+                .pack(conflict(&what, p.name.span).first_at(first));
             return;
         }
         let id = self.b.program.policies.push(PolicyInfo {
@@ -343,8 +349,11 @@ impl<'p> Indexer<'p, '_> {
             "policy entries and program policies stay in step"
         );
         for s in local_shape_decls {
-            if self.ix.policies[id].local_shapes.contains_key(&s.name.text) {
-                errors.push(conflict(&format!("shape `{}`", s.name.text), s.name.span));
+            if let Some(&first) = self.ix.policies[id].local_shapes.get(&s.name.text) {
+                let first = self.ix.shapes[first].decl.name.span;
+                errors.push(
+                    conflict(&format!("shape `{}`", s.name.text), s.name.span).first_at(first),
+                );
                 continue;
             }
             let idx = self.new_shape(s, ns, Some(id));
@@ -361,12 +370,19 @@ impl<'p> Indexer<'p, '_> {
     /// Value names (facts, lets, rules), use aliases and exports of one policy.
     fn policy_names(&mut self, id: PolicyId, errors: &mut Vec<Diag>) {
         let entry = &mut self.ix.policies[id];
+        // Where each name was first declared, to point at both declarations of a conflict.
+        let mut firsts: FxHashMap<String, Span> = FxHashMap::default();
         let mut declare =
             |values: &mut FxHashMap<String, ValueRef>, name: &str, span: Span, v: ValueRef| {
                 if values.contains_key(name) {
-                    errors.push(conflict(&format!("name `{name}`"), span));
+                    let mut d = conflict(&format!("name `{name}`"), span);
+                    if let Some(first) = firsts.get(name) {
+                        d = d.first_at(*first);
+                    }
+                    errors.push(d);
                 } else {
                     values.insert(name.to_string(), v);
+                    firsts.insert(name.to_string(), span);
                 }
             };
         for (i, f) in entry.facts.iter().enumerate() {
@@ -457,7 +473,15 @@ impl<'p> Indexer<'p, '_> {
                         }
                     }
                 }
-                _ => errors.push(CompileError::ExportUnknown(e.rule.text.clone()).at(e.rule.span)),
+                _ => {
+                    let rules = entry.rules.iter().map(|(r, _)| r.name.text.as_str());
+                    let suggestion = crate::error::closest(&e.rule.text, rules);
+                    errors.push(
+                        CompileError::ExportUnknown(e.rule.text.clone())
+                            .at(e.rule.span)
+                            .suggest(suggestion),
+                    );
+                }
             }
         }
         if entry.exports.is_empty() {

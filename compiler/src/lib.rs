@@ -79,7 +79,7 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
             error: CompileError::Verify(e.to_string()),
             span: None,
             path: None,
-            help: None,
+            notes: None,
         }]),
     }
 }
@@ -121,6 +121,9 @@ pub struct Loaded {
     /// Warnings (severity `Warning`): ad-hoc facts, calls that always fail. Computed from
     /// sources; a compiled pack carries none (compile it with `--strict` to refuse them).
     pub warnings: Vec<Diagnostic>,
+    /// How the pack was found, worth telling whoever loads it (an implicit manifest), as
+    /// warnings that `--strict` does not refuse.
+    pub notes: Vec<Diagnostic>,
 }
 
 /// How a pack is loaded.
@@ -146,6 +149,7 @@ impl LoadError {
                 path: None,
                 label: None,
                 help: None,
+                related: Vec::new(),
             }],
             sources: SourceMap::new(),
         }
@@ -191,6 +195,26 @@ fn load_source(
     opts: LoadOptions,
 ) -> Result<Loaded, LoadError> {
     let (pack, diags) = pack::read(root, manifest);
+    if manifest.is_none() && diags.is_empty() {
+        if let Some(pack) = pack {
+            let files = pack.files.len();
+            return compile_source_with(pack, opts).map(|mut l| {
+                l.notes.push(
+                    Diagnostic::file(
+                        format!(
+                            "no {} found: using {} as the pack root with an implicit manifest ({files} .sentrie file(s) loaded)",
+                            pack::MANIFEST,
+                            root.display()
+                        ),
+                        root.display().to_string(),
+                    )
+                    .warning(),
+                );
+                l
+            });
+        }
+        return Err(LoadError::plain("internal error: no pack read".to_string()));
+    }
     let Some(pack) = pack else {
         return Err(LoadError {
             diagnostics: diags,
@@ -246,6 +270,7 @@ pub fn compile_source_with(pack: SourcePack, opts: LoadOptions) -> Result<Loaded
                 .iter()
                 .map(|d| d.to_diagnostic().warning())
                 .collect(),
+            notes: Vec::new(),
         }),
         Err(diagnostics) => Err(LoadError {
             diagnostics: rendered(&diagnostics),
@@ -304,5 +329,6 @@ pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
         manifest: art.manifest,
         diagnostics: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
     })
 }

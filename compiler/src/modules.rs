@@ -173,7 +173,11 @@ impl<'p> ModuleLoader<'p> {
             return (
                 ModuleKind::Broken,
                 default_alias,
-                Some(format!("module `{text}` not found: no such builtin module")),
+                Some(format!(
+                    "module `{text}` not found: no such builtin module{}",
+                    crate::error::closest(name, sentrie_modules::native::MODULES.iter().copied())
+                        .map_or_else(String::new, |m| format!("; did you mean `@sentrie/{m}`?"))
+                )),
             );
         }
         let rel = if let Some(p) = text.strip_prefix("@local/") {

@@ -93,11 +93,27 @@ fn import_target(
             }
         });
     let Some(pid) = policy else {
-        return Err(CompileError::ImportPolicyNotFound(imp.from.joined()).at(imp.from.span));
+        let known: Vec<String> = ix
+            .namespaces
+            .values()
+            .flat_map(|n| n.policies.keys().map(move |p| format!("{}/{p}", n.name)))
+            .collect();
+        let wanted = format!("{target_ns}/{target_policy}");
+        let suggestion = crate::error::closest(&wanted, known.iter().map(String::as_str));
+        return Err(CompileError::ImportPolicyNotFound(imp.from.joined())
+            .at(imp.from.span)
+            .suggest(suggestion));
     };
     let target = format!("{}/{}", imp.from.joined(), imp.rule.text);
     let Some(ValueRef::Rule(rid)) = ix.policies[pid].values.get(&imp.rule.text).copied() else {
-        return Err(CompileError::ImportRuleNotFound(target).at(imp.rule.span));
+        let exported = ix.policies[pid]
+            .exports
+            .iter()
+            .map(|e| e.rule.text.as_str());
+        let suggestion = crate::error::closest(&imp.rule.text, exported);
+        return Err(CompileError::ImportRuleNotFound(target)
+            .at(imp.rule.span)
+            .suggest(suggestion));
     };
     if !b.program.rules[rid].exported {
         return Err(CompileError::ImportRuleNotExported(target).at(imp.rule.span));

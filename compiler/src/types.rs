@@ -573,7 +573,20 @@ pub fn resolve_shape(ix: &Index<'_>, fqn: &ast::Fqn, ctx: TypeCtx) -> Result<Sha
         .collect();
     match exported.len() {
         1 => Ok(exported[0]),
-        0 => Err(CompileError::ShapeNotFound(name.to_string()).at(fqn.span)),
+        0 => {
+            let mut known: Vec<&str> = ix
+                .namespaces
+                .values()
+                .flat_map(|n| n.shapes.keys().map(String::as_str))
+                .collect();
+            if let Some(p) = ctx.policy {
+                known.extend(ix.policies[p].local_shapes.keys().map(String::as_str));
+            }
+            let suggestion = crate::error::closest(name, known);
+            Err(CompileError::ShapeNotFound(name.to_string())
+                .at(fqn.span)
+                .suggest(suggestion))
+        }
         _ => Err(CompileError::AmbiguousShape(name.to_string())
             .at(fqn.span)
             .with_help("qualify the name with its namespace")),

@@ -16,6 +16,8 @@ pub struct Diagnostic {
     pub path: Option<String>,
     pub label: Option<String>,
     pub help: Option<String>,
+    /// Other places that explain this one (the first of two declarations), with a note.
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -27,6 +29,7 @@ impl Diagnostic {
             path: None,
             label: None,
             help: None,
+            related: Vec::new(),
         }
     }
 
@@ -39,6 +42,7 @@ impl Diagnostic {
             path: Some(path.into()),
             label: None,
             help: None,
+            related: Vec::new(),
         }
     }
 
@@ -58,6 +62,12 @@ impl Diagnostic {
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Adds another place to show, with a note (`first declared here`).
+    pub fn with_related(mut self, span: Span, note: impl Into<String>) -> Diagnostic {
+        self.related.push((span, note.into()));
         self
     }
 
@@ -87,6 +97,9 @@ impl Diagnostic {
         } else {
             format!("{file}: {}", self.message)
         };
+        for (span, note) in &self.related {
+            out.push_str(&format!(" ({note}: {})", sources.location(*span)));
+        }
         if let Some(help) = &self.help {
             out.push_str(&format!(" (help: {help})"));
         }
@@ -120,8 +133,22 @@ impl Diagnostic {
         let rendered = match located {
             Some((span, f)) => {
                 let len = (span.end.saturating_sub(span.start)) as usize;
-                let label = LabeledSpan::new(self.label.clone(), span.start as usize, len);
-                let diag = diag.with_labels(vec![label]);
+                let mut labels = vec![LabeledSpan::new(
+                    self.label.clone(),
+                    span.start as usize,
+                    len,
+                )];
+                for (other, note) in &self.related {
+                    if other.file == span.file {
+                        let len = other.end.saturating_sub(other.start) as usize;
+                        labels.push(LabeledSpan::new(
+                            Some(note.clone()),
+                            other.start as usize,
+                            len,
+                        ));
+                    }
+                }
+                let diag = diag.with_labels(labels);
                 let report = miette::Report::new(diag)
                     .with_source_code(NamedSource::new(f.path.clone(), f.text.to_string()));
                 handler.render_report(&mut out, report.as_ref())
@@ -135,10 +162,19 @@ impl Diagnostic {
             return self.render_plain(sources);
         }
         if header.is_empty() {
-            out
-        } else {
-            format!("{header}: {}\n{out}", self.message)
+            return out;
         }
+        // The header line carries the message; miette's own first line (`× message`, which may
+        // wrap over several `│` lines) would say it a second time.
+        let snippet: String = out
+            .lines()
+            .skip_while(|l| {
+                let t = l.trim_start();
+                t.starts_with('×') || t.starts_with('⚠') || t.starts_with('│')
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!("{header}: {}\n{snippet}", self.message)
     }
 
     pub fn to_json(&self, sources: &SourceMap) -> serde_json::Value {
@@ -155,6 +191,17 @@ impl Diagnostic {
         });
         if let (Some(help), Some(map)) = (&self.help, obj.as_object_mut()) {
             map.insert("help".into(), serde_json::Value::String(help.clone()));
+        }
+        if let (false, Some(map)) = (self.related.is_empty(), obj.as_object_mut()) {
+            let related: Vec<serde_json::Value> = self
+                .related
+                .iter()
+                .map(|(span, note)| {
+                    let (file, line, column) = Diagnostic::error("", *span).position(sources);
+                    serde_json::json!({"file": file, "line": line, "column": column, "message": note})
+                })
+                .collect();
+            map.insert("related".into(), serde_json::Value::Array(related));
         }
         obj
     }
@@ -180,6 +227,10 @@ pub enum ErrorFormat {
 
 /// Renders a list of diagnostics in the chosen format (JSON: one array).
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, format: ErrorFormat) -> String {
+    // By file and position; diagnostics without a position keep their order among them.
+    let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
+    sorted.sort_by_cached_key(|d| d.position(sources));
+    let diags = sorted;
     match format {
         ErrorFormat::Json => {
             let arr: Vec<serde_json::Value> = diags.iter().map(|d| d.to_json(sources)).collect();

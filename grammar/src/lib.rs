@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod format;
+pub mod hints;
 pub mod lexer;
 pub mod parser;
 pub mod span;

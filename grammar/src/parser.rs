@@ -7,6 +7,7 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 
 use crate::ast::{BinOp, Expr, ExprKind, File, MapKey};
 use crate::diagnostic::Diagnostic;
+use crate::hints;
 use crate::lexer::{tokenize, LexError, LexErrorKind, Tok};
 use crate::span::{FileId, Span};
 
@@ -78,24 +79,30 @@ impl ParseCtx {
                 "parse error: invalid token",
                 self.span(location, location + 1),
             )),
-            ParseError::UnrecognizedEof { location, expected } => Found::syntax(Diagnostic::error(
-                format!(
-                    "parse error: unexpected end of file{}",
-                    expected_list(&expected)
-                ),
-                self.span(location, location),
-            )),
+            ParseError::UnrecognizedEof { location, expected } => Found {
+                hint: Hint::Eof,
+                ..Found::syntax(Diagnostic::error(
+                    format!(
+                        "parse error: unexpected end of file{}",
+                        expected_list(&expected)
+                    ),
+                    self.span(location, location),
+                ))
+            },
             ParseError::UnrecognizedToken {
                 token: (l, tok, r),
                 expected,
-            } => Found::syntax(Diagnostic::error(
-                format!(
-                    "parse error: unexpected {}{}",
-                    tok.describe(),
-                    expected_list(&expected)
-                ),
-                self.span(l, r),
-            )),
+            } => Found {
+                hint: Hint::Token(expected.clone()),
+                ..Found::syntax(Diagnostic::error(
+                    format!(
+                        "parse error: unexpected {}{}",
+                        tok.describe(),
+                        expected_list(&expected)
+                    ),
+                    self.span(l, r),
+                ))
+            },
             ParseError::ExtraToken { token: (l, tok, r) } => Found::syntax(Diagnostic::error(
                 format!("parse error: unexpected {}", tok.describe()),
                 self.span(l, r),
@@ -171,25 +178,70 @@ fn child_depth(kind: &ExprKind) -> u32 {
 struct Found {
     diag: Diagnostic,
     syntax: bool,
+    hint: Hint,
+}
+
+/// What a hint needs to know about a diagnostic (see `hints.rs`).
+enum Hint {
+    None,
+    Char(char),
+    Token(Vec<String>),
+    Eof,
 }
 
 impl Found {
     fn syntax(diag: Diagnostic) -> Found {
-        Found { diag, syntax: true }
+        Found {
+            diag,
+            syntax: true,
+            hint: Hint::None,
+        }
     }
 
     fn other(diag: Diagnostic) -> Found {
         Found {
             diag,
             syntax: false,
+            hint: Hint::None,
         }
     }
 
     fn lex(e: &LexError, ctx: &ParseCtx) -> Found {
+        let hint = match e.kind {
+            LexErrorKind::UnexpectedChar(c) => Hint::Char(c),
+            _ => Hint::None,
+        };
         Found {
             diag: Diagnostic::error(e.message(), ctx.span(e.start, e.end)),
             syntax: matches!(e.kind, LexErrorKind::UnexpectedChar(_)),
+            hint,
         }
+    }
+}
+
+/// Adds the newcomer hints of `hints.rs` to what parsing found.
+fn add_hints(found: &mut [Found], src: &str) {
+    if found.iter().all(|f| matches!(f.hint, Hint::None)) {
+        return;
+    }
+    let (toks, _) = tokenize(src);
+    for f in found.iter_mut() {
+        let at = f.diag.span.map_or(0, |s| s.start as usize);
+        let help = match &f.hint {
+            Hint::None => None,
+            Hint::Char(c) => hints::for_char(src, at, *c),
+            Hint::Token(expected) => toks
+                .binary_search_by_key(&at, |t| t.0)
+                .ok()
+                .and_then(|i| hints::for_token(src, &toks, i, expected)),
+            Hint::Eof => hints::unclosed(&toks).map(|(start, _, c)| {
+                format!(
+                    "the `{c}` opened at {} is never closed",
+                    hints::line_col(src, start)
+                )
+            }),
+        };
+        hints::add(&mut f.diag, help);
     }
 }
 
@@ -198,7 +250,10 @@ impl Found {
 fn drop_cascades(found: Vec<Found>, policy_starts: &[u32]) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::with_capacity(found.len());
     let mut last_syntax: Option<u32> = None;
-    for Found { diag: d, syntax } in found {
+    for Found {
+        diag: d, syntax, ..
+    } in found
+    {
         let at = d.span.map_or(0, |s| s.start);
         if syntax {
             if let Some(prev) = last_syntax {
@@ -258,5 +313,6 @@ pub fn parse_file(file: FileId, src: &str) -> (Option<File>, Vec<Diagnostic>) {
     if fatal {
         diagnostics.truncate(lex_errors.len());
     }
+    add_hints(&mut diagnostics, src);
     (tree, drop_cascades(diagnostics, &policy_starts))
 }

@@ -61,6 +61,21 @@ impl SourceFile {
         }
     }
 
+    /// The byte offset of a 1-based line and column (in characters), clamped to the text.
+    pub fn offset(&self, line: u32, col: u32) -> u32 {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
+            return clamp(self.text.len());
+        };
+        let rest = &self.text[start as usize..];
+        let within: usize = rest
+            .chars()
+            .take(col.saturating_sub(1) as usize)
+            .take_while(|c| *c != '\n')
+            .map(char::len_utf8)
+            .sum();
+        start + clamp(within)
+    }
+
     /// 1-based line and column (column counted in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (u32, u32) {
         let offset = offset.min(clamp(self.text.len()));

@@ -62,6 +62,7 @@ pub enum Command {
     Exec {
         /// `namespace/policy` or `namespace/policy/rule`.
         target: String,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
         /// Facts as a JSON object.
@@ -70,6 +71,7 @@ pub enum Command {
         /// A file holding a JSON object of facts (`--facts` is merged over it).
         #[arg(long)]
         fact_file: Option<PathBuf>,
+        /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
         /// Also show why: each rule's trace (its `when`, body or default, the lets, rules,
@@ -79,9 +81,12 @@ pub enum Command {
     },
     /// Load and check a pack (and optionally a target and facts) without evaluating.
     Validate {
+        /// Also check that this target (`namespace/policy[/rule]`) resolves.
         target: Option<String>,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
+        /// Facts (a JSON object) to check against the target's fact declarations.
         #[arg(long)]
         facts: Option<String>,
     },
@@ -91,6 +96,7 @@ pub enum Command {
     Compile {
         /// Source pack location (overrides --pack-location).
         pack: Option<PathBuf>,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
         /// Output file.
@@ -99,16 +105,21 @@ pub enum Command {
     },
     /// Measure in-process decision latency and throughput for a target.
     Bench {
+        /// `namespace/policy` or `namespace/policy/rule`.
         target: String,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
+        /// Facts as a JSON object.
         #[arg(long)]
         facts: Option<String>,
+        /// A file holding a JSON object of facts (`--facts` is merged over it).
         #[arg(long)]
         fact_file: Option<PathBuf>,
         /// Decisions to time in each mode (hot and cold).
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         iterations: u64,
+        /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
@@ -116,6 +127,7 @@ pub enum Command {
     Test {
         /// Pack location (overrides --pack-location).
         pack: Option<PathBuf>,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
         /// Run only the cases whose name matches this regular expression.
@@ -149,12 +161,15 @@ pub enum Command {
         /// Replay every line against this pack instead of the pack each line names.
         #[arg(long)]
         pack_location: Option<PathBuf>,
+        /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
     /// Print the bytecode of a rule (or of every rule of a policy).
     Disasm {
+        /// `namespace/policy` or `namespace/policy/rule`.
         target: String,
+        /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
         #[arg(long, default_value = ".")]
         pack_location: PathBuf,
     },
@@ -170,6 +185,7 @@ pub enum LogFormat {
 pub struct ServeArgs {
     /// Pack location (overrides --pack-location).
     pub pack: Option<PathBuf>,
+    /// Pack directory, `sentrie.pack.toml`, or compiled pack file.
     #[arg(long, default_value = "./")]
     pub pack_location: PathBuf,
     /// TCP port; 0 lets the OS choose.

@@ -572,3 +572,118 @@ fn warnings_suggest_and_strict_mode_refuses() {
     let m = sentrie(&["validate", "--pack-location", loc]);
     assert_eq!(m.status.code(), Some(1));
 }
+
+/// A target that does not resolve names the nearest exported targets; run-time failures print
+/// the spec's `Error: target: message` line with a snippet, or JSON with `--error-format json`.
+#[test]
+fn unresolved_targets_suggest_and_runtime_errors_have_snippets() {
+    let dir = std::env::temp_dir().join(format!("sentrie-cli-rt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sentrie.pack.toml"),
+        "[schema]\nversion = 1\n\n[pack]\nname = \"rt\"\nversion = \"0.0.1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("a.sentrie"),
+        "namespace t\npolicy p {\n  fact n: number\n  rule allow = n > 1 and error(\"no %v\", n)\n  export decision of allow\n}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sentrie"))
+            .args(args)
+            .arg("--pack-location")
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["exec", "t/p/alow"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("Error: rule not found: t/p/alow"), "{err}");
+    assert!(err.contains("did you mean t/p/allow"), "{err}");
+    let o = run(&["exec", "t/p/allow", "--facts", r#"{"n": 4}"#]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("Error: t/p/allow: no 4 (at a.sentrie:4:"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" 4 │   rule allow = n > 1 and error("),
+        "{err}"
+    );
+    let o = run(&[
+        "--error-format",
+        "json",
+        "exec",
+        "t/p/allow",
+        "--facts",
+        r#"{"n": 4}"#,
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(v[0]["message"], "t/p/allow: no 4");
+    assert_eq!(v[0]["line"], 4);
+    assert_eq!(v[0]["severity"], "error");
+    // The table does not show a failed rule with a check mark; JSON carries its error.
+    let o = run(&["exec", "t/p/allow", "--facts", r#"{"n": 4}"#]);
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(table.contains("  ✗ allow: • Unknown (failed)\n"), "{table}");
+    let o = run(&[
+        "exec",
+        "t/p/allow",
+        "--facts",
+        r#"{"n": 4}"#,
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no 4 (at a.sentrie:4:"),
+        "{v}"
+    );
+}
+
+/// Every argument and flag of every command has a help line.
+#[test]
+fn every_flag_has_a_help_line() {
+    let commands = [
+        "init", "exec", "validate", "serve", "compile", "bench", "test", "fmt", "replay", "disasm",
+    ];
+    for c in commands {
+        let o = Command::new(env!("CARGO_BIN_EXE_sentrie"))
+            .args([c, "-h"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&o.stdout).into_owned();
+        let mut in_list = false;
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().copied().enumerate() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                in_list = line == "Arguments:" || line == "Options:";
+                continue;
+            }
+            let item = line.starts_with("  -")
+                || line.starts_with("      --")
+                || line.starts_with("  [")
+                || line.starts_with("  <");
+            if in_list && item {
+                // On the same line, or (when clap puts help below) on the next, indented.
+                let same_line = line
+                    .trim()
+                    .split("  ")
+                    .filter(|s| !s.trim().is_empty())
+                    .count()
+                    >= 2;
+                let next = lines.get(i + 1).copied().unwrap_or("");
+                let below = next.starts_with("          ") && !next.trim().starts_with('-');
+                let described = same_line || below;
+                assert!(described, "`sentrie {c}`: no help for `{}`", line.trim());
+            }
+        }
+    }
+}

@@ -146,6 +146,10 @@ fn formatted_packs_pass_their_cases_and_stay_formatted() {
 
 #[test]
 fn the_example_packs_are_formatted() {
-    let o = sentrie(&[Path::new("fmt"), &repo().join("examples"), Path::new("--check")]);
+    let o = sentrie(&[
+        Path::new("fmt"),
+        &repo().join("examples"),
+        Path::new("--check"),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

@@ -105,7 +105,8 @@ fn a_full_module_queue_is_answered_with_503_at_once() {
     );
     let port = s.port;
     // One thread and four queue places: of eight concurrent spinners, five run (in turn) and
-    // three are refused at once.
+    // three are refused at once; four when the requests arrive before the thread has taken
+    // the first one from the queue.
     let spinners: Vec<_> = (0..8)
         .map(|_| {
             std::thread::spawn(move || {
@@ -130,7 +131,7 @@ fn a_full_module_queue_is_answered_with_503_at_once() {
             );
         }
     }
-    assert_eq!(refused, 3);
+    assert!((3..=4).contains(&refused), "{refused} refused");
     assert_eq!(value(&s.decide("t/p/ok", "{}")), 1);
 }
 

@@ -130,15 +130,15 @@ fn coverage_names_what_no_case_reached() {
     let text = stdout(&one);
     assert!(
         text.contains(
-            "not reached: when false of aigw/team/overrides/model_access at team.sentrie:12:42"
+            "not reached: when false of aigw/team/overrides/model_access at team.sentrie:18:42"
         ),
         "{text}"
     );
     assert!(text.contains(
-        "not reached: default of aigw/team/overrides/model_access at team.sentrie:12:31"
+        "not reached: default of aigw/team/overrides/model_access at team.sentrie:18:31"
     ));
     assert!(text.contains(
-        "not reached: condition true of aigw/gateway/request/action at gateway.sentrie:29:11"
+        "not reached: condition true of aigw/gateway/request/action at gateway.sentrie:38:11"
     ));
     assert!(text.contains("coverage: "));
 }

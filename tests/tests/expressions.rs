@@ -610,3 +610,27 @@ fn flatten_to_depth_zero_returns_the_list_unchanged() {
     check("count(flatten([1, missing], 0))", "{}", "TRUE", json!(2));
     check("count(flatten([1, missing], 1))", "{}", "FALSE", json!(0));
 }
+
+/// A fact that breaks a constraint is reported with the offending value (cut when long) and
+/// the constraint with its arguments.
+#[test]
+fn constraint_failures_show_the_value_and_the_constraint() {
+    let src = "namespace t\nshape U { role: string @one_of(\"admin\", \"dev\") }\npolicy p {\n  fact u: U\n  fact n: number @range(0, 10)\n  rule r = true\n  export decision of r\n}\n";
+    let e = sentrie_tests::eval_rule(src, r#"{"u": {"role": "root"}, "n": 1}"#).unwrap_err();
+    assert!(
+        e.contains(
+            r#"role: constraint failed: 'one_of': "root" does not satisfy @one_of("admin", "dev")"#
+        ),
+        "{e}"
+    );
+    let e = sentrie_tests::eval_rule(src, r#"{"u": {"role": "dev"}, "n": 11}"#).unwrap_err();
+    assert!(e.contains("11 does not satisfy @range(0, 10)"), "{e}");
+    let long = "x".repeat(500);
+    let facts = format!(r#"{{"u": {{"role": "{long}"}}, "n": 1}}"#);
+    let e = sentrie_tests::eval_rule(src, &facts).unwrap_err();
+    assert!(
+        e.contains("xxx...\" does not satisfy") || e.contains("xxx... does not satisfy"),
+        "{e}"
+    );
+    assert!(e.len() < 300, "{e}");
+}

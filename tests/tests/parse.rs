@@ -144,3 +144,34 @@ fn human_rendering_survives_very_wide_lines() {
         &rendered[..rendered.len().min(300)]
     );
 }
+
+/// A name declared twice points at both declarations, in every format; each diagnostic is
+/// printed once (one header line, then the snippet), sorted by position.
+#[test]
+fn conflicts_point_at_both_declarations_and_print_once() {
+    let src = "namespace d\npolicy p {\n  rule allow = true\n  rule allow = false\n  rule x = 1 && 2\n  export decision of allow\n}\n";
+    let human = sentrie_tests::render_human(&[("d.sentrie", src)]);
+    assert_eq!(human.matches("unexpected character").count(), 1, "{human}");
+    let (_, diags) = sentrie_grammar::parse_file(sentrie_grammar::FileId(0), src);
+    assert_eq!(diags.len(), 1);
+    let fixed = src.replace("1 && 2", "1");
+    let human = sentrie_tests::render_human(&[("d.sentrie", &fixed)]);
+    assert_eq!(
+        human.matches("declared more than once").count(),
+        1,
+        "{human}"
+    );
+    assert!(human.contains("first declared here"), "{human}");
+    let err = sentrie_compiler::compile_text(&[("d.sentrie", &fixed)])
+        .err()
+        .unwrap();
+    let json = sentrie_grammar::render_all(
+        &err.diagnostics,
+        &err.sources,
+        sentrie_grammar::ErrorFormat::Json,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["line"], 4);
+    assert_eq!(v[0]["related"][0]["line"], 3, "{json}");
+    assert_eq!(v[0]["related"][0]["message"], "first declared here");
+}

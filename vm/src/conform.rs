@@ -90,10 +90,77 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
     }
     for c in &def.constraints {
         if !constraint_holds(p, c, v) {
-            return Err(format!("constraint failed: '{}'", c.name));
+            return Err(format!(
+                "constraint failed: '{}': {} does not satisfy {}",
+                c.name,
+                value_text(v),
+                constraint_text(c)
+            ));
         }
     }
     Ok(())
+}
+
+/// Longest value text shown in a conformance error.
+const VALUE_TEXT_LIMIT: usize = 80;
+
+/// `v` as compact JSON, cut after [`VALUE_TEXT_LIMIT`] characters.
+fn value_text(v: Value<'_>) -> String {
+    let mut out = String::new();
+    crate::json::write_compact(&mut out, v);
+    if out.chars().count() > VALUE_TEXT_LIMIT {
+        let cut: String = out.chars().take(VALUE_TEXT_LIMIT).collect();
+        return format!("{cut}...");
+    }
+    out
+}
+
+/// `@name(arg, ...)` as written in a policy.
+fn constraint_text(c: &ConstraintDef) -> String {
+    if c.args.is_empty() {
+        return format!("@{}", c.name);
+    }
+    let mut out = format!("@{}(", c.name);
+    for (i, a) in c.args.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        const_text(a, &mut out);
+    }
+    out.push(')');
+    out
+}
+
+fn const_text(c: &Const, out: &mut String) {
+    match c {
+        Const::Num(n) => crate::json::write_compact(out, Value::Num(*n)),
+        Const::Str(s) => crate::json::write_compact(out, Value::Str(s)),
+        Const::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Const::Unknown => out.push_str("unknown"),
+        Const::Null => out.push_str("null"),
+        Const::List(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                const_text(x, out);
+            }
+            out.push(']');
+        }
+        Const::Map(entries) => {
+            out.push('{');
+            for (i, (k, x)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                crate::json::write_compact(out, Value::Str(k));
+                out.push_str(": ");
+                const_text(x, out);
+            }
+            out.push('}');
+        }
+    }
 }
 
 fn expect(ok: bool, want: &str, v: Value<'_>) -> Result<(), Reason> {

@@ -55,6 +55,35 @@ pub fn resolve(p: &VerifiedProgram, target: &str) -> Result<Target, String> {
     }
 }
 
+/// Up to three exported targets (`ns/policy` or `ns/policy/rule`) nearest to `target` by
+/// edit distance, for a "did you mean" after a failed [`resolve`]. Only close names are
+/// offered: at most a third of the target's last segment may differ.
+pub fn nearest(p: &VerifiedProgram, target: &str) -> Vec<String> {
+    let p = &p.program;
+    let wanted = target.trim_matches('/');
+    let mut all: Vec<String> = Vec::new();
+    for (_, pol) in p.policies.iter() {
+        let base = format!("{}/{}", pol.namespace, pol.name);
+        for r in &pol.exports {
+            all.push(format!("{base}/{}", p.rules[*r].name));
+        }
+        all.push(base);
+    }
+    // As many edits as a third of the last segment (the part most likely mistyped) allows.
+    let last = wanted.rsplit('/').next().unwrap_or(wanted).chars().count();
+    if last < 3 {
+        return Vec::new();
+    }
+    let limit = (last / 3).max(1);
+    let mut scored: Vec<(usize, String)> = all
+        .into_iter()
+        .map(|t| (strsim::osa_distance(wanted, &t), t))
+        .filter(|(d, _)| *d > 0 && *d <= limit)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, t)| t).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bumpalo::Bump;
 use sentrie_grammar::ErrorFormat;
-use sentrie_vm::{json, target, Limits};
+use sentrie_vm::{json, Limits};
 
 use super::{error, load, EXIT_FAIL, EXIT_OK};
 use crate::cli::OutputFormat;
@@ -42,12 +42,8 @@ pub fn run(args: &Args<'_>, output: OutputFormat, errors: ErrorFormat) -> u8 {
         return EXIT_FAIL;
     };
     let p = &loaded.program;
-    let t = match target::resolve(p, args.target) {
-        Ok(t) => t,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
-        }
+    let Some(t) = super::resolve_target(p, args.target) else {
+        return EXIT_FAIL;
     };
     let bytes = match facts::gather(args.facts, args.fact_file, &Bump::new()) {
         Ok(f) => {

@@ -3,21 +3,17 @@
 use std::path::Path;
 
 use sentrie_grammar::ErrorFormat;
-use sentrie_vm::{disasm::disasm, target};
+use sentrie_vm::disasm::disasm;
 
-use super::{error, load, EXIT_FAIL, EXIT_OK};
+use super::{load, EXIT_FAIL, EXIT_OK};
 
 pub fn run(target_text: &str, pack: &Path, format: ErrorFormat) -> u8 {
     let Some(loaded) = load(pack, format) else {
         return EXIT_FAIL;
     };
     let p = &loaded.program;
-    let target = match target::resolve(p, target_text) {
-        Ok(t) => t,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
-        }
+    let Some(target) = super::resolve_target(p, target_text) else {
+        return EXIT_FAIL;
     };
     for rule in target.rules {
         let info = &p.rules()[rule];

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use bumpalo::Bump;
-use sentrie_grammar::ErrorFormat;
-use sentrie_vm::{target, Limits};
+use sentrie_grammar::{render_all, Diagnostic, ErrorFormat, SourceMap, Span};
+use sentrie_vm::Limits;
 
 use super::{error, load, out, EXIT_FAIL, EXIT_OK};
 use crate::cli::OutputFormat;
@@ -32,12 +32,8 @@ pub fn run(args: &Args<'_>, format: OutputFormat, errors: ErrorFormat) -> u8 {
         return EXIT_FAIL;
     };
     let program = &loaded.program;
-    let target = match target::resolve(program, target_text) {
-        Ok(t) => t,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
-        }
+    let Some(target) = super::resolve_target(program, target_text) else {
+        return EXIT_FAIL;
     };
     let bump = Bump::new();
     let facts_value = match facts::gather(facts_arg, fact_file, &bump) {
@@ -76,16 +72,60 @@ pub fn run(args: &Args<'_>, format: OutputFormat, errors: ErrorFormat) -> u8 {
         OutputFormat::Json => out(&format!("{}\n", output::to_pretty_json(&views))),
         OutputFormat::Table => out(&output::to_table(&views)),
     }
-    let failures: Vec<(String, String)> = views
+    let failures: Vec<(String, Diagnostic)> = views
         .iter()
-        .filter_map(|v| Some((v.target(), v.error.as_ref()?.to_string())))
+        .filter_map(|v| {
+            let e = v.error?;
+            let line = format!("{}: {e}", v.target());
+            Some((line, runtime_diagnostic(&loaded.sources, &v.target(), e)))
+        })
         .collect();
-    for (rule, msg) in &failures {
-        error(&format!("{rule}: {msg}"));
-    }
+    report_failures(&failures, &loaded.sources, errors);
     if failures.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAIL
+    }
+}
+
+/// Each failure as `Error: ns/policy/rule: message (at file:line:col)`, followed in the human
+/// format by the source snippet; `--error-format json` prints them as one JSON array instead.
+fn report_failures(failures: &[(String, Diagnostic)], sources: &SourceMap, format: ErrorFormat) {
+    if failures.is_empty() {
+        return;
+    }
+    if format == ErrorFormat::Json {
+        let diags: Vec<Diagnostic> = failures.iter().map(|(_, d)| d.clone()).collect();
+        eprintln!("{}", render_all(&diags, sources, format));
+        return;
+    }
+    for (line, d) in failures {
+        error(line);
+        if format == ErrorFormat::Human && d.span.is_some() {
+            let rendered = d.render_human(sources);
+            let snippet: Vec<&str> = rendered.lines().skip(1).collect();
+            eprintln!("{}", snippet.join("\n"));
+        }
+    }
+}
+
+/// A run-time failure as a diagnostic (`ns/policy/rule: message`), placed at the failing
+/// expression when the error has a location in a source file of the pack, so that it prints
+/// with a snippet, or as JSON with `--error-format json`, like load errors.
+fn runtime_diagnostic(sources: &SourceMap, rule: &str, e: &sentrie_vm::EvalError) -> Diagnostic {
+    let message = format!("{rule}: {}", e.message());
+    let located = e.location.as_deref().and_then(|loc| {
+        let mut parts = loc.rsplitn(3, ':');
+        let col: u32 = parts.next()?.parse().ok()?;
+        let line: u32 = parts.next()?.parse().ok()?;
+        let file = parts.next()?;
+        let (id, f) = sources.files().find(|(_, f)| f.path == file)?;
+        let at = f.offset(line, col) as usize;
+        Some(Span::new(id, at, at + 1))
+    });
+    match (located, &e.location) {
+        (Some(span), _) => Diagnostic::error(message, span),
+        (None, Some(loc)) => Diagnostic::file(message, loc.clone()),
+        (None, None) => Diagnostic::file(message, String::new()),
     }
 }

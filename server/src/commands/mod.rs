@@ -118,6 +118,24 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// Resolves a target; on failure prints the error and the nearest exported targets.
+pub fn resolve_target(
+    program: &sentrie_vm::VerifiedProgram,
+    text: &str,
+) -> Option<sentrie_vm::target::Target> {
+    match sentrie_vm::target::resolve(program, text) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            error(&e);
+            let near = sentrie_vm::target::nearest(program, text);
+            if !near.is_empty() {
+                eprintln!("  help: did you mean {}?", near.join(", "));
+            }
+            None
+        }
+    }
+}
+
 /// Prints `Error: message` on stderr.
 pub fn error(msg: &str) {
     eprintln!("Error: {msg}");
@@ -142,7 +160,12 @@ pub fn strict() -> bool {
 pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
     let opts = sentrie_compiler::LoadOptions { strict: strict() };
     match sentrie_compiler::load_pack_with(path, opts) {
-        Ok(l) => Some(l),
+        Ok(l) => {
+            if !l.notes.is_empty() {
+                eprintln!("{}", render_all(&l.notes, &l.sources, format).trim_end());
+            }
+            Some(l)
+        }
         Err(LoadError {
             diagnostics,
             sources,

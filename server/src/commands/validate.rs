@@ -4,7 +4,6 @@ use std::path::Path;
 
 use bumpalo::Bump;
 use sentrie_grammar::{render_all, ErrorFormat};
-use sentrie_vm::target;
 
 use super::{error, load, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::facts;
@@ -23,31 +22,36 @@ pub fn run(
         return EXIT_FAIL;
     };
     let p = &loaded.program;
-    eprintln!(
-        "{}pack {} {} (content sha256 {}): {} policies, {} rules, {} functions",
-        if loaded.compiled { "compiled " } else { "" },
-        loaded.manifest.name,
-        loaded.manifest.version,
-        loaded.hash,
-        p.policies().len(),
-        p.rules().len(),
-        p.funcs().len()
-    );
     super::print_warnings(&loaded, format);
     if !loaded.diagnostics.is_empty() {
         eprintln!(
             "{}",
             render_all(&loaded.diagnostics, &loaded.sources, format)
         );
+        error(&format!(
+            "pack {} is not valid: {} problem(s)",
+            loaded.manifest.name,
+            loaded.diagnostics.len()
+        ));
         return EXIT_FAIL;
     }
-    let Some(t) = target_text else { return EXIT_OK };
-    let target = match target::resolve(&loaded.program, t) {
-        Ok(t) => t,
-        Err(e) => {
-            error(&e);
-            return EXIT_FAIL;
+    eprintln!(
+        "{}pack {} {} is valid (content sha256 {}): {} policies, {} rules, {} functions{}",
+        if loaded.compiled { "compiled " } else { "" },
+        loaded.manifest.name,
+        loaded.manifest.version,
+        loaded.hash,
+        p.policies().len(),
+        p.rules().len(),
+        p.funcs().len(),
+        match loaded.warnings.len() {
+            0 => String::new(),
+            n => format!(", {n} warning(s)"),
         }
+    );
+    let Some(t) = target_text else { return EXIT_OK };
+    let Some(target) = super::resolve_target(&loaded.program, t) else {
+        return EXIT_FAIL;
     };
     let Some(f) = facts_arg else { return EXIT_OK };
     let bump = Bump::new();
