@@ -17,7 +17,7 @@ pub struct Builder<'p> {
     pub diags: Diags,
     /// `(path, SHA-256 hex)` of the user module files the pack loads (content hash).
     pub module_digests: Vec<(String, String)>,
-    sources: &'p SourceMap,
+    pub(crate) sources: &'p SourceMap,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
     block_lets: u32,

@@ -58,8 +58,12 @@ pub enum CompileError {
     InvalidConstraintPattern { name: String, error: String },
     #[error("constraint `@{0}` is not defined for this type")]
     ConstraintUndefined(String),
-    #[error("constraint `@{name}` is not defined for {family} values")]
-    ConstraintFamily { name: String, family: &'static str },
+    #[error("constraint `@{name}` is not defined for {family} values{}", constraint_suggestion(.suggestion))]
+    ConstraintFamily {
+        name: String,
+        family: &'static str,
+        suggestion: Option<String>,
+    },
     #[error("cyclic dependency: shape `{0}` is defined in terms of itself")]
     ShapeCycle(String),
     #[error("cannot compose with alias shape `{0}`")]
@@ -206,6 +210,11 @@ impl Diag {
                 .unwrap_or_default(),
         }
     }
+}
+
+fn constraint_suggestion(s: &Option<String>) -> String {
+    s.as_ref()
+        .map_or_else(String::new, |s| format!("; did you mean `@{s}`?"))
 }
 
 fn suggestion_text(s: &Option<String>) -> String {

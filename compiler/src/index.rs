@@ -192,6 +192,7 @@ impl<'p> Indexer<'p, '_> {
             kind: TypeKind::Any,
             constraints: Vec::new(),
             name: decl.name.text.clone(),
+            declared: Some(self.b.sources.location(decl.name.span)),
         });
         self.ix.shapes.push(Shape {
             decl,

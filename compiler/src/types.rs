@@ -83,6 +83,60 @@ enum Family {
 }
 
 impl Family {
+    /// The constraints defined for this family (for did-you-mean suggestions).
+    fn constraints(self) -> &'static [&'static str] {
+        match self {
+            Family::Number => &[
+                "min",
+                "max",
+                "gt",
+                "lt",
+                "gte",
+                "lte",
+                "eq",
+                "neq",
+                "in",
+                "not_in",
+                "range",
+                "multiple_of",
+                "even",
+                "odd",
+                "positive",
+                "negative",
+                "non_negative",
+                "non_positive",
+                "finite",
+                "infinite",
+                "nan",
+            ],
+            Family::String => &[
+                "length",
+                "minlength",
+                "maxlength",
+                "not_empty",
+                "regexp",
+                "starts_with",
+                "ends_with",
+                "has_substring",
+                "not_has_substring",
+                "email",
+                "url",
+                "uuid",
+                "alphanumeric",
+                "alpha",
+                "numeric",
+                "lowercase",
+                "uppercase",
+                "trimmed",
+                "one_of",
+                "not_one_of",
+            ],
+            Family::Trinary => &["not_unknown", "is_true", "is_false", "eq", "neq"],
+            Family::List => &["length", "minlength", "maxlength", "not_empty"],
+            Family::None => &[],
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Family::Number => "number",
@@ -105,6 +159,7 @@ impl<'p> TypeResolver<'_, 'p> {
             kind,
             constraints: Vec::new(),
             name,
+            declared: None,
         })
     }
 
@@ -325,6 +380,7 @@ impl<'p> TypeResolver<'_, 'p> {
                 return Err(CompileError::ConstraintFamily {
                     name: name.to_string(),
                     family: family.name(),
+                    suggestion: crate::error::closest(name, family.constraints().iter().copied()),
                 })
             }
         };

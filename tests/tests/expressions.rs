@@ -623,6 +623,7 @@ fn constraint_failures_show_the_value_and_the_constraint() {
         ),
         "{e}"
     );
+    assert!(e.contains("(shape U at t.sentrie:2:7)"), "{e}");
     let e = sentrie_tests::eval_rule(src, r#"{"u": {"role": "dev"}, "n": 11}"#).unwrap_err();
     assert!(e.contains("11 does not satisfy @range(0, 10)"), "{e}");
     let long = "x".repeat(500);

@@ -72,17 +72,18 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
                 match crate::value::map_get(entries, &f.name) {
                     None => {
                         if f.required {
-                            return Err(format!("missing required field '{}'", f.name));
+                            let r = format!("missing required field '{}'", f.name);
+                            return Err(declared_at(r, def));
                         }
                     }
                     Some(Value::Null) => {
                         if !f.nullable {
-                            return Err(format!("field '{}' cannot be null", f.name));
+                            let r = format!("field '{}' cannot be null", f.name);
+                            return Err(declared_at(r, def));
                         }
                     }
-                    Some(x) => {
-                        check(p, f.ty, x, depth + 1).map_err(|r| format!("{}: {r}", f.name))?
-                    }
+                    Some(x) => check(p, f.ty, x, depth + 1)
+                        .map_err(|r| declared_at(format!("{}: {r}", f.name), def))?,
                 }
             }
         }
@@ -160,6 +161,16 @@ fn const_text(c: &Const, out: &mut String) {
             }
             out.push('}');
         }
+    }
+}
+
+/// Adds where the innermost shape concerned is declared (`(shape User at a.sentrie:2:7)`).
+fn declared_at(reason: Reason, def: &crate::program::TypeDef) -> Reason {
+    match &def.declared {
+        Some(at) if !reason.ends_with(')') || !reason.contains(" (shape ") => {
+            format!("{reason} (shape {} at {at})", def.name)
+        }
+        _ => reason,
     }
 }
 

@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 4;
+pub const IR_VERSION: u32 = 5;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -289,6 +289,8 @@ pub struct TypeDef {
     pub constraints: Vec<ConstraintDef>,
     /// Display name (shape name or type text).
     pub name: String,
+    /// Where a shape is declared (`file:line:col`), for conformance errors.
+    pub declared: Option<String>,
 }
 
 /// The whole compiled pack.
