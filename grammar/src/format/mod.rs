@@ -32,8 +32,29 @@ use comments::Comment;
 /// Preferred line width.
 pub const WIDTH: usize = 100;
 
+/// Stack for the formatting thread: printing and dropping a tree of the deepest expression the
+/// parser accepts ([`crate::MAX_EXPR_DEPTH`]) recurses once per level, and debug builds use large
+/// frames, so formatting never runs on a caller's (possibly small) stack.
+const FORMAT_STACK: usize = 64 * 1024 * 1024;
+
 /// Formats one `.sentrie` source. A file that does not parse is returned as its errors.
 pub fn format_source(src: &str) -> Result<String, Vec<Diagnostic>> {
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new()
+            .name("sentrie-fmt".to_string())
+            .stack_size(FORMAT_STACK)
+            .spawn_scoped(s, || format_on_this_stack(src));
+        let failed = |what: String| Err(vec![Diagnostic::error(what, Span::new(FileId(0), 0, 0))]);
+        match spawned {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| failed("internal error: the formatter crashed".to_string())),
+            Err(e) => failed(format!("cannot start the formatter thread: {e}")),
+        }
+    })
+}
+
+fn format_on_this_stack(src: &str) -> Result<String, Vec<Diagnostic>> {
     let (tree, diags) = parse_file(FileId(0), src);
     let errors: Vec<Diagnostic> = diags
         .into_iter()
