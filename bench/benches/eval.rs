@@ -11,18 +11,21 @@
 //! `gateway` (examples/ai-gateway, whole policy, ~1 KB
 //! of facts), `rules_10` and `rules_10k` (the same rule evaluated in a 10-rule and a
 //! 10,000-rule generated pack), `native_call` (a rule calling `@sentrie/hash` `sha256`) and
-//! `ts_call` (a rule calling a user TypeScript function in QuickJS).
+//! `ts_call` (a rule calling a user TypeScript function in QuickJS); `grants_<form>_<n>_<hit|
+//! miss>[_scan]`: one decision over 10 or 10,000 grants held in one constant list (`list`,
+//! `any grants as g (...)`) or as 10,000 rules (`rules`, `any [g0, ...] as r (r)`), the grant
+//! in the middle or absent, with indexes or (`_scan`) compiled without them.
 
 use bumpalo::Bump;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sentrie_bench::{
-    as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
-    RBAC_FACTS_1K,
+    as_refs, gateway_facts, generated_pack, grant_facts, grants_list_pack, grants_rules_pack,
+    GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS, RBAC_FACTS_1K,
 };
 use sentrie_vm::{json, target, Limits, VerifiedProgram};
 
 struct Case {
-    name: &'static str,
+    name: String,
     program: std::sync::Arc<VerifiedProgram>,
     target: target::Target,
     facts: String,
@@ -34,26 +37,61 @@ fn case(name: &'static str, files: &[(&str, &str)], target_text: &str, facts: St
     finish(name, loaded, target_text, facts)
 }
 
-fn finish(
-    name: &'static str,
-    loaded: sentrie_compiler::Loaded,
-    target_text: &str,
-    facts: String,
-) -> Case {
+fn finish(name: &str, loaded: sentrie_compiler::Loaded, target_text: &str, facts: String) -> Case {
     let target =
         target::resolve(&loaded.program, target_text).unwrap_or_else(|e| panic!("{name}: {e}"));
     Case {
-        name,
+        name: name.to_string(),
         program: loaded.program,
         target,
         facts,
     }
 }
 
+/// The grant packs: list form and many-rules form, 10 and 10,000 grants, the grant present
+/// (in the middle) or absent, indexed and (`_scan`) compiled without indexes.
+fn grant_cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (form, target) in [
+        ("list", "grants/list/p/allow"),
+        ("rules", "grants/rules/p/allow"),
+    ] {
+        for n in [10, 10_000] {
+            let src = if form == "list" {
+                grants_list_pack(n)
+            } else {
+                grants_rules_pack(n)
+            };
+            for (present, which) in [(true, "hit"), (false, "miss")] {
+                for (no_index, suffix) in [(false, ""), (true, "_scan")] {
+                    if n == 10 && no_index {
+                        continue;
+                    }
+                    let name = format!(
+                        "grants_{form}_{}_{which}{suffix}",
+                        if n == 10 { "10" } else { "10k" }
+                    );
+                    let loaded = sentrie_compiler::compile_text_with(
+                        &[("g.sentrie", &src)],
+                        sentrie_compiler::LoadOptions {
+                            no_index,
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap_or_else(|_| panic!("{name} must compile"));
+                    out.push(finish(&name, loaded, target, grant_facts(n, present)));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn cases() -> Vec<Case> {
     let small = generated_pack(10);
     let big = generated_pack(10_000);
-    vec![
+    let mut cases = grant_cases();
+    cases.extend(vec![
         case(
             "rbac",
             &[("rbac.sentrie", RBAC)],
@@ -96,7 +134,8 @@ fn cases() -> Vec<Case> {
             "bench/ts/p/r",
             r#"{"s":"hello world"}"#.to_string(),
         ),
-    ]
+    ]);
+    cases
 }
 
 const NATIVE: &str = "namespace bench/native\npolicy p {\n  use { sha256 } from @sentrie/hash as h\n  rule r = h.sha256(s)\n  export decision of r\n}\n";
@@ -128,7 +167,7 @@ fn eval(c: &mut Criterion) {
         let facts =
             json::decode(k.facts.as_bytes(), &facts_bump).unwrap_or(sentrie_vm::Value::Undefined);
         let mut bump = Bump::new();
-        hot.bench_function(k.name, |b| {
+        hot.bench_function(&k.name, |b| {
             b.iter(|| {
                 bump.reset();
                 let out = sentrie_vm::evaluate(
@@ -147,7 +186,7 @@ fn eval(c: &mut Criterion) {
     let mut cold = c.benchmark_group("eval_cold");
     for k in &cases {
         let mut bump = Bump::new();
-        cold.bench_function(k.name, |b| {
+        cold.bench_function(&k.name, |b| {
             b.iter(|| {
                 bump.reset();
                 let facts =

@@ -80,3 +80,54 @@ pub fn as_refs(files: &[(String, String)]) -> Vec<(&str, &str)> {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect()
 }
+
+/// The grant of the "middle" of a generated grant list (tenant, action, resource).
+fn grant(i: usize) -> (String, String, String) {
+    (
+        format!("t{}", i % 100),
+        format!("a{}", i % 10),
+        format!("r{i}"),
+    )
+}
+
+/// A pack holding `n` grants in one constant list, checked with one collection form
+/// (`grants/list/p/allow`).
+pub fn grants_list_pack(n: usize) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            let (t, a, r) = grant(i);
+            format!("{{\"tenant\": \"{t}\", \"action\": \"{a}\", \"resource\": \"{r}\"}}")
+        })
+        .collect();
+    format!(
+        "namespace grants/list\n\npolicy p {{\n  fact subject: document\n  fact action: string\n  fact resource: string\n  let grants = [\n    {}\n  ]\n  rule allow = any grants as g (g.tenant == subject.tenant and g.action == action and g.resource == resource)\n  export decision of allow\n}}\n",
+        items.join(",\n    ")
+    )
+}
+
+/// A pack with `n` rules, each a conjunction of equalities against facts, and one `allow`
+/// over all of them (`grants/rules/p/allow`).
+pub fn grants_rules_pack(n: usize) -> String {
+    let mut src = "namespace grants/rules\n\npolicy p {\n  fact subject: document\n  fact action: string\n  fact resource: string\n".to_string();
+    for i in 0..n {
+        let (t, a, r) = grant(i);
+        let _ = writeln!(
+            src,
+            "  rule g{i} = subject.tenant == \"{t}\" and action == \"{a}\" and resource == \"{r}\""
+        );
+    }
+    let names: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+    let _ = writeln!(
+        src,
+        "  rule allow = any [{}] as r (r)\n  export decision of allow\n}}",
+        names.join(", ")
+    );
+    src
+}
+
+/// Facts asking for the grant in the middle of `n` grants (`present`) or for none.
+pub fn grant_facts(n: usize, present: bool) -> String {
+    let (t, a, r) = grant(n / 2);
+    let r = if present { r } else { "r-none".to_string() };
+    format!(r#"{{"subject":{{"id":"u1","tenant":"{t}"}},"action":"{a}","resource":"{r}"}}"#)
+}

@@ -18,6 +18,8 @@ pub struct Builder<'p> {
     /// `(path, SHA-256 hex)` of the user module files the pack loads (content hash).
     pub module_digests: Vec<(String, String)>,
     pub(crate) sources: &'p SourceMap,
+    /// Build indexes over constant lists (`lower/index.rs`); off only to compare with scans.
+    pub index: bool,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
     block_lets: u32,
@@ -38,6 +40,7 @@ impl<'p> Builder<'p> {
             diags: Diags::default(),
             module_digests: Vec::new(),
             sources,
+            index: true,
             names: FxHashMap::default(),
             consts: FxHashMap::default(),
             block_lets: 0,

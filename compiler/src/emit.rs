@@ -125,6 +125,7 @@ impl FnBuilder {
             | Instr::JumpIfNotTrue { target: t, .. }
             | Instr::JumpIfFalse { target: t, .. }
             | Instr::JumpIfUndef { target: t, .. }
+            | Instr::IndexDone { target: t, .. }
             | Instr::EnsureLocal { target: t, .. } => *t = target,
             _ => {}
         }

@@ -47,7 +47,13 @@ pub struct Compiled {
 /// Runs every pass over a read pack. On pack errors returns all diagnostics (pack errors
 /// first, then policy errors).
 pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
+    compile_with(pack, &LoadOptions::default())
+}
+
+/// [`compile`] with options (only `no_index` matters here).
+pub fn compile_with(pack: &SourcePack, opts: &LoadOptions) -> Result<Compiled, Vec<Diag>> {
     let mut b = Builder::new(&pack.sources);
+    b.index = !opts.no_index;
     let ix = index::index(pack, &mut b);
     let resolved = resolve::resolve(pack, &ix, &mut b);
     let mut types = types::build(&ix, &mut b);
@@ -131,6 +137,8 @@ pub struct Loaded {
 pub struct LoadOptions {
     /// Warnings are load errors (`--strict`; the manifest's `strict = true` also asks for it).
     pub strict: bool,
+    /// Scan constant lists instead of indexing them (to compare the two; `--no-index`).
+    pub no_index: bool,
 }
 
 /// Why a pack could not be loaded: diagnostics with the sources to render them.
@@ -249,7 +257,7 @@ pub fn compile_source(pack: SourcePack) -> Result<Loaded, LoadError> {
 /// warnings refuse the pack, as errors.
 pub fn compile_source_with(pack: SourcePack, opts: LoadOptions) -> Result<Loaded, LoadError> {
     let strict = opts.strict || pack.manifest.strict;
-    match compile(&pack) {
+    match compile_with(&pack, &opts) {
         Ok(c) if strict && !c.warnings.is_empty() => {
             let mut diagnostics = rendered(&c.warnings);
             diagnostics.extend(rendered(&c.diagnostics));
@@ -281,6 +289,11 @@ pub fn compile_source_with(pack: SourcePack, opts: LoadOptions) -> Result<Loaded
 
 /// Compiles in-memory sources as one pack with an implicit manifest (tests, benchmarks).
 pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
+    compile_text_with(files, LoadOptions::default())
+}
+
+/// [`compile_text`] with options.
+pub fn compile_text_with(files: &[(&str, &str)], opts: LoadOptions) -> Result<Loaded, LoadError> {
     let mut sources = SourceMap::new();
     let mut parsed = Vec::new();
     let mut diags = Vec::new();
@@ -312,7 +325,7 @@ pub fn compile_text(files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
         sources,
         files: parsed,
     };
-    compile_source(pack)
+    compile_source_with(pack, opts)
 }
 
 /// Loads a compiled pack file (PACKS_AND_CLI.md §9.3).

@@ -31,6 +31,10 @@ pub struct Cli {
     /// manifest's `strict = true` does (validate, exec, serve, compile, test).
     #[arg(long, global = true)]
     pub strict: bool,
+    /// Scan constant lists instead of indexing them (to compare answers or timings; `disasm`
+    /// shows the difference).
+    #[arg(long, global = true)]
+    pub no_index: bool,
     #[command(subcommand)]
     pub command: Command,
 }

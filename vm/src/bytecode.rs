@@ -341,6 +341,40 @@ pub enum Instr {
         dst: Reg,
         site: u32,
     },
+    /// One level of `indexes[index]`: `node` holds the node reached so far (a number; 0 is the
+    /// root) and becomes the child for the value in `key`, or, once the candidates are known,
+    /// the list of candidate positions (ascending). A value the index cannot look up (a list
+    /// or map where a scalar is compared) gives every position, so the loop that follows
+    /// scans as if there were no index.
+    IndexProbe {
+        node: Reg,
+        key: Reg,
+        index: u16,
+    },
+    /// Jump forward when `node` already holds the candidate list (later probes are skipped,
+    /// so their keys are evaluated only where a scan would evaluate them).
+    IndexDone {
+        node: Reg,
+        target: u32,
+    },
+    /// `dst = consts[indexes[index].list][pos]`: one element of the indexed constant list.
+    IndexElem {
+        dst: Reg,
+        pos: Reg,
+        index: u16,
+    },
+    /// The decision of rule `indexes[index].rules[pos]` (as `LoadRule`).
+    IndexRule {
+        dst: Reg,
+        pos: Reg,
+        index: u16,
+    },
+    /// `dst = consts[indexes[index].list] contains src`, by hash lookup for scalars.
+    ContainsConst {
+        dst: Reg,
+        src: Reg,
+        index: u16,
+    },
     /// Raise the runtime error `consts[k]` (a string): policy errors, unknown functions.
     Fail {
         k: u32,

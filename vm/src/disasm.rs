@@ -29,8 +29,8 @@ fn const_text(c: &Const) -> String {
 }
 
 /// Lists one function: a header with its register and builder counts, then one line per pc.
-pub fn disasm(p: &VerifiedProgram, func: FuncId) -> String {
-    let p = &p.program;
+pub fn disasm(vp: &VerifiedProgram, func: FuncId) -> String {
+    let p = &vp.program;
     let f = &p.funcs[func];
     let mut out = String::new();
     let _ = writeln!(
@@ -70,6 +70,12 @@ pub fn disasm(p: &VerifiedProgram, func: FuncId) -> String {
                 .calls
                 .get(*site as usize)
                 .map(|c| format!("  ; {:?}", c.builtin)),
+            Instr::IndexProbe { index, .. }
+            | Instr::IndexElem { index, .. }
+            | Instr::IndexRule { index, .. }
+            | Instr::ContainsConst { index, .. } => {
+                index_note(vp, *index as usize).map(|n| format!("  ; {n}"))
+            }
             Instr::MatchesConst { regex, .. } => {
                 p.regexes.get(*regex as usize).map(|r| format!("  ; /{r}/"))
             }
@@ -83,6 +89,36 @@ pub fn disasm(p: &VerifiedProgram, func: FuncId) -> String {
         );
     }
     out
+}
+
+/// `index 0 (any grants as g, 10000 elements, levels .tenant == then .action ==)`.
+fn index_note(vp: &VerifiedProgram, i: usize) -> Option<String> {
+    let spec = vp.program.indexes.get(i)?;
+    let ix = vp.indexes.get(i)?;
+    let levels = spec
+        .levels
+        .iter()
+        .take(ix.depth())
+        .map(|l| {
+            let path: String = l.path.iter().map(|s| format!(".{s}")).collect();
+            format!(
+                "{} {}",
+                if path.is_empty() { "elem" } else { &path },
+                l.op.text()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" then ");
+    let state = if ix.usable() {
+        format!("levels {levels}")
+    } else {
+        "not usable: scans".to_string()
+    };
+    Some(format!(
+        "index {i} ({}, {} elements, {state})",
+        spec.what,
+        ix.len()
+    ))
 }
 
 fn fmt_instr(ins: &Instr) -> String {

@@ -19,6 +19,7 @@ pub mod coverage;
 pub mod disasm;
 pub mod error;
 pub mod host;
+pub mod index;
 pub mod interp;
 pub mod json;
 pub mod ops;

@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 5;
+pub const IR_VERSION: u32 = 6;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -243,6 +243,48 @@ pub struct ModuleSite {
     pub memo: Option<u32>,
 }
 
+/// An index over the constant list `consts[list]`, asked for by the compiler where a collection
+/// form, an `or` of rules or a membership test would otherwise scan it. Only this description
+/// travels in a compiled pack; [`crate::verify()`] builds the lookup tables from the constant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    pub list: u32,
+    /// One level per leading conjunct of the predicate, probed in order.
+    pub levels: Vec<IndexLevel>,
+    /// For an `or` of rules: operand `i` is `rules[i]` (element `i` of the list holds its keys).
+    pub rules: Vec<RuleId>,
+    /// Where in the source the index is used, for `disasm`.
+    pub what: String,
+}
+
+/// How one conjunct compares an element's field (reached by `path` from the element) with a
+/// value that does not depend on the element.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexLevel {
+    pub op: LevelOp,
+    pub path: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LevelOp {
+    /// `elem.path == v` (or `v == elem.path`, `elem.path is v`).
+    Eq,
+    /// `v in elem.path` (or `elem.path contains v`).
+    ElemIn,
+    /// `elem.path in v` (or `v contains elem.path`); only as the last level.
+    FieldIn,
+}
+
+impl LevelOp {
+    pub fn text(self) -> &'static str {
+        match self {
+            LevelOp::Eq => "==",
+            LevelOp::ElemIn => "contains",
+            LevelOp::FieldIn => "in",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LetCheck {
     pub name: String,
@@ -318,6 +360,8 @@ pub struct Program {
     pub files: Vec<String>,
     /// Every declared namespace (target resolution needs namespaces without policies too).
     pub namespaces: Vec<String>,
+    /// Indexes over constant lists (the compiler's choice; built when the program is verified).
+    pub indexes: Vec<IndexSpec>,
 }
 
 impl Program {

@@ -19,6 +19,7 @@ pub struct VerifiedProgram {
     pub(crate) program: Program,
     pub(crate) regexes: Vec<regex::Regex>,
     pub(crate) natives: Vec<NativeFn>,
+    pub(crate) indexes: Vec<crate::index::ListIndex>,
     pub(crate) host: Arc<dyn Host>,
     pub(crate) instance: u64,
 }
@@ -52,11 +53,17 @@ pub fn verify(program: Program, host: Arc<dyn Host>) -> Result<VerifiedProgram, 
                 })
         })
         .collect::<Result<_, _>>()?;
+    let indexes = program
+        .indexes
+        .iter()
+        .map(|spec| crate::index::ListIndex::build(spec, &program.consts))
+        .collect();
     static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     Ok(VerifiedProgram {
         program,
         regexes,
         natives,
+        indexes,
         host,
         instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     })
@@ -88,6 +95,11 @@ impl VerifiedProgram {
 
     pub fn lets(&self) -> &PrimaryMap<LetId, LetInfo> {
         &self.program.lets
+    }
+
+    /// The lookup tables of `program().indexes[i]`.
+    pub fn index(&self, i: usize) -> Option<&crate::index::ListIndex> {
+        self.indexes.get(i)
     }
 
     pub fn funcs(&self) -> &PrimaryMap<FuncId, Func> {

@@ -88,6 +88,7 @@ pub fn check(p: &Program) -> Result<(), VerifyError> {
     }
     verify_tables(p)?;
     verify_types(p)?;
+    verify_indexes(p)?;
     if p.imports
         .iter()
         .any(|site| p.rules.get(site.rule).is_none())
@@ -144,6 +145,24 @@ fn verify_tables(p: &Program) -> Result<(), VerifyError> {
             .is_none_or(|pol| pol.lets.len() <= l.slot as usize)
     }) {
         return Err(VerifyError::Malformed("a let's cache slot".to_string()));
+    }
+    Ok(())
+}
+
+/// Most levels an index may have.
+pub const MAX_INDEX_LEVELS: usize = 8;
+
+/// Index descriptions name a constant list, have a few levels, and rules that exist.
+fn verify_indexes(p: &Program) -> Result<(), VerifyError> {
+    for spec in &p.indexes {
+        let ok = matches!(
+            p.consts.get(spec.list as usize),
+            Some(crate::program::Const::List(_))
+        ) && (1..=MAX_INDEX_LEVELS).contains(&spec.levels.len())
+            && spec.rules.iter().all(|r| p.rules.get(*r).is_some());
+        if !ok {
+            return Err(VerifyError::Malformed(format!("index {}", spec.what)));
+        }
     }
     Ok(())
 }
@@ -288,6 +307,10 @@ impl<'p> FuncCheck<'p> {
         ok_if((t as usize) < self.p.types.len(), Fault::Type(t))
     }
 
+    fn index(&self, i: u16) -> Check {
+        ok_if((i as usize) < self.p.indexes.len(), Fault::Site("index"))
+    }
+
     fn instr(&self, pc: usize, ins: Instr) -> Check {
         match ins {
             Instr::LoadConst { dst, k } => self.reg(dst).and(self.konst(k)),
@@ -363,6 +386,23 @@ impl<'p> FuncCheck<'p> {
             }
             Instr::BuilderGet { dst, b, idx } => {
                 self.builder(b).and(self.reg(dst)).and(self.reg(idx))
+            }
+            Instr::IndexProbe { node, key, index } => {
+                self.reg(node).and(self.reg(key)).and(self.index(index))
+            }
+            Instr::IndexDone { node, target } => self.reg(node).and(self.forward(pc, target)),
+            Instr::IndexElem { dst, pos, index }
+            | Instr::ContainsConst {
+                dst,
+                src: pos,
+                index,
+            } => self.reg(dst).and(self.reg(pos)).and(self.index(index)),
+            Instr::IndexRule { dst, pos, index } => {
+                self.reg(dst).and(self.reg(pos)).and(self.index(index))?;
+                for r in &self.p.indexes[index as usize].rules {
+                    self.own_rule(r.as_u32())?;
+                }
+                Ok(())
             }
             Instr::Fail { k } => self.konst(k),
             Instr::Ret { src } => self.reg(src),

@@ -56,6 +56,7 @@ impl<'c, 'p> Lower<'c, 'p> {
                     UnOp::Plus => Instr::Plus { dst, src: r },
                 });
             }
+            ExprKind::Binary(ast::BinOp::Or, ..) if self.indexed_or(e, dst) => {}
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.span, dst),
             ExprKind::IsDefined { expr, negated } | ExprKind::IsEmpty { expr, negated } => {
                 self.lenient += 1;
@@ -72,7 +73,9 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             ExprKind::Cond { cond, then, other } => self.cond(cond, then.as_deref(), other, dst),
             ExprKind::Quant(q) => {
-                self.quant(q.kind, &q.coll, &q.var, q.index.as_ref(), &q.body, dst)
+                if !self.indexed_quant(q, dst) {
+                    self.quant(q.kind, &q.coll, &q.var, q.index.as_ref(), &q.body, dst)
+                }
             }
             ExprKind::Distinct(d) => self.distinct(&d.coll, &d.left, &d.right, &d.body, dst),
             ExprKind::Reduce(r) => self.reduce(
@@ -258,6 +261,11 @@ impl<'c, 'p> Lower<'c, 'p> {
                         return;
                     }
                 }
+            }
+            BinOp::In | BinOp::NotIn | BinOp::Contains | BinOp::NotContains
+                if self.membership(op, a, b, dst) =>
+            {
+                return;
             }
             _ => {}
         }

@@ -9,6 +9,7 @@
 mod calls;
 mod expr;
 mod forms;
+mod index;
 mod names;
 
 use sentrie_grammar::ast::{self, Expr, ExprKind, FactMarker, RuleBody};

@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> u8 {
         ErrorFormatArg::Json => ErrorFormat::Json,
     };
     STRICT.store(cli.strict, std::sync::atomic::Ordering::Relaxed);
+    NO_INDEX.store(cli.no_index, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Init { name, directory } => init::run(&name, &directory),
         Command::Serve(args) => serve::run(args, cli.strict),
@@ -156,9 +157,20 @@ pub fn strict() -> bool {
     STRICT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `--no-index`, for every command that compiles a pack.
+static NO_INDEX: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--no-index` was given.
+pub fn no_index() -> bool {
+    NO_INDEX.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Loads a pack (strict when `--strict` was given), printing its diagnostics on failure.
 pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
-    let opts = sentrie_compiler::LoadOptions { strict: strict() };
+    let opts = sentrie_compiler::LoadOptions {
+        strict: strict(),
+        no_index: no_index(),
+    };
     match sentrie_compiler::load_pack_with(path, opts) {
         Ok(l) => {
             if !l.notes.is_empty() {

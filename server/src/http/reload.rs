@@ -48,8 +48,11 @@ pub fn load_checked(location: &Path, checks: Checks) -> Result<Loaded, Refused> 
     let result = loop {
         attempt += 1;
         let before = root.as_deref().map(fingerprint);
-        let result =
-            sentrie_compiler::load_pack_with(location, sentrie_compiler::LoadOptions { strict });
+        let opts = sentrie_compiler::LoadOptions {
+            strict,
+            no_index: crate::commands::no_index(),
+        };
+        let result = sentrie_compiler::load_pack_with(location, opts);
         let after = root.as_deref().map(fingerprint);
         if before == after || attempt >= SNAPSHOT_ATTEMPTS {
             break result;

@@ -211,6 +211,54 @@ impl<'a, T: Trace> Vm<'a, T> {
                     )
                 }
                 Instr::Count { dst, src } => set!(dst, Value::Num(builtins::count(r!(src)))),
+                Instr::IndexProbe { node, key, index } => {
+                    let ix = &self.vp.indexes[index as usize];
+                    set!(node, ix.probe(r!(node), r!(key), self.bump))
+                }
+                Instr::IndexDone { node, target } => {
+                    if matches!(r!(node), Value::List(_)) {
+                        pc = target as usize;
+                    }
+                }
+                Instr::IndexElem { dst, pos, index } => {
+                    let list = p.indexes[index as usize].list as usize;
+                    let v = match (&p.consts[list], r!(pos)) {
+                        (Const::List(items), Value::Num(n)) if n >= 0.0 => items
+                            .get(n as usize)
+                            .map_or(Value::Undefined, |c| json::const_value(c, self.bump)),
+                        _ => Value::Undefined,
+                    };
+                    set!(dst, v)
+                }
+                Instr::IndexRule { dst, pos, index } => {
+                    let rules = &p.indexes[index as usize].rules;
+                    let rule = match r!(pos) {
+                        Value::Num(n) if n >= 0.0 => rules.get(n as usize).copied(),
+                        _ => None,
+                    };
+                    match rule {
+                        Some(rule) => {
+                            set!(dst, call!(self.load_rule(frame, pc, dst, rule.as_u32())))
+                        }
+                        None => set!(dst, Value::Undefined),
+                    }
+                }
+                Instr::ContainsConst { dst, src, index } => {
+                    let needle = r!(src);
+                    let v = if needle.is_undefined() {
+                        Value::Undefined
+                    } else {
+                        match self.vp.indexes[index as usize].contains_scalar(needle) {
+                            Some(found) => Value::Bool(found),
+                            None => {
+                                let k = p.indexes[index as usize].list;
+                                let list = self.composite_const(k, &p.consts[k as usize]);
+                                contains(list, needle)
+                            }
+                        }
+                    };
+                    set!(dst, v)
+                }
                 Instr::Jump { target } => {
                     tick!();
                     if (target as usize) < pc {

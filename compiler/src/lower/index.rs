@@ -1,0 +1,718 @@
+//! Compile-time indexes (see `sentrie_vm::index` for why they are exact).
+//!
+//! Three shapes of code scan a constant list on every decision, and each becomes a hash lookup
+//! followed by evaluation over the candidates only, in their original order:
+//!
+//! * `any`, `first` and `filter` over a constant list (a literal, or an untyped `let` whose
+//!   value is a literal) whose predicate is a conjunction led by comparisons of an element
+//!   field with a value that does not depend on the element: `g.f == v`, `v == g.f`,
+//!   `g.f is v`, `v in g.f`, `g.f contains v`, `g.f in v`, `v contains g.f`. Each leading
+//!   comparison is one level of the index, probed in order; a level's value is evaluated only
+//!   when the levels before it left candidates, which is where a scan would first evaluate it.
+//! * an `or` of many rules of the policy whose bodies start with `P == constant` for the same
+//!   fact path `P`: the constants become a synthetic list indexed the same way, and only the
+//!   rules whose constants match are evaluated (the others are FALSE without evaluation).
+//! * `x in LIST` / `LIST contains x` over a constant list: one hash lookup for scalars.
+//!
+//! Whatever the analysis cannot prove falls back to the ordinary lowering.
+
+use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind, Quant};
+use sentrie_vm::bytecode::{Instr, IterOp, Reg};
+use sentrie_vm::program::{Const, IndexLevel, IndexSpec, LevelOp, ProbeKind};
+
+use super::{Binding, Lower};
+use crate::index::ValueRef;
+
+/// Fewest elements worth an index for a collection form (smaller lists scan faster).
+const MIN_FORM_ELEMENTS: usize = 16;
+/// Fewest elements worth a hash lookup for `in`.
+const MIN_MEMBERSHIP_ELEMENTS: usize = 8;
+/// Fewest consecutive rules of an `or` worth an index.
+const MIN_OR_RULES: usize = 8;
+/// Most levels an index gets.
+const MAX_LEVELS: usize = 4;
+
+/// The operands of a chain of `op` (left-associative), in evaluation order.
+fn chain<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
+    match &e.kind {
+        ExprKind::Binary(o, a, b) if *o == op => {
+            chain(a, op, out);
+            chain(b, op, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// Whether any identifier in `e` is one of `names` (conservative: shadowing is ignored).
+fn mentions(e: &Expr, names: &[&str]) -> bool {
+    let any = |xs: &[Expr]| xs.iter().any(|x| mentions(x, names));
+    match &e.kind {
+        ExprKind::Ident(n) => names.contains(&n.as_str()),
+        ExprKind::Number(_)
+        | ExprKind::String(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Unknown
+        | ExprKind::Null
+        | ExprKind::Error => false,
+        ExprKind::List(items) => any(items),
+        ExprKind::Map(entries) => entries.iter().any(|(k, v)| {
+            matches!(k, ast::MapKey::Expr(x) if mentions(x, names)) || mentions(v, names)
+        }),
+        ExprKind::Block(b) => {
+            b.lets.iter().any(|l| mentions(&l.value, names)) || mentions(&b.yield_expr, names)
+        }
+        ExprKind::Field(r, _) => mentions(r, names),
+        ExprKind::Index(r, k) => mentions(r, names) || mentions(k, names),
+        ExprKind::Call { callee, args, .. } => mentions(callee, names) || any(args),
+        ExprKind::Unary(_, x)
+        | ExprKind::Cast(x, _)
+        | ExprKind::Count(x)
+        | ExprKind::IsDefined { expr: x, .. }
+        | ExprKind::IsEmpty { expr: x, .. } => mentions(x, names),
+        ExprKind::Binary(_, a, b) => mentions(a, names) || mentions(b, names),
+        ExprKind::Cond { cond, then, other } => {
+            mentions(cond, names)
+                || then.as_deref().is_some_and(|t| mentions(t, names))
+                || mentions(other, names)
+        }
+        ExprKind::Quant(q) => mentions(&q.coll, names) || mentions(&q.body, names),
+        ExprKind::Distinct(d) => mentions(&d.coll, names) || mentions(&d.body, names),
+        ExprKind::Reduce(r) => {
+            mentions(&r.coll, names) || mentions(&r.init, names) || mentions(&r.body, names)
+        }
+    }
+}
+
+/// `var.a.b["c"]` → `["a", "b", "c"]`.
+fn elem_path(e: &Expr, var: &str) -> Option<Vec<String>> {
+    match &e.kind {
+        ExprKind::Ident(n) if n == var => Some(Vec::new()),
+        ExprKind::Field(r, name) => {
+            let mut p = elem_path(r, var)?;
+            p.push(name.text.clone());
+            Some(p)
+        }
+        ExprKind::Index(r, k) => match &k.kind {
+            ExprKind::String(s) => {
+                let mut p = elem_path(r, var)?;
+                p.push(s.clone());
+                Some(p)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `is` compares only when its right side cannot name a shape.
+fn is_equality(op: BinOp, other: &Expr) -> bool {
+    match op {
+        BinOp::Eq => true,
+        BinOp::Is => !matches!(
+            other.kind,
+            ExprKind::Ident(_) | ExprKind::Binary(BinOp::Div, ..)
+        ),
+        _ => false,
+    }
+}
+
+/// One leading conjunct as an index level: the level and the element-independent value.
+fn level<'e>(c: &'e Expr, var: &str, bound: &[&str]) -> Option<(IndexLevel, &'e Expr)> {
+    let ExprKind::Binary(op, a, b) = &c.kind else {
+        return None;
+    };
+    let free = |x: &Expr| !mentions(x, bound);
+    let lv = |op, path| IndexLevel { op, path };
+    match op {
+        BinOp::Eq | BinOp::Is => {
+            if let Some(p) = elem_path(a, var).filter(|_| free(b) && is_equality(*op, b)) {
+                return Some((lv(LevelOp::Eq, p), b));
+            }
+            if *op == BinOp::Eq {
+                if let Some(p) = elem_path(b, var).filter(|_| free(a)) {
+                    return Some((lv(LevelOp::Eq, p), a));
+                }
+            }
+            None
+        }
+        // `a in b`: needle a, haystack b.
+        BinOp::In => {
+            if let Some(p) = elem_path(b, var).filter(|_| free(a)) {
+                return Some((lv(LevelOp::ElemIn, p), a));
+            }
+            elem_path(a, var)
+                .filter(|_| free(b))
+                .map(|p| (lv(LevelOp::FieldIn, p), &**b))
+        }
+        // `a contains b`: haystack a, needle b.
+        BinOp::Contains => {
+            if let Some(p) = elem_path(a, var).filter(|_| free(b)) {
+                return Some((lv(LevelOp::ElemIn, p), b));
+            }
+            elem_path(b, var)
+                .filter(|_| free(a))
+                .map(|p| (lv(LevelOp::FieldIn, p), &**a))
+        }
+        _ => None,
+    }
+}
+
+/// A fact or let path `user.role` / `req["action"]`, as text (`None` for anything else).
+fn key_path(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Ident(n) => Some(n.clone()),
+        ExprKind::Field(r, name) => Some(format!("{}.{}", key_path(r)?, name.text)),
+        ExprKind::Index(r, k) => match &k.kind {
+            ExprKind::String(s) => Some(format!("{}[{s:?}]", key_path(r)?)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn scalar(c: &Const) -> bool {
+    !matches!(c, Const::List(_) | Const::Map(_))
+}
+
+/// The leading `P == K` conjuncts of a rule body: `(path text, P, K)`.
+fn rule_keys(body: &Expr) -> Vec<(String, &Expr, Const)> {
+    let mut conj = Vec::new();
+    chain(body, BinOp::And, &mut conj);
+    let mut out = Vec::new();
+    for c in conj.into_iter().take(MAX_LEVELS) {
+        let ExprKind::Binary(BinOp::Eq, a, b) = &c.kind else {
+            break;
+        };
+        let (p, k) = match (super::expr::fold(a), super::expr::fold(b)) {
+            (None, Some(k)) => (&**a, k),
+            (Some(k), None) => (&**b, k),
+            _ => break,
+        };
+        let Some(text) = key_path(p).filter(|_| scalar(&k)) else {
+            break;
+        };
+        out.push((text, p, k));
+    }
+    out
+}
+
+/// A run of consecutive `or` operands indexed together.
+struct OrRun<'e> {
+    start: usize,
+    rules: Vec<sentrie_vm::program::RuleId>,
+    /// The key expressions, one per level (from the first rule; the others agree).
+    keys: Vec<&'e Expr>,
+    /// Per rule, the constants of each level.
+    consts: Vec<Vec<Const>>,
+}
+
+impl<'c, 'p> Lower<'c, 'p> {
+    /// The constant list `e` denotes: a literal, or an untyped policy `let` bound to one.
+    fn constant_list(&mut self, e: &Expr) -> Option<Vec<Const>> {
+        if !self.b.index {
+            return None;
+        }
+        let c = match &e.kind {
+            ExprKind::Ident(name) => {
+                if self.lookup_local(name).is_some() {
+                    return None;
+                }
+                let pol = &self.ix.policies[self.pid];
+                let Some(ValueRef::Let(lid)) = pol.values.get(name.as_str()).copied() else {
+                    return None;
+                };
+                let (decl, _) = pol.lets.iter().find(|(_, id)| *id == lid)?;
+                if decl.ty.is_some() {
+                    return None;
+                }
+                let c = super::expr::fold(&decl.value)?;
+                // The let is still a dependency of this function (for the cycle check).
+                self.depend(crate::deps::Node::Let(lid.as_u32()));
+                c
+            }
+            _ => super::expr::fold(e)?,
+        };
+        match c {
+            Const::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn add_index(&mut self, spec: IndexSpec) -> u16 {
+        let n = self.b.program.indexes.len();
+        self.b.program.indexes.push(spec);
+        n as u16
+    }
+
+    /// `x in LIST` / `LIST contains x` with a constant list: a hash lookup. Returns false
+    /// (nothing emitted) when the haystack is not a constant list of enough elements.
+    pub(super) fn membership(&mut self, op: BinOp, a: &Expr, b: &Expr, dst: Reg) -> bool {
+        let (needle, hay) = match op {
+            BinOp::In | BinOp::NotIn => (a, b),
+            BinOp::Contains | BinOp::NotContains => (b, a),
+            _ => return false,
+        };
+        if self.index_count() >= u16::MAX as usize {
+            return false;
+        }
+        // Evaluation order is kept: the haystack is a constant, so nothing observable
+        // happens when it is "evaluated".
+        let Some(items) = self.constant_list(hay) else {
+            return false;
+        };
+        if items.len() < MIN_MEMBERSHIP_ELEMENTS {
+            return false;
+        }
+        let n = items.len();
+        let list = self.b.const_id(Const::List(items));
+        let index = self.add_index(IndexSpec {
+            list,
+            levels: vec![IndexLevel {
+                op: LevelOp::Eq,
+                path: Vec::new(),
+            }],
+            rules: Vec::new(),
+            what: format!("{} a list of {n}", op.symbol()),
+        });
+        let src = self.temp(needle);
+        self.f.emit(Instr::ContainsConst { dst, src, index });
+        if matches!(op, BinOp::NotIn | BinOp::NotContains) {
+            self.f.emit(Instr::Not { dst, src: dst });
+        }
+        true
+    }
+
+    fn index_count(&self) -> usize {
+        self.b.program.indexes.len()
+    }
+
+    /// `any`/`first`/`filter` over a constant list with an indexable predicate. Returns false
+    /// (nothing emitted) when the form does not qualify.
+    pub(super) fn indexed_quant(&mut self, q: &ast::QuantExpr, dst: Reg) -> bool {
+        if !self.b.index {
+            return false;
+        }
+        if self.indexed_rules_any(q, dst) {
+            return true;
+        }
+        let op = match q.kind {
+            Quant::Any => IterOp::Any,
+            Quant::First => IterOp::First,
+            Quant::Filter => IterOp::Filter,
+            Quant::All | Quant::Map => return false,
+        };
+        // A block body qualifies only without lets (they could be read before the yield).
+        let pred = match &q.body.kind {
+            ExprKind::Block(b) if b.lets.is_empty() => &*b.yield_expr,
+            ExprKind::Block(_) => return false,
+            _ => &q.body,
+        };
+        let var = q.var.text.as_str();
+        let mut bound = vec![var];
+        if let Some(i) = &q.index {
+            bound.push(i.text.as_str());
+        }
+        let mut conj = Vec::new();
+        chain(pred, BinOp::And, &mut conj);
+        let mut levels = Vec::new();
+        let mut values = Vec::new();
+        for c in conj {
+            if levels.len() == MAX_LEVELS {
+                break;
+            }
+            let Some((lv, v)) = level(c, var, &bound) else {
+                break;
+            };
+            let last = lv.op == LevelOp::FieldIn;
+            levels.push(lv);
+            values.push(v);
+            if last {
+                break;
+            }
+        }
+        if levels.is_empty() || self.index_count() >= u16::MAX as usize {
+            return false;
+        }
+        let Some(items) = self.constant_list(&q.coll) else {
+            return false;
+        };
+        if items.len() < MIN_FORM_ELEMENTS {
+            return false;
+        }
+        let list = self.b.const_id(Const::List(items));
+        let index = self.add_index(IndexSpec {
+            list,
+            levels,
+            rules: Vec::new(),
+            what: format!("{} as {var}", op.name()),
+        });
+        let cand = self.probes(index, &values);
+        self.candidate_loop(q, op, cand, index, pred, dst);
+        true
+    }
+
+    /// Emits the probes of `index` with the level values `values`; returns the register that
+    /// ends up holding the candidate positions.
+    fn probes(&mut self, index: u16, values: &[&Expr]) -> Reg {
+        let node = self.f.alloc();
+        self.konst(Const::Num(0.0), node);
+        let mut done = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let key = self.temp(v);
+            self.f.emit(Instr::IndexProbe { node, key, index });
+            if i + 1 < values.len() {
+                done.push(self.f.emit_fwd(Instr::IndexDone { node, target: 0 }));
+            }
+        }
+        for p in done {
+            self.f.patch_here(p);
+        }
+        node
+    }
+
+    /// The loop of an indexed collection form over the candidate positions in `cand`.
+    fn candidate_loop(
+        &mut self,
+        q: &ast::QuantExpr,
+        op: IterOp,
+        cand: Reg,
+        index: u16,
+        pred: &Expr,
+        dst: Reg,
+    ) {
+        let scope_mark = self.scope.len();
+        let j = self.f.alloc();
+        self.konst(Const::Num(0.0), j);
+        let pos = self.f.alloc();
+        let elem = self.f.alloc();
+        let builder = (op == IterOp::Filter).then(|| self.f.alloc_builder());
+        match op {
+            IterOp::Any => {
+                self.f.emit(Instr::LoadBool { dst, value: false });
+            }
+            IterOp::First => {
+                self.f.emit(Instr::LoadUndef { dst });
+            }
+            _ => {
+                self.f.emit(Instr::BuilderNew {
+                    b: builder.unwrap_or(0),
+                });
+            }
+        }
+        let top = self.f.pc();
+        self.f.emit(Instr::IterNext {
+            list: cand,
+            idx: j,
+            elem: pos,
+        });
+        let exit = self.f.emit_fwd(Instr::Jump { target: 0 });
+        self.f.emit(Instr::IndexElem {
+            dst: elem,
+            pos,
+            index,
+        });
+        self.scope.push((q.var.text.clone(), Binding::Reg(elem)));
+        if let Some(i) = &q.index {
+            self.scope.push((i.text.clone(), Binding::Reg(pos)));
+        }
+        let t = self.temp(pred);
+        let cont = self.f.emit_fwd(Instr::JumpIfNotTrue { src: t, target: 0 });
+        let mut to_end = None;
+        match op {
+            IterOp::Any | IterOp::First => {
+                self.probe(
+                    q.coll.span,
+                    ProbeKind::FormDecided {
+                        form: op,
+                        list: cand,
+                        idx: pos,
+                    },
+                );
+                if op == IterOp::Any {
+                    self.f.emit(Instr::LoadBool { dst, value: true });
+                } else {
+                    self.f.emit(Instr::Move { dst, src: elem });
+                }
+                to_end = Some(self.f.emit_fwd(Instr::Jump { target: 0 }));
+            }
+            _ => {
+                self.f.emit(Instr::BuilderPush {
+                    b: builder.unwrap_or(0),
+                    src: elem,
+                });
+            }
+        }
+        self.f.patch_here(cont);
+        self.f.emit(Instr::Incr { reg: j });
+        self.f.emit(Instr::Jump { target: top });
+        self.f.patch_here(exit);
+        self.probe(
+            q.coll.span,
+            ProbeKind::FormDone {
+                form: op,
+                list: cand,
+            },
+        );
+        if let Some(b) = builder {
+            self.f.emit(Instr::BuilderFinish { dst, b });
+            self.f.free_builder();
+        }
+        if let Some(p) = to_end {
+            self.f.patch_here(p);
+        }
+        self.scope.truncate(scope_mark);
+    }
+
+    /// The rule a chain operand names, when it qualifies for an `or` index: a rule of this
+    /// policy without `when`, whose body starts with `P == constant` conjuncts.
+    fn or_operand(&self, e: &Expr) -> Option<(sentrie_vm::program::RuleId, &'p ast::RuleDecl)> {
+        let ExprKind::Ident(name) = &e.kind else {
+            return None;
+        };
+        if self.lookup_local(name).is_some() {
+            return None;
+        }
+        let pol = &self.ix.policies[self.pid];
+        let Some(ValueRef::Rule(rid)) = pol.values.get(name.as_str()).copied() else {
+            return None;
+        };
+        let (decl, _) = pol.rules.iter().find(|(_, id)| *id == rid)?;
+        if decl.when.is_some() {
+            return None;
+        }
+        // A rule's attachments are computed whenever it is evaluated: a skipped rule must not
+        // skip an attachment that could fail.
+        let fixed_attachments = pol
+            .exports
+            .iter()
+            .filter(|x| x.rule.text == *name)
+            .flat_map(|x| x.attachments.iter())
+            .all(|(_, v)| super::expr::fold(v).is_some());
+        fixed_attachments.then_some((rid, *decl))
+    }
+
+    /// Splits an `or` chain into runs of rules sharing their leading key paths.
+    fn or_runs(&self, ops: &[&Expr]) -> Vec<OrRun<'p>> {
+        let mut runs: Vec<OrRun<'p>> = Vec::new();
+        let mut cur: Option<(OrRun<'p>, Vec<String>)> = None;
+        let close = |cur: Option<(OrRun<'p>, Vec<String>)>, runs: &mut Vec<OrRun<'p>>| {
+            if let Some((run, _)) = cur {
+                if run.rules.len() >= MIN_OR_RULES {
+                    runs.push(run);
+                }
+            }
+        };
+        for (i, e) in ops.iter().enumerate() {
+            let keys = self.or_operand(e).and_then(|(rid, decl)| match &decl.body {
+                ast::RuleBody::Expr(body) => {
+                    let ks = rule_keys(body);
+                    // The key paths must mean the same here as in the rule: no local shadows them.
+                    let shadowed = ks.iter().any(|(_, p, _)| {
+                        let mut root = *p;
+                        while let ExprKind::Field(r, _) | ExprKind::Index(r, _) = &root.kind {
+                            root = r;
+                        }
+                        matches!(&root.kind, ExprKind::Ident(n) if self.lookup_local(n).is_some())
+                    });
+                    (!ks.is_empty() && !shadowed).then_some((rid, ks))
+                }
+                ast::RuleBody::Import(_) => None,
+            });
+            let Some((rid, ks)) = keys else {
+                close(cur.take(), &mut runs);
+                continue;
+            };
+            let texts: Vec<String> = ks.iter().map(|(t, _, _)| t.clone()).collect();
+            let continues = cur
+                .as_ref()
+                .is_some_and(|(_, first)| first.first() == texts.first());
+            if !continues {
+                close(cur.take(), &mut runs);
+                cur = Some((
+                    OrRun {
+                        start: i,
+                        rules: Vec::new(),
+                        keys: ks.iter().map(|(_, p, _)| *p).collect(),
+                        consts: Vec::new(),
+                    },
+                    texts.clone(),
+                ));
+            }
+            if let Some((run, shared)) = cur.as_mut() {
+                // Levels shared by every rule of the run so far.
+                let common = shared
+                    .iter()
+                    .zip(&texts)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                shared.truncate(common);
+                run.keys.truncate(common);
+                run.rules.push(rid);
+                run.consts
+                    .push(ks.into_iter().map(|(_, _, k)| k).collect::<Vec<_>>());
+            }
+        }
+        close(cur, &mut runs);
+        for run in &mut runs {
+            let depth = run.keys.len();
+            for c in &mut run.consts {
+                c.truncate(depth);
+            }
+        }
+        runs
+    }
+
+    /// An `or` chain with runs of indexable rules. Returns false (nothing emitted) when no run
+    /// qualifies.
+    pub(super) fn indexed_or(&mut self, e: &Expr, dst: Reg) -> bool {
+        if !self.b.index {
+            return false;
+        }
+        let mut ops = Vec::new();
+        chain(e, BinOp::Or, &mut ops);
+        if ops.len() < MIN_OR_RULES {
+            return false;
+        }
+        let mut runs = self.or_runs(&ops);
+        if self.index_count() + runs.len() >= u16::MAX as usize {
+            runs.clear();
+        }
+        // Without runs the chain is still lowered flat here (the same code the nested
+        // lowering gives), so long chains are analysed once, not once per operand.
+        self.f.emit(Instr::LoadBool { dst, value: false });
+        let mut to_true = Vec::new();
+        let mut i = 0;
+        let mut runs = runs.into_iter().peekable();
+        while i < ops.len() {
+            if runs.peek().is_some_and(|r| r.start == i) {
+                let Some(run) = runs.next() else { break };
+                i += run.rules.len();
+                self.or_run(run, dst, Some(&mut to_true));
+                continue;
+            }
+            let t = self.temp(ops[i]);
+            to_true.push(self.f.emit_fwd(Instr::JumpIfTrue { src: t, target: 0 }));
+            self.f.emit(Instr::OrTri {
+                dst,
+                lhs: dst,
+                rhs: t,
+            });
+            i += 1;
+        }
+        let done = self.f.emit_fwd(Instr::Jump { target: 0 });
+        for p in to_true {
+            self.f.patch_here(p);
+        }
+        self.f.emit(Instr::LoadBool { dst, value: true });
+        self.f.patch_here(done);
+        true
+    }
+
+    /// Evaluates the candidate rules of `run`, or-ing their states into `dst`. With `to_true`
+    /// the first TRUE one jumps out (an `or`); without, every candidate is evaluated and
+    /// `dst` becomes true if one was TRUE (`any` over a list, whose elements are all
+    /// evaluated before the form runs).
+    fn or_run(
+        &mut self,
+        run: OrRun<'p>,
+        dst: Reg,
+        to_true: Option<&mut Vec<crate::emit::Patch>>,
+    ) -> Reg {
+        let depth = run.keys.len();
+        let items = run
+            .consts
+            .into_iter()
+            .map(|ks| {
+                Const::Map(
+                    ks.into_iter()
+                        .enumerate()
+                        .map(|(i, k)| (format!("{i}"), k))
+                        .collect(),
+                )
+            })
+            .collect::<Vec<_>>();
+        let n = items.len();
+        let list = self.b.const_id(Const::List(items));
+        let names: Vec<String> = run.keys.iter().filter_map(|k| key_path(k)).collect();
+        for rid in &run.rules {
+            self.depend(crate::deps::Node::Rule(rid.as_u32()));
+        }
+        let index = self.add_index(IndexSpec {
+            list,
+            levels: (0..depth)
+                .map(|i| IndexLevel {
+                    op: LevelOp::Eq,
+                    path: vec![format!("{i}")],
+                })
+                .collect(),
+            rules: run.rules,
+            what: format!("or of {n} rules on {}", names.join(", ")),
+        });
+        let cand = self.probes(index, &run.keys);
+        let j = self.f.alloc();
+        self.konst(Const::Num(0.0), j);
+        let pos = self.f.alloc();
+        let d = self.f.alloc();
+        let top = self.f.pc();
+        self.f.emit(Instr::IterNext {
+            list: cand,
+            idx: j,
+            elem: pos,
+        });
+        let exit = self.f.emit_fwd(Instr::Jump { target: 0 });
+        self.f.emit(Instr::IndexRule { dst: d, pos, index });
+        match to_true {
+            Some(to_true) => {
+                to_true.push(self.f.emit_fwd(Instr::JumpIfTrue { src: d, target: 0 }));
+                self.f.emit(Instr::OrTri {
+                    dst,
+                    lhs: dst,
+                    rhs: d,
+                });
+            }
+            None => {
+                let skip = self.f.emit_fwd(Instr::JumpIfNotTrue { src: d, target: 0 });
+                self.f.emit(Instr::LoadBool { dst, value: true });
+                self.f.patch_here(skip);
+            }
+        }
+        self.f.emit(Instr::Incr { reg: j });
+        self.f.emit(Instr::Jump { target: top });
+        self.f.patch_here(exit);
+        cand
+    }
+
+    /// `any [r1, r2, ...] as r (r)` over a list of rules that form one run: the rules that
+    /// cannot be TRUE are skipped (they are FALSE and cannot fail).
+    fn indexed_rules_any(&mut self, q: &ast::QuantExpr, dst: Reg) -> bool {
+        let ExprKind::List(items) = &q.coll.kind else {
+            return false;
+        };
+        let pred = match &q.body.kind {
+            ExprKind::Block(b) if b.lets.is_empty() => &*b.yield_expr,
+            _ => &q.body,
+        };
+        let body_is_var = matches!(&pred.kind, ExprKind::Ident(n) if *n == q.var.text);
+        if q.kind != Quant::Any || !body_is_var || items.len() < MIN_OR_RULES {
+            return false;
+        }
+        let ops: Vec<&Expr> = items.iter().collect();
+        let mut runs = self.or_runs(&ops);
+        if runs.len() != 1 || runs[0].rules.len() != items.len() {
+            return false;
+        }
+        let Some(run) = runs.pop() else {
+            return false;
+        };
+        self.f.emit(Instr::LoadBool { dst, value: false });
+        let cand = self.or_run(run, dst, None);
+        self.probe(
+            q.coll.span,
+            ProbeKind::FormDone {
+                form: IterOp::Any,
+                list: cand,
+            },
+        );
+        true
+    }
+}

@@ -1,0 +1,309 @@
+//! Compile-time indexes give exactly the scan's answers: generated packs (constant lists of
+//! maps with missing, null, numeric, boolean, list and nested fields; predicates led by
+//! every indexable comparison and followed by conjuncts that can fail) and generated facts
+//! are evaluated with and without indexes, and every decision, value and error (with its
+//! location) must agree. Also checks that the indexes are really used (`disasm`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+use bumpalo::Bump;
+use proptest::prelude::*;
+use sentrie_compiler::{compile_text_with, LoadOptions, Loaded};
+use sentrie_vm::{json, target, Limits};
+
+fn load(src: &str, no_index: bool) -> Loaded {
+    compile_text_with(
+        &[("t.sentrie", src)],
+        LoadOptions {
+            no_index,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("does not compile: {:?}\n{src}", e.diagnostics))
+}
+
+/// Every exported decision of `t/p` as text: state and value, or the error and its location.
+fn decide(l: &Loaded, facts: &str) -> Vec<String> {
+    let p = &l.program;
+    let t = target::resolve(p, "t/p").unwrap();
+    let bump = Bump::new();
+    let facts = json::decode(facts.as_bytes(), &bump).unwrap();
+    sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default())
+        .iter()
+        .map(|o| {
+            let name = &p.rules()[o.rule].name;
+            match &o.result {
+                Ok(d) => format!("{name}: {} {}", d.state.as_str(), json::to_json(d.value)),
+                Err(e) => format!("{name}: error {e}"),
+            }
+        })
+        .collect()
+}
+
+fn indexes_used(l: &Loaded) -> usize {
+    (0..l.program.program().indexes.len())
+        .filter(|i| l.program.index(*i).is_some_and(|x| x.usable()))
+        .count()
+}
+
+/// Scalar and odd field values the comparisons meet.
+fn field_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0..6u8).prop_map(|i| format!("\"v{i}\"")),
+        2 => (0..4i8).prop_map(|i| i.to_string()),
+        1 => Just("1.0".to_string()),
+        1 => Just("-0".to_string()),
+        1 => Just("0".to_string()),
+        1 => Just("true".to_string()),
+        1 => Just("false".to_string()),
+        1 => Just("null".to_string()),
+        1 => Just("unknown".to_string()),
+        1 => Just("[\"v1\", 2]".to_string()),
+        1 => Just("{\"k\": \"v1\"}".to_string()),
+        1 => Just("\"\"".to_string()),
+    ]
+}
+
+/// A list field for `contains`: usually a list, sometimes a map or a scalar.
+fn list_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => prop::collection::vec(field_value(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
+        1 => Just("{\"v1\": 1, \"v2\": 2}".to_string()),
+        1 => Just("3".to_string()),
+        1 => Just("null".to_string()),
+    ]
+}
+
+/// One element: a map with optional fields `a`, `b`, `n` and `tags`; rarely something that
+/// makes the index unusable (a string `tags`, a non-map element).
+fn element() -> impl Strategy<Value = String> {
+    (
+        prop::option::weighted(0.9, field_value()),
+        prop::option::weighted(0.8, field_value()),
+        prop::option::weighted(0.8, (0..5i8).prop_map(|n| n.to_string())),
+        prop::option::weighted(0.8, list_value()),
+        0..60u8,
+    )
+        .prop_map(|(a, b, n, tags, odd)| {
+            if odd == 0 {
+                return "\"not a map\"".to_string();
+            }
+            let mut fields = Vec::new();
+            if let Some(a) = a {
+                fields.push(format!("\"a\": {a}"));
+            }
+            if let Some(b) = b {
+                fields.push(format!("\"b\": {b}"));
+            }
+            if let Some(n) = n {
+                fields.push(format!("\"n\": {n}"));
+            }
+            if odd == 1 {
+                fields.push("\"tags\": \"v1 v2\"".to_string());
+            } else if let Some(t) = tags {
+                fields.push(format!("\"tags\": {t}"));
+            }
+            format!("{{{}}}", fields.join(", "))
+        })
+}
+
+/// A leading conjunct comparing an element field with a fact.
+fn leading() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "g.a == req.x",
+        "req.x == g.a",
+        "g.b is req.y",
+        "g.a == req.list[0]",
+        "req.x in g.tags",
+        "g.tags contains req.y",
+        "g.a in req.list",
+        "req.list contains g.b",
+        "g.a in req.map",
+        "g.a in req.x",
+    ])
+}
+
+/// What follows the leading conjuncts: may be UNKNOWN, undefined, or fail.
+fn trailing() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "true",
+        "g.n > 1",
+        "g.n / req.d > 0",
+        "req.u",
+        "g.missing.x == 1",
+        "i % 2 == 0",
+        "g.n + req.x > 0",
+    ])
+}
+
+fn form() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["any", "first", "filter", "count filter"])
+}
+
+/// A fact value the comparisons are made against.
+fn fact_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => field_value(),
+        1 => Just("[\"v1\", \"v2\", 3]".to_string()),
+    ]
+}
+
+fn facts() -> impl Strategy<Value = String> {
+    (
+        prop::option::weighted(0.9, fact_value()),
+        prop::option::weighted(0.9, fact_value()),
+        prop::collection::vec(field_value(), 0..4),
+        prop::option::weighted(0.8, prop::sample::select(vec!["0", "1", "2"])),
+        prop::sample::select(vec!["true", "false", "null"]),
+        prop::sample::select(vec!["{\"v1\": 1}", "{}", "\"v1v2\""]),
+    )
+        .prop_map(|(x, y, list, d, u, map)| {
+            let mut req = vec![
+                format!("\"list\": [{}]", list.join(", ")),
+                format!("\"u\": {u}"),
+                format!("\"map\": {map}"),
+            ];
+            if let Some(x) = x {
+                req.push(format!("\"x\": {}", x.replace("unknown", "null")));
+            }
+            if let Some(y) = y {
+                req.push(format!("\"y\": {}", y.replace("unknown", "null")));
+            }
+            if let Some(d) = d {
+                req.push(format!("\"d\": {d}"));
+            }
+            // JSON has no `unknown`.
+            format!("{{\"req\": {{{}}}}}", req.join(", ")).replace("unknown", "null")
+        })
+}
+
+fn pack(elements: &[String], rules: &[(&str, Vec<&str>)]) -> String {
+    let mut src = format!(
+        "namespace t\npolicy p {{\n  fact req: document\n  let grants = [\n    {}\n  ]\n",
+        elements.join(",\n    ")
+    );
+    for (i, (form, conj)) in rules.iter().enumerate() {
+        src.push_str(&format!(
+            "  rule r{i} = {form} grants as g, i ({})\n  export decision of r{i}\n",
+            conj.join(" and ")
+        ));
+    }
+    src.push_str("}\n");
+    src
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, .. ProptestConfig::default() })]
+
+    #[test]
+    fn indexed_forms_agree_with_scans(
+        elements in prop::collection::vec(element(), 16..40),
+        rules in prop::collection::vec(
+            (form(), prop::collection::vec(leading(), 1..4), prop::collection::vec(trailing(), 0..2)),
+            1..4,
+        ),
+        cases in prop::collection::vec(facts(), 1..6),
+    ) {
+        let rules: Vec<(&str, Vec<&str>)> = rules
+            .into_iter()
+            .map(|(f, mut lead, trail)| {
+                lead.extend(trail);
+                (f, lead)
+            })
+            .collect();
+        let src = pack(&elements, &rules);
+        let indexed = load(&src, false);
+        let scanned = load(&src, true);
+        prop_assert_eq!(scanned.program.program().indexes.len(), 0);
+        prop_assert!(!indexed.program.program().indexes.is_empty());
+        for f in &cases {
+            prop_assert_eq!(decide(&indexed, f), decide(&scanned, f), "facts {}\n{}", f, src);
+        }
+    }
+
+    /// An `or` of rules and `any` over a list of rules, led by `fact == constant`.
+    #[test]
+    fn indexed_rule_chains_agree_with_scans(
+        keys in prop::collection::vec((field_value(), field_value(), trailing()), 8..24),
+        cases in prop::collection::vec(facts(), 1..6),
+    ) {
+        let mut src = "namespace t\npolicy p {\n  fact req: document\n".to_string();
+        let n = keys.len();
+        for (i, (a, b, t)) in keys.iter().enumerate() {
+            // `g` and `i` are not in scope in a rule: use facts in the trailing conjunct.
+            let t = t.replace("g.", "req.").replace("i %", "req.d %");
+            let a = if a.starts_with('[') || a.starts_with('{') { "\"v0\"" } else { a.as_str() };
+            let b = if b.starts_with('[') || b.starts_with('{') { "1" } else { b.as_str() };
+            src.push_str(&format!("  rule k{i} = req.x == {a} and {b} == req.y and {t}\n"));
+        }
+        let names: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+        src.push_str(&format!("  rule chained = {}\n  export decision of chained\n", names.join(" or ")));
+        src.push_str(&format!("  rule listed = any [{}] as r (r)\n  export decision of listed\n", names.join(", ")));
+        src.push_str("  rule member = req.x in [\"v0\", \"v1\", 2, 0, null, true, unknown, \"x\", [1]]\n  export decision of member\n}\n");
+        let indexed = load(&src, false);
+        let scanned = load(&src, true);
+        prop_assert_eq!(indexes_used(&indexed), 3);
+        for f in &cases {
+            prop_assert_eq!(decide(&indexed, f), decide(&scanned, f), "facts {}\n{}", f, src);
+        }
+    }
+}
+
+/// The indexes are chosen where they apply and `disasm` names them; where the predicate
+/// is not indexable the form scans.
+#[test]
+fn disasm_shows_where_an_index_is_used() {
+    let grants: Vec<String> = (0..50)
+        .map(|i| {
+            format!(
+                "{{\"tenant\": \"t{}\", \"action\": \"a{}\"}}",
+                i % 10,
+                i % 5
+            )
+        })
+        .collect();
+    let src = format!(
+        "namespace t\npolicy p {{\n  fact req: document\n  let grants = [{}]\n  rule yes = any grants as g (g.tenant == req.tenant and g.action == req.action)\n  rule no = any grants as g (g.tenant != req.tenant)\n  rule all_of = all grants as g (g.tenant == req.tenant)\n  export decision of yes\n  export decision of no\n  export decision of all_of\n}}\n",
+        grants.join(", ")
+    );
+    let l = load(&src, false);
+    let listing = |rule: &str| {
+        let t = target::resolve(&l.program, &format!("t/p/{rule}")).unwrap();
+        let func = l.program.rules()[t.rules[0]].func;
+        sentrie_vm::disasm::disasm(&l.program, func)
+    };
+    let yes = listing("yes");
+    assert!(
+        yes.contains("IndexProbe") && yes.contains("levels .tenant == then .action =="),
+        "{yes}"
+    );
+    assert!(!listing("no").contains("Index"));
+    assert!(!listing("all_of").contains("Index"));
+    // The same decision with and without the index.
+    let facts = r#"{"req": {"tenant": "t3", "action": "a3"}}"#;
+    assert_eq!(decide(&l, facts), decide(&load(&src, true), facts));
+    assert_eq!(decide(&l, facts)[0], "yes: TRUE true");
+}
+
+/// A hostile list (30,000 elements, every key distinct, lists of keys per element) builds
+/// an index linear in its size, and lookups stay exact.
+#[test]
+fn large_high_cardinality_lists_stay_linear() {
+    let grants: Vec<String> = (0..30_000)
+        .map(|i| format!("{{\"id\": \"g{i}\", \"tags\": [\"a{i}\", \"b{i}\", {i}]}}"))
+        .collect();
+    let src = format!(
+        "namespace t\npolicy p {{\n  fact req: document\n  let grants = [{}]\n  rule r = first grants as g (g.id == req.id and req.tag in g.tags)\n  export decision of r\n}}\n",
+        grants.join(", ")
+    );
+    let l = load(&src, false);
+    assert_eq!(indexes_used(&l), 1);
+    let out = decide(&l, r#"{"req": {"id": "g27777", "tag": 27777}}"#);
+    assert!(out[0].contains("\"g27777\""), "{out:?}");
+    let out = decide(&l, r#"{"req": {"id": "g27777", "tag": "a1"}}"#);
+    assert_eq!(out[0], "r: FALSE null");
+}
