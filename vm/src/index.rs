@@ -318,7 +318,8 @@ impl ListIndex {
         let keys = &self.nodes[id].keys;
         if op == LevelOp::FieldIn {
             // The compared value is the haystack; the element's field the needle.
-            let mut found: Vec<u32> = Vec::new();
+            // In the decision's arena, like every other per-decision value.
+            let mut found = bumpalo::collections::Vec::<u32>::new_in(bump);
             let mut add = |k: Key<'_>| {
                 if let Some(c) = keys.get(k) {
                     found.extend(self.nodes[c as usize].positions.iter().map(|v| match v {

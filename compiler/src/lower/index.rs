@@ -207,6 +207,14 @@ struct OrRun<'e> {
 }
 
 impl<'c, 'p> Lower<'c, 'p> {
+    /// What a policy-level name means here (`None` when a local shadows it).
+    fn policy_value(&self, name: &str) -> Option<ValueRef> {
+        if self.lookup_local(name).is_some() {
+            return None;
+        }
+        self.ix.policies[self.pid].values.get(name).copied()
+    }
+
     /// The constant list `e` denotes: a literal, or an untyped policy `let` bound to one.
     fn constant_list(&mut self, e: &Expr) -> Option<Vec<Const>> {
         if !self.b.index {
@@ -214,13 +222,10 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
         let c = match &e.kind {
             ExprKind::Ident(name) => {
-                if self.lookup_local(name).is_some() {
-                    return None;
-                }
-                let pol = &self.ix.policies[self.pid];
-                let Some(ValueRef::Let(lid)) = pol.values.get(name.as_str()).copied() else {
+                let Some(ValueRef::Let(lid)) = self.policy_value(name) else {
                     return None;
                 };
+                let pol = &self.ix.policies[self.pid];
                 let (decl, _) = pol.lets.iter().find(|(_, id)| *id == lid)?;
                 if decl.ty.is_some() {
                     return None;
@@ -469,13 +474,10 @@ impl<'c, 'p> Lower<'c, 'p> {
         let ExprKind::Ident(name) = &e.kind else {
             return None;
         };
-        if self.lookup_local(name).is_some() {
-            return None;
-        }
-        let pol = &self.ix.policies[self.pid];
-        let Some(ValueRef::Rule(rid)) = pol.values.get(name.as_str()).copied() else {
+        let Some(ValueRef::Rule(rid)) = self.policy_value(name) else {
             return None;
         };
+        let pol = &self.ix.policies[self.pid];
         let (decl, _) = pol.rules.iter().find(|(_, id)| *id == rid)?;
         if decl.when.is_some() {
             return None;
