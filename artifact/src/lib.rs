@@ -1,7 +1,9 @@
 //! `sentrie-artifact`: compiled pack files (PACKS_AND_CLI.md §9). `SNTRPACK`, container
-//! version, SHA-256 of the payload, then a postcard payload: a small header (format id,
-//! compiler version, IR version) followed by the body (manifest, source hashes, the bytecode
-//! program).
+//! version, SHA-256 of the payload, the payload's length, then a postcard payload: a small
+//! header (format id, compiler version, IR version) followed by the body (manifest, source
+//! hashes, the bytecode program); last, the signatures (a count byte, then per signature the
+//! signer's 32-byte public key and the 64-byte ed25519 signature; see [`sign`]). Version 1
+//! files (no length, no signatures) are still read.
 //!
 //! postcard is used because its encoding is compact, deterministic for the same values (no
 //! maps with random order, no timestamps) and needs nothing but serde derives. Reading is
@@ -12,6 +14,7 @@
 //! serves compiled packs links neither the parser nor the TypeScript transpiler.
 
 mod manifest;
+pub mod sign;
 
 use std::path::Path;
 
@@ -22,11 +25,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use manifest::Manifest;
+pub use sign::{KeyError, PublicKey, SigningKey, TrustError};
 
 pub const MAGIC: &[u8; 8] = b"SNTRPACK";
-pub const CONTAINER_VERSION: u32 = 1;
+pub const CONTAINER_VERSION: u32 = 2;
 const FORMAT: &str = "sentrie-compiled-pack";
-const HEADER_LEN: usize = 8 + 4 + 32;
+/// Magic, version and payload digest: all of a version 1 header.
+const HEADER_V1_LEN: usize = 8 + 4 + 32;
+/// A version 2 header adds the payload's length (u64, little-endian).
+const HEADER_LEN: usize = HEADER_V1_LEN + 8;
+const SIGNATURE_LEN: usize = 32 + 64;
 
 /// Why a compiled pack could not be written or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +58,10 @@ pub enum ArtifactError {
     Incompatible { compiler: String, ir_version: u32 },
     #[error("corrupted compiled pack: {0}")]
     Verify(#[from] VerifyError),
+    #[error("corrupted compiled pack: {0}")]
+    Signatures(&'static str),
+    #[error("refused compiled pack: {0}")]
+    Trust(#[from] TrustError),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,6 +105,8 @@ pub struct Artifact {
     pub hash: String,
     /// SHA-256 (hex) of the whole file.
     pub file_hash: String,
+    /// The fingerprint of the trusted key whose signature was checked, when keys were given.
+    pub signer: Option<String>,
 }
 
 /// Lowercase hex SHA-256.
@@ -147,29 +161,134 @@ pub fn encode(
         modules: &[],
     };
     payload.extend(postcard::to_stdvec(&body).map_err(encode_err)?);
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&CONTAINER_VERSION.to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&payload));
-    out.extend_from_slice(&payload);
-    Ok(out)
+    Ok(assemble(&payload, &Sha256::digest(&payload), &[]))
 }
 
-/// Decodes, verifies and links a compiled pack.
+/// Adds `key`'s signature to an encoded pack (replacing an earlier signature by the same key).
+/// The pack's integrity is checked first: only an intact pack is signed.
+pub fn sign(bytes: &[u8], key: &SigningKey) -> Result<Vec<u8>, ArtifactError> {
+    let c = Container::split(bytes)?;
+    let new = key.sign_digest(c.digest);
+    let mut signatures: Vec<sign::Signature> = c
+        .signatures
+        .into_iter()
+        .filter(|s| s.key != new.key)
+        .collect();
+    if signatures.len() >= sign::MAX_SIGNATURES {
+        return Err(ArtifactError::Signatures("too many signatures"));
+    }
+    signatures.push(new);
+    Ok(assemble(c.payload, c.digest, &signatures))
+}
+
+fn assemble(payload: &[u8], digest: &[u8], signatures: &[sign::Signature]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(HEADER_LEN + payload.len() + 1 + signatures.len() * SIGNATURE_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&CONTAINER_VERSION.to_le_bytes());
+    out.extend_from_slice(digest);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    // At most MAX_SIGNATURES (8): the count fits a byte.
+    out.push(signatures.len() as u8);
+    for s in signatures {
+        out.extend_from_slice(&s.key);
+        out.extend_from_slice(&s.bytes);
+    }
+    out
+}
+
+/// The parts of a pack file, with the payload's integrity checked.
+struct Container<'a> {
+    payload: &'a [u8],
+    digest: &'a [u8],
+    signatures: Vec<sign::Signature>,
+}
+
+impl<'a> Container<'a> {
+    fn split(bytes: &'a [u8]) -> Result<Container<'a>, ArtifactError> {
+        if bytes.len() < HEADER_V1_LEN || &bytes[..8] != MAGIC {
+            return Err(ArtifactError::MissingHeader);
+        }
+        let version = u32::from_le_bytes(word(&bytes[8..12]));
+        let digest = &bytes[12..HEADER_V1_LEN];
+        let (payload, rest) = match version {
+            1 => (&bytes[HEADER_V1_LEN..], &[][..]),
+            2 => {
+                if bytes.len() < HEADER_LEN {
+                    return Err(ArtifactError::MissingHeader);
+                }
+                let len = u64::from_le_bytes(dword(&bytes[HEADER_V1_LEN..HEADER_LEN]));
+                let rest = &bytes[HEADER_LEN..];
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|&n| n <= rest.len())
+                    .ok_or(ArtifactError::Signatures(
+                        "the payload length exceeds the file",
+                    ))?;
+                rest.split_at(len)
+            }
+            v => return Err(ArtifactError::Version(v)),
+        };
+        if Sha256::digest(payload).as_slice() != digest {
+            return Err(ArtifactError::Checksum);
+        }
+        let signatures = if version == 1 {
+            Vec::new()
+        } else {
+            signatures(rest)?
+        };
+        Ok(Container {
+            payload,
+            digest,
+            signatures,
+        })
+    }
+}
+
+fn signatures(block: &[u8]) -> Result<Vec<sign::Signature>, ArtifactError> {
+    let Some((&count, entries)) = block.split_first() else {
+        return Err(ArtifactError::Signatures("the signature block is missing"));
+    };
+    let count = usize::from(count);
+    if count > sign::MAX_SIGNATURES || entries.len() != count * SIGNATURE_LEN {
+        return Err(ArtifactError::Signatures("malformed signature block"));
+    }
+    Ok(entries
+        .chunks_exact(SIGNATURE_LEN)
+        .map(|e| {
+            let mut key = [0u8; 32];
+            let mut bytes = [0u8; 64];
+            key.copy_from_slice(&e[..32]);
+            bytes.copy_from_slice(&e[32..]);
+            sign::Signature { key, bytes }
+        })
+        .collect())
+}
+
+fn word(b: &[u8]) -> [u8; 4] {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(b);
+    w
+}
+
+fn dword(b: &[u8]) -> [u8; 8] {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    w
+}
+
+/// Decodes, verifies and links a compiled pack, without looking at its signatures.
 pub fn decode(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        return Err(ArtifactError::MissingHeader);
-    }
-    let mut version = [0u8; 4];
-    version.copy_from_slice(&bytes[8..12]);
-    let version = u32::from_le_bytes(version);
-    if version != CONTAINER_VERSION {
-        return Err(ArtifactError::Version(version));
-    }
-    let payload = &bytes[HEADER_LEN..];
-    if Sha256::digest(payload).as_slice() != &bytes[12..44] {
-        return Err(ArtifactError::Checksum);
-    }
+    decode_trusted(bytes, &[])
+}
+
+/// [`decode`], refusing the pack unless a key of `trusted` signed it (when `trusted` is not
+/// empty). Signatures are checked before the payload is decoded.
+pub fn decode_trusted(bytes: &[u8], trusted: &[PublicKey]) -> Result<Artifact, ArtifactError> {
+    let c = Container::split(bytes)?;
+    let signer = sign::check(&c.signatures, c.digest, trusted)?;
+    let payload = c.payload;
     let decode_err = |e: postcard::Error| ArtifactError::Decode(e.to_string());
     let (header, rest): (Header, &[u8]) = postcard::take_from_bytes(payload).map_err(decode_err)?;
     if header.format != FORMAT || header.ir_version != IR_VERSION {
@@ -187,14 +306,15 @@ pub fn decode(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
         program,
         hash: body.content_hash,
         file_hash: sha256_hex(bytes),
+        signer,
     })
 }
 
-/// Reads and decodes a compiled pack file.
-pub fn load(path: &Path) -> Result<Artifact, ArtifactError> {
+/// Reads and decodes a compiled pack file (see [`decode_trusted`]).
+pub fn load(path: &Path, trusted: &[PublicKey]) -> Result<Artifact, ArtifactError> {
     let bytes = std::fs::read(path).map_err(|source| ArtifactError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    decode(&bytes)
+    decode_trusted(&bytes, trusted)
 }

@@ -133,12 +133,15 @@ pub struct Loaded {
 }
 
 /// How a pack is loaded.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
     /// Warnings are load errors (`--strict`; the manifest's `strict = true` also asks for it).
     pub strict: bool,
     /// Scan constant lists instead of indexing them (to compare the two; `--no-index`).
     pub no_index: bool,
+    /// `--verify-key`: when not empty, only compiled packs signed by one of these keys load
+    /// (a source pack, which carries no signature, is refused).
+    pub trusted: Vec<sentrie_artifact::PublicKey>,
 }
 
 /// Why a pack could not be loaded: diagnostics with the sources to render them.
@@ -177,8 +180,14 @@ pub fn load_pack(path: &Path) -> Result<Loaded, LoadError> {
 pub fn load_pack_with(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
     let location = pack::locate(path).map_err(LoadError::plain)?;
     let (root, manifest) = match location {
+        pack::Location::Source { .. } if !opts.trusted.is_empty() => {
+            return Err(LoadError::plain(format!(
+                "{} is a source pack, which carries no signature: with --verify-key only compiled packs signed with `sentrie compile --sign` load",
+                path.display()
+            )))
+        }
         pack::Location::Source { root, manifest } => (root, manifest),
-        pack::Location::Compiled(p) => return load_compiled(&p),
+        pack::Location::Compiled(p) => return load_compiled_with(&p, &opts.trusted),
     };
     std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
@@ -330,11 +339,34 @@ pub fn compile_text_with(files: &[(&str, &str)], opts: LoadOptions) -> Result<Lo
 
 /// Loads a compiled pack file (PACKS_AND_CLI.md §9.3).
 pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
-    let art = sentrie_artifact::load(path).map_err(|e| match e {
+    load_compiled_with(path, &[])
+}
+
+/// [`load_compiled`], refusing a pack that no key of `trusted` signed (when it is not empty).
+pub fn load_compiled_with(
+    path: &Path,
+    trusted: &[sentrie_artifact::PublicKey],
+) -> Result<Loaded, LoadError> {
+    let art = sentrie_artifact::load(path, trusted).map_err(|e| match e {
         e @ sentrie_artifact::ArtifactError::Read { .. } => LoadError::plain(e.to_string()),
         e => LoadError::plain(format!("{}: {e}", path.display())),
     })?;
-    Ok(Loaded {
+    Ok(loaded_artifact(art))
+}
+
+/// Loads a compiled pack from its bytes (fetched from `origin`, which messages name).
+pub fn load_compiled_bytes(
+    bytes: &[u8],
+    origin: &str,
+    trusted: &[sentrie_artifact::PublicKey],
+) -> Result<Loaded, LoadError> {
+    sentrie_artifact::decode_trusted(bytes, trusted)
+        .map(loaded_artifact)
+        .map_err(|e| LoadError::plain(format!("{origin}: {e}")))
+}
+
+fn loaded_artifact(art: sentrie_artifact::Artifact) -> Loaded {
+    Loaded {
         program: Arc::new(art.program),
         hash: art.hash,
         compiled: true,
@@ -343,5 +375,5 @@ pub fn load_compiled(path: &Path) -> Result<Loaded, LoadError> {
         diagnostics: Vec::new(),
         warnings: Vec::new(),
         notes: Vec::new(),
-    })
+    }
 }

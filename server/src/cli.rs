@@ -35,6 +35,11 @@ pub struct Cli {
     /// shows the difference).
     #[arg(long, global = true)]
     pub no_index: bool,
+    /// Accept only compiled packs signed by this public key (PEM, from `sentrie keygen`);
+    /// repeatable, so that old and new keys both pass during a rotation (serve, exec,
+    /// validate, test, bench, disasm).
+    #[arg(long = "verify-key", value_name = "PUB", global = true)]
+    pub verify_keys: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -106,6 +111,20 @@ pub enum Command {
         /// Output file.
         #[arg(short = 'o', long = "out", visible_alias = "output")]
         out: PathBuf,
+        /// Sign the compiled pack with this private key (PEM, from `sentrie keygen`);
+        /// repeatable, to carry the signatures of an old and a new key during a rotation.
+        #[arg(long = "sign", value_name = "KEY")]
+        sign: Vec<PathBuf>,
+    },
+    /// Write a new ed25519 key pair for signing packs: `NAME.key` (private, mode 0600) and
+    /// `NAME.pub` (public).
+    Keygen {
+        /// Path and base name of the two files.
+        #[arg(long = "out", value_name = "NAME")]
+        out: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
     },
     /// Measure in-process decision latency and throughput for a target.
     Bench {
@@ -271,6 +290,92 @@ pub struct ServeArgs {
     /// path; disagreements are counted in `/metrics` and written to the decision log.
     #[arg(long, value_name = "CANDIDATE")]
     pub shadow: Option<PathBuf>,
+    /// Serve a compiled pack fetched from `http(s)://...` or `s3://BUCKET/KEY` (S3 settings
+    /// from the standard `AWS_*` variables, `AWS_ENDPOINT_URL` for S3-compatible stores),
+    /// polled for new versions.
+    #[arg(long, value_name = "URL", conflicts_with = "packs")]
+    pub pack_url: Option<String>,
+    /// Serve this pack beside others: `NAME=LOCATION`, where LOCATION is a directory, a
+    /// compiled file or a URL; repeatable. Each pack owns its namespaces (overlaps are a
+    /// start-up error) and is reloaded on its own.
+    #[arg(long = "pack", value_name = "NAME=LOCATION", value_parser = named_pack)]
+    pub packs: Vec<(String, String)>,
+    /// How often remote packs are polled (`30s`, `1s`, `500ms`, `2m`; jittered by ±10%).
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub poll_interval: std::time::Duration,
+    /// Where the last good version of each remote pack is kept, so that a restart while the
+    /// origin is down still serves (default: `$XDG_CACHE_HOME/sentrie` or
+    /// `~/.cache/sentrie`).
+    #[arg(long, env = "SENTRIE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest remote pack accepted, in bytes.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub max_pack_bytes: u64,
+}
+
+/// `NAME=LOCATION` of `--pack`.
+fn named_pack(s: &str) -> Result<(String, String), String> {
+    let (name, location) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=LOCATION"))?;
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        return Err(format!(
+            "pack name `{name}` must be letters, digits, `-`, `_` or `.`"
+        ));
+    }
+    if location.is_empty() {
+        return Err(format!("pack `{name}` has no location"));
+    }
+    Ok((name.to_string(), location.to_string()))
+}
+
+/// A duration: a number and a unit (`ms`, `s`, `m`, `h`); at least 100 ms.
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 30s, 500ms or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{s}` has no unit: use ms, s, m or h (30s, 500ms)")),
+    };
+    if !(0.1..=86_400.0).contains(&secs) {
+        return Err(format!("`{s}` is out of range (100ms to 24h)"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_and_named_packs() {
+        assert_eq!(super::duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(super::duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(super::duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(super::duration("30").is_err());
+        assert!(super::duration("1ms").is_err());
+        assert!(super::duration("-1s").is_err());
+        assert_eq!(
+            super::named_pack("billing=s3://b/k=v").unwrap(),
+            ("billing".into(), "s3://b/k=v".into())
+        );
+        assert!(super::named_pack("no-location=").is_err());
+        assert!(super::named_pack("bad name=./x").is_err());
+        assert!(super::named_pack("./x").is_err());
+    }
 }
 
 /// A JSON pointer (RFC 6901): empty, or `/`-separated reference tokens.

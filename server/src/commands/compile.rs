@@ -2,19 +2,35 @@
 //! write the compiled pack atomically (temporary file in the same directory, then rename).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sentrie_compiler::pack;
 use sentrie_grammar::{render_all, ErrorFormat};
 
-use super::{error, load, EXIT_FAIL, EXIT_OK};
+use super::{error, EXIT_FAIL, EXIT_OK};
 
-pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
+pub fn run(pack_path: &Path, out: &Path, sign: &[PathBuf], format: ErrorFormat) -> u8 {
     if matches!(pack::locate(pack_path), Ok(pack::Location::Compiled(_))) {
         error("input is already a compiled pack");
         return EXIT_FAIL;
     }
-    let Some(loaded) = load(pack_path, format) else {
+    // Keys first: a wrong key path fails before any compiling.
+    let mut keys = Vec::with_capacity(sign.len());
+    for path in sign {
+        match sentrie_artifact::SigningKey::read(path) {
+            Ok(k) => keys.push(k),
+            Err(e) => {
+                error(&e.to_string());
+                return EXIT_FAIL;
+            }
+        }
+    }
+    // Compiling reads sources, which carry no signature: `--verify-key` is for loading.
+    let opts = sentrie_compiler::LoadOptions {
+        trusted: Vec::new(),
+        ..super::load_options()
+    };
+    let Some(loaded) = super::load_with(pack_path, format, opts) else {
         return EXIT_FAIL;
     };
     super::print_warnings(&loaded, format);
@@ -30,12 +46,17 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
         .files()
         .map(|(_, f)| (f.path.clone(), &*f.text))
         .collect();
-    let bytes = match sentrie_artifact::encode(
+    let encoded = sentrie_artifact::encode(
         &loaded.manifest,
         &sources,
         loaded.program.program(),
         &loaded.hash,
-    ) {
+    )
+    .and_then(|bytes| {
+        keys.iter()
+            .try_fold(bytes, |bytes, key| sentrie_artifact::sign(&bytes, key))
+    });
+    let bytes = match encoded {
         Ok(b) => b,
         Err(e) => {
             error(&e.to_string());
@@ -51,6 +72,9 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
                 out.display(),
                 loaded.hash
             );
+            for key in &keys {
+                eprintln!("signed with key {}", key.public().fingerprint());
+            }
             EXIT_OK
         }
         Err(e) => {
@@ -60,7 +84,7 @@ pub fn run(pack_path: &Path, out: &Path, format: ErrorFormat) -> u8 {
     }
 }
 
-fn write_atomically(out: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -6,6 +6,7 @@ mod disasm;
 mod exec;
 mod fmt;
 mod init;
+mod keygen;
 mod replay;
 mod serve;
 mod test;
@@ -41,14 +42,32 @@ pub fn run(cli: Cli) -> u8 {
     };
     STRICT.store(cli.strict, std::sync::atomic::Ordering::Relaxed);
     NO_INDEX.store(cli.no_index, std::sync::atomic::Ordering::Relaxed);
+    let mut trusted = Vec::with_capacity(cli.verify_keys.len());
+    for path in &cli.verify_keys {
+        match sentrie_artifact::PublicKey::read(path) {
+            Ok(k) => trusted.push(k),
+            Err(e) => {
+                error(&e.to_string());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let _ = TRUSTED.set(trusted);
     match cli.command {
+        Command::Keygen { out, force } => keygen::run(&out, force),
         Command::Init { name, directory } => init::run(&name, &directory),
         Command::Serve(args) => serve::run(args, cli.strict),
         Command::Compile {
             pack,
             pack_location,
             out,
-        } => compile::run(pack.as_deref().unwrap_or(&pack_location), &out, format),
+            sign,
+        } => compile::run(
+            pack.as_deref().unwrap_or(&pack_location),
+            &out,
+            &sign,
+            format,
+        ),
         Command::Exec {
             target,
             pack_location,
@@ -165,12 +184,34 @@ pub fn no_index() -> bool {
     NO_INDEX.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Loads a pack (strict when `--strict` was given), printing its diagnostics on failure.
-pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
-    let opts = sentrie_compiler::LoadOptions {
+/// `--verify-key`, read once at start.
+static TRUSTED: std::sync::OnceLock<Vec<sentrie_artifact::PublicKey>> = std::sync::OnceLock::new();
+
+/// The keys given with `--verify-key` (empty: signatures are not checked).
+pub fn trusted() -> &'static [sentrie_artifact::PublicKey] {
+    TRUSTED.get().map_or(&[], Vec::as_slice)
+}
+
+/// How every command loads packs: `--strict`, `--no-index` and `--verify-key`.
+pub fn load_options() -> sentrie_compiler::LoadOptions {
+    sentrie_compiler::LoadOptions {
         strict: strict(),
         no_index: no_index(),
-    };
+        trusted: trusted().to_vec(),
+    }
+}
+
+/// Loads a pack (strict when `--strict` was given), printing its diagnostics on failure.
+pub fn load(path: &std::path::Path, format: ErrorFormat) -> Option<Loaded> {
+    load_with(path, format, load_options())
+}
+
+/// [`load`] with explicit options.
+pub fn load_with(
+    path: &std::path::Path,
+    format: ErrorFormat,
+    opts: sentrie_compiler::LoadOptions,
+) -> Option<Loaded> {
     match sentrie_compiler::load_pack_with(path, opts) {
         Ok(l) => {
             if !l.notes.is_empty() {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::cli::ServeArgs;
-use crate::http::{self, state::Limits};
+use crate::http::state::{Limits, Source};
+use crate::http::{self};
 
 pub fn run(args: ServeArgs, strict: bool) -> u8 {
     // Before the first pack is loaded: its cache takes the budget when it is made.
@@ -12,8 +13,43 @@ pub fn run(args: ServeArgs, strict: bool) -> u8 {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
         .max(1);
+    let remote = |l: &str| l.contains("://");
+    let packs: Vec<http::PackSpec> = if !args.packs.is_empty() {
+        if args.pack.is_some() {
+            crate::commands::error("give the pack either as PACK or with --pack NAME=LOCATION");
+            return crate::commands::EXIT_USAGE;
+        }
+        args.packs
+            .into_iter()
+            .map(|(name, location)| http::PackSpec {
+                name: Some(name),
+                source: if remote(&location) {
+                    Source::Remote(location)
+                } else {
+                    Source::Local(location.into())
+                },
+            })
+            .collect()
+    } else if let Some(url) = args.pack_url {
+        if args.pack.is_some() {
+            crate::commands::error("give the pack either as PACK or with --pack-url");
+            return crate::commands::EXIT_USAGE;
+        }
+        vec![http::PackSpec {
+            name: None,
+            source: Source::Remote(url),
+        }]
+    } else {
+        vec![http::PackSpec {
+            name: None,
+            source: Source::Local(args.pack.unwrap_or(args.pack_location)),
+        }]
+    };
     let opts = http::Options {
-        location: args.pack.unwrap_or(args.pack_location),
+        packs,
+        poll_interval: args.poll_interval,
+        cache_dir: args.cache_dir,
+        max_pack_bytes: args.max_pack_bytes,
         port: args.port,
         listen: args.listen,
         limits: Limits {

@@ -55,7 +55,28 @@ pub async fn decision(
             &rid,
         );
     }
-    let pack = app.primary.pack.load_full();
+    let pack = match app.route(&target_text) {
+        super::state::Route::Pack(p) => p,
+        super::state::Route::NotReady(name) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                &format!("pack `{name}` is not loaded yet; retry later"),
+                &rid,
+            )
+        }
+        super::state::Route::NoOwner => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "Invalid Path",
+                &format!(
+                    "namespace not found: no served pack owns {}",
+                    target_text.trim_matches('/')
+                ),
+                &rid,
+            )
+        }
+    };
     let target = match target::resolve(&pack.program, &target_text) {
         Ok(t) => t,
         Err(e) => return problem(StatusCode::NOT_FOUND, "Invalid Path", &e, &rid),
@@ -338,41 +359,109 @@ pub async fn decision_other_method(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
-    if req.method() != actix_web::http::Method::GET && req.method() != actix_web::http::Method::HEAD
-    {
-        return method_not_allowed(
+    if let Some(refused) = get_or_head(&req) {
+        return refused;
+    }
+    let packs: Vec<serde_json::Value> = app.packs.iter().map(slot_health).collect();
+    let degraded = app.packs.iter().any(|s| s.last_error().is_some())
+        || app
+            .shadow
+            .as_ref()
+            .is_some_and(|s| s.slot.last_error().is_some());
+    let status = if degraded {
+        "degraded"
+    } else if !app.ready() {
+        "starting"
+    } else {
+        "healthy"
+    };
+    let mut body = serde_json::json!({
+        "status": status,
+        "time": crate::clock::rfc3339_now(),
+        "ready": app.ready(),
+    });
+    if let Some(map) = body.as_object_mut() {
+        // The first pack's version and error at the top level, as a single-pack server
+        // always reported them.
+        if let Some(first) = packs.first() {
+            for key in ["pack", "last_reload_error"] {
+                if let Some(v) = first.get(key) {
+                    map.insert(key.into(), v.clone());
+                }
+            }
+        }
+        if let Some(shadow) = &app.shadow {
+            map.insert("shadow".into(), slot_health(&shadow.slot));
+        }
+        map.insert("packs".into(), serde_json::Value::Array(packs));
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(body.to_string())
+}
+
+/// 405 unless the method is GET or HEAD.
+fn get_or_head(req: &HttpRequest) -> Option<HttpResponse> {
+    let m = req.method();
+    (m != actix_web::http::Method::GET && m != actix_web::http::Method::HEAD).then(|| {
+        method_not_allowed(
             "Only GET and HEAD are supported for this endpoint",
             "GET, HEAD",
-            &request_id(&req),
-        );
-    }
-    let pack = app.primary.pack.load();
-    let last_error = app.primary.last_error();
-    let mut body = serde_json::json!({
-        "status": if last_error.is_some() { "degraded" } else { "healthy" },
-        "time": crate::clock::rfc3339_now(),
-        "pack": {"name": pack.name, "version": pack.version, "hash": pack.hash},
+            &request_id(req),
+        )
+    })
+}
+
+/// One pack in `/health`: where it comes from, the version served (if any) and the last
+/// refused reload or failed fetch.
+fn slot_health(slot: &super::state::Slot) -> serde_json::Value {
+    let mut about = serde_json::json!({
+        "name": slot.name,
+        "source": slot.source.to_string(),
     });
-    if let (Some(e), Some(map)) = (last_error, body.as_object_mut()) {
+    if let Some(map) = about.as_object_mut() {
+        let pack = slot.pack.load();
         map.insert(
-            "last_reload_error".into(),
-            serde_json::json!({"message": e.message, "time": e.time}),
+            "pack".into(),
+            match pack.as_deref() {
+                Some(p) => serde_json::json!({
+                    "name": p.name, "version": p.version, "hash": p.hash,
+                    "activated": p.activated, "namespaces": p.namespaces,
+                }),
+                None => serde_json::Value::Null,
+            },
         );
-    }
-    if let (Some(shadow), Some(map)) = (&app.shadow, body.as_object_mut()) {
-        let candidate = shadow.slot.pack.load();
-        let mut about = serde_json::json!({
-            "name": candidate.name, "version": candidate.version, "hash": candidate.hash,
-        });
-        if let (Some(e), Some(m)) = (shadow.slot.last_error(), about.as_object_mut()) {
-            m.insert(
+        if let Some(e) = slot.last_error() {
+            map.insert(
                 "last_reload_error".into(),
                 serde_json::json!({"message": e.message, "time": e.time}),
             );
         }
-        map.insert("shadow".into(), about);
     }
-    HttpResponse::Ok()
+    about
+}
+
+/// `GET /ready`: 200 once every pack has a served version, 503 before (for readiness probes
+/// and load balancers; liveness is `/health`).
+pub async fn ready(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
+    if let Some(refused) = get_or_head(&req) {
+        return refused;
+    }
+    let waiting: Vec<&str> = app
+        .packs
+        .iter()
+        .filter(|s| s.pack.load().is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    let (status, body) = if waiting.is_empty() {
+        (StatusCode::OK, serde_json::json!({"ready": true}))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"ready": false, "waiting_for": waiting}),
+        )
+    };
+    HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(body.to_string())
 }

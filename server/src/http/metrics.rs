@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub const ROUTES: [&str; 5] = ["decision", "health", "metrics", "openapi", "other"];
+pub const ROUTES: [&str; 6] = ["decision", "health", "metrics", "openapi", "other", "ready"];
 /// Statuses counted by number; anything else is `other`.
 const STATUSES: [u16; 8] = [200, 204, 400, 404, 405, 413, 500, 503];
 /// Upper bounds of the latency buckets, in seconds.
@@ -50,6 +50,9 @@ pub struct Metrics {
     latency: Histogram,
     pub reloads: Counter,
     pub reload_failures: Counter,
+    pub pack_fetches: Counter,
+    pub pack_fetch_failures: Counter,
+    pub pack_cache_failures: Counter,
     pub log_written: Counter,
     pub log_dropped: Counter,
     pub log_failed: Counter,
@@ -120,6 +123,21 @@ impl Default for Metrics {
                 &mut registry,
                 "sentrie_pack_reload_failures",
                 "Pack reloads rejected because the new pack failed to load",
+            ),
+            pack_fetches: counter(
+                &mut registry,
+                "sentrie_pack_fetches",
+                "New pack versions fetched from a remote origin (served or refused)",
+            ),
+            pack_fetch_failures: counter(
+                &mut registry,
+                "sentrie_pack_fetch_failures",
+                "Polls of a remote origin that failed (unreachable, error status, too large, timed out)",
+            ),
+            pack_cache_failures: counter(
+                &mut registry,
+                "sentrie_pack_cache_write_failures",
+                "Fetched packs that could not be stored in the cache directory",
             ),
             log_written: counter(
                 &mut registry,

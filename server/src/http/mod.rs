@@ -3,11 +3,14 @@
 //! (bind, print listeners, run until SIGINT/SIGTERM, reload on SIGHUP or file change).
 
 pub mod audit;
+mod cache;
 mod handlers;
 mod listen;
 mod log_line;
 mod metrics;
 mod module_pool;
+mod origin;
+mod poll;
 mod problem;
 mod reload;
 mod request_id;
@@ -27,9 +30,21 @@ use self::handlers::RequestId;
 use self::metrics::Metrics;
 use self::state::{App, Limits};
 
+/// One pack to serve, as given on the command line.
+pub struct PackSpec {
+    /// `--pack NAME=...`; a pack given alone is named after its manifest.
+    pub name: Option<String>,
+    pub source: state::Source,
+}
+
 /// Everything `serve` needs, from the command line.
 pub struct Options {
-    pub location: PathBuf,
+    pub packs: Vec<PackSpec>,
+    /// How often remote packs are polled.
+    pub poll_interval: Duration,
+    /// `--cache-dir` (default: [`cache::default_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    pub max_pack_bytes: u64,
     pub port: u16,
     pub listen: Vec<String>,
     pub limits: Limits,
@@ -82,6 +97,7 @@ fn route_index(path: &str) -> usize {
         "/health" => 1,
         "/metrics" => 2,
         "/openapi.json" => 3,
+        "/ready" => 5,
         _ => 4,
     }
 }
@@ -148,14 +164,130 @@ fn load_at_start(
     }
 }
 
+/// A remote pack waiting for its poller.
+struct RemoteStart {
+    index: usize,
+    origin: origin::Origin,
+    from: poll::Start,
+}
+
+/// The served packs as they start: local ones loaded (or `None` after printing why), remote
+/// ones from the cache when it holds a good copy, else empty until their first fetch.
+fn start_slots(
+    opts: &Options,
+) -> Option<(
+    Vec<state::Slot>,
+    Vec<RemoteStart>,
+    Option<Arc<cache::Cache>>,
+)> {
+    let cache = opts
+        .packs
+        .iter()
+        .any(|p| matches!(p.source, state::Source::Remote(_)))
+        .then(|| {
+            Arc::new(cache::Cache::new(
+                opts.cache_dir.clone().unwrap_or_else(cache::default_dir),
+            ))
+        });
+    if cache.is_some() {
+        // TLS for the origins' HTTP client: ring, the provider the rest of the tree (ureq)
+        // already uses; aws-lc-rs, which adds post-quantum key exchange, is a large C build.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let mut slots = Vec::with_capacity(opts.packs.len());
+    let mut remotes = Vec::new();
+    for (index, spec) in opts.packs.iter().enumerate() {
+        let (state, from) = match &spec.source {
+            state::Source::Local(path) => {
+                let loaded = load_at_start(path, opts.checks())?;
+                (
+                    Some(state::PackState::new(loaded, reload::absolute(path))),
+                    None,
+                )
+            }
+            state::Source::Remote(url) => {
+                let origin = match origin::Origin::new(url, opts.max_pack_bytes) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        return None;
+                    }
+                };
+                let cached = cache.as_deref().and_then(|c| poll::from_cache(c, url));
+                let (state, etag, file_hash) = match cached {
+                    Some((s, e, h)) => (Some(s), e, Some(h)),
+                    None => (None, None, None),
+                };
+                (
+                    state,
+                    Some(poll::Pending {
+                        origin,
+                        etag,
+                        file_hash,
+                    }),
+                )
+            }
+        };
+        let name = spec
+            .name
+            .clone()
+            .or_else(|| state.as_ref().map(|s| s.name.clone()))
+            .unwrap_or_else(|| "default".to_string());
+        if let Some(first) = slots.iter().find(|s: &&state::Slot| s.name == name) {
+            eprintln!("Error: two packs are named `{}`", first.name);
+            return None;
+        }
+        if let Some(state) = &state {
+            for other in &slots {
+                let Some(theirs) = other.pack.load_full() else {
+                    continue;
+                };
+                if let Some((mine, their_ns)) =
+                    state::overlapping(&state.namespaces, &theirs.namespaces)
+                {
+                    eprintln!(
+                        "Error: packs `{}` and `{name}` overlap: `{}` defines namespace `{their_ns}` and `{name}` defines `{mine}`; each namespace must belong to one pack",
+                        other.name, other.name
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(from) = from {
+            remotes.push(RemoteStart {
+                index,
+                origin: from.origin,
+                from: poll::Start {
+                    etag: from.etag,
+                    file_hash: from.file_hash,
+                },
+            });
+        }
+        slots.push(state::Slot::new(name, spec.source.clone(), state));
+    }
+    Some((slots, remotes, cache))
+}
+
 /// Runs the server until it is stopped. Returns the process exit code.
 pub fn serve(opts: Options) -> u8 {
-    let Some(loaded) = load_at_start(&opts.location, opts.checks()) else {
+    let Some((slots, remotes, cache)) = start_slots(&opts) else {
         return 1;
     };
+    if opts.shadow.is_some() && slots.len() != 1 {
+        eprintln!("Error: --shadow compares against a single pack; it cannot be combined with several --pack");
+        return 1;
+    }
     let shadow = match &opts.shadow {
         Some(location) => match load_at_start(location, opts.checks()) {
-            Some(l) => Some(shadow::Shadow::new(state::Slot::new(location.clone(), l))),
+            Some(l) => {
+                let state = state::PackState::new(l, reload::absolute(location));
+                Some(shadow::Shadow::new(state::Slot::new(
+                    "shadow".into(),
+                    state::Source::Local(location.clone()),
+                    Some(state),
+                )))
+            }
             None => return 1,
         },
         None => None,
@@ -205,7 +337,7 @@ pub fn serve(opts: Options) -> u8 {
         }
     };
     let app = Arc::new(App {
-        primary: state::Slot::new(opts.location.clone(), loaded),
+        packs: slots,
         shadow,
         limits: opts.limits,
         metrics,
@@ -224,8 +356,26 @@ pub fn serve(opts: Options) -> u8 {
             return 1;
         }
     };
+    let poll_config = poll::Config {
+        interval: opts.poll_interval,
+        cache,
+    };
+    for r in remotes {
+        if let Err(e) = poll::start(&app, r.index, r.origin, poll_config.clone(), r.from) {
+            eprintln!("Error: cannot start the pack poller: {e}");
+            return 1;
+        }
+    }
     if opts.watch {
-        let mut watched = vec![(opts.location.clone(), reload::Which::Primary)];
+        let mut watched: Vec<(PathBuf, reload::Which)> = opts
+            .packs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.source {
+                state::Source::Local(path) => Some((path.clone(), reload::Which::Pack(i))),
+                state::Source::Remote(_) => None,
+            })
+            .collect();
         watched.extend(
             opts.shadow
                 .iter()
@@ -297,6 +447,7 @@ fn run_server(
                     }
                 })
                 .route("/health", web::route().to(handlers::health))
+                .route("/ready", web::route().to(handlers::ready))
                 .route("/metrics", web::get().to(handlers::metrics))
                 .route("/openapi.json", web::get().to(handlers::openapi))
                 // `/decision/...` is dispatched by prefix in the default service: a dynamic

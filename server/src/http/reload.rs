@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use sentrie_compiler::{LoadError, Loaded};
 
-use super::state::{App, PackState, ReloadError, Slot};
+use super::state::{App, PackState, Slot, Source};
 
 /// Why a pack was refused: its diagnostics, and whether they are policy errors only (which
 /// `--allow-policy-errors` would accept).
@@ -50,7 +50,7 @@ pub fn load_checked(location: &Path, checks: Checks) -> Result<Loaded, Refused> 
         let before = root.as_deref().map(fingerprint);
         let opts = sentrie_compiler::LoadOptions {
             strict,
-            no_index: crate::commands::no_index(),
+            ..crate::commands::load_options()
         };
         let result = sentrie_compiler::load_pack_with(location, opts);
         let after = root.as_deref().map(fingerprint);
@@ -80,9 +80,10 @@ pub fn load_checked(location: &Path, checks: Checks) -> Result<Loaded, Refused> 
 /// Which pack a reload request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
-    Primary,
+    /// The served pack at this index of `App::packs`.
+    Pack(usize),
     Shadow,
-    /// Both (SIGHUP).
+    /// Every local pack and the shadow (SIGHUP).
     All,
 }
 
@@ -98,41 +99,52 @@ pub fn start(app: Arc<App>) -> std::io::Result<Sender<Which>> {
 fn reloader(app: &App, rx: &Receiver<Which>) {
     while let Ok(first) = rx.recv() {
         // Coalesce a burst of triggers into one reload of each pack asked for.
-        let (mut primary, mut shadow) = (false, false);
+        let mut packs = vec![false; app.packs.len()];
+        let mut shadow = false;
         for which in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-            primary |= which != Which::Shadow;
-            shadow |= which != Which::Primary;
+            match which {
+                Which::Pack(i) => {
+                    if let Some(p) = packs.get_mut(i) {
+                        *p = true;
+                    }
+                }
+                Which::Shadow => shadow = true,
+                Which::All => {
+                    packs.iter_mut().for_each(|p| *p = true);
+                    shadow = true;
+                }
+            }
         }
-        if primary {
-            reload(app, &app.primary);
+        for (slot, _) in app.packs.iter().zip(packs).filter(|(_, asked)| *asked) {
+            if let Source::Local(location) = &slot.source {
+                reload(app, slot, location);
+            }
         }
         if let (true, Some(s)) = (shadow, &app.shadow) {
-            reload(app, &s.slot);
+            if let Source::Local(location) = &s.slot.source {
+                reload(app, &s.slot, location);
+            }
         }
     }
 }
 
-/// Loads the pack again and swaps it in, or keeps the old one on failure (and reports the
-/// server as degraded until a reload succeeds).
-pub fn reload(app: &App, slot: &Slot) {
+/// Loads a local pack again and swaps it in, or keeps the old one on failure (and reports the
+/// pack as degraded until a reload succeeds).
+pub fn reload(app: &App, slot: &Slot, location: &Path) {
     let started = std::time::Instant::now();
-    match load_checked(&slot.location, app.checks) {
+    match load_checked(location, app.checks) {
         Ok(loaded) => {
             for d in &loaded.diagnostics {
                 tracing::warn!(diagnostic = %d.render_plain(&loaded.sources), "policy error in reloaded pack");
             }
-            let state = PackState::from_loaded(loaded, &slot.location);
-            tracing::info!(pack = %state.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack reloaded");
-            slot.pack.store(Arc::new(state));
-            app.metrics.reloads.inc();
-            if let Ok(mut last) = slot.last_reload_error.lock() {
-                *last = None;
+            let state = PackState::new(loaded, absolute(location));
+            if let Err(message) = activate(app, slot, state, started) {
+                refused(app, slot, message);
             }
         }
         Err(e) => {
-            app.metrics.reload_failures.inc();
             for d in &e.diagnostics {
-                tracing::error!(diagnostic = %d.render_plain(&e.sources), "reload rejected; the previous pack keeps serving");
+                tracing::error!(pack = %slot.name, diagnostic = %d.render_plain(&e.sources), "reload rejected; the previous pack keeps serving");
             }
             let mut message: Vec<String> = e
                 .diagnostics
@@ -145,14 +157,46 @@ pub fn reload(app: &App, slot: &Slot) {
                         .to_string(),
                 );
             }
-            if let Ok(mut last) = slot.last_reload_error.lock() {
-                *last = Some(ReloadError {
-                    message: message.join("\n"),
-                    time: crate::clock::rfc3339_now(),
-                });
-            }
+            app.metrics.reload_failures.inc();
+            slot.set_error(message.join("\n"));
         }
     }
+}
+
+/// Records a refused reload: counted, logged, and shown by `/health` until a reload succeeds.
+pub fn refused(app: &App, slot: &Slot, message: String) {
+    app.metrics.reload_failures.inc();
+    tracing::error!(pack = %slot.name, error = %message, "reload rejected; the previous pack keeps serving");
+    slot.set_error(message);
+}
+
+/// Makes `state` the served version of `slot`, unless its namespaces overlap another served
+/// pack's (then the message says which).
+pub fn activate(
+    app: &App,
+    slot: &Slot,
+    state: PackState,
+    started: std::time::Instant,
+) -> Result<(), String> {
+    if let Some((other, mine, theirs)) = app.overlap(&slot.name, &state.namespaces) {
+        return Err(format!(
+            "pack `{}` defines namespace `{mine}`, which overlaps namespace `{theirs}` of pack `{other}`",
+            slot.name
+        ));
+    }
+    tracing::info!(pack = %slot.name, hash = %state.hash, ms = started.elapsed().as_millis() as u64, "pack activated");
+    slot.pack.store(Some(Arc::new(state)));
+    app.metrics.reloads.inc();
+    slot.clear_error();
+    Ok(())
+}
+
+/// A local location as an absolute path, so that `sentrie replay` finds it from anywhere.
+pub fn absolute(location: &Path) -> String {
+    std::fs::canonicalize(location)
+        .unwrap_or_else(|_| location.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// A cheap fingerprint of every file under the pack location: paths, sizes, mtimes. Symbolic

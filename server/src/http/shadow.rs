@@ -72,7 +72,9 @@ fn work(app: &Weak<App>, rx: &Receiver<Job>) {
         let Some(app) = app.upgrade() else { return };
         let Some(shadow) = &app.shadow else { return };
         arena.reset();
-        let candidate = shadow.slot.pack.load_full();
+        let Some(candidate) = shadow.slot.pack.load_full() else {
+            continue;
+        };
         let body = evaluate(&app, &candidate, &job, &arena);
         if body == job.primary_body {
             app.metrics.shadow_agreements.inc();
