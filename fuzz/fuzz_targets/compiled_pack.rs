@@ -25,26 +25,36 @@ fn valid() -> &'static Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut bytes = valid().clone();
-    if bytes.len() <= 44 {
+    // Container: magic, version, digest, payload length (52 bytes), payload, signature count.
+    let valid = valid();
+    if valid.len() <= 53 {
         return;
     }
+    let mut bytes = valid[52..valid.len() - 1].to_vec();
     // Each 4-byte group of the input is one edit: position, then a byte to XOR in.
     for edit in data.chunks(4) {
         if edit.len() < 4 {
             break;
         }
-        let pos = 44 + (u16::from_le_bytes([edit[0], edit[1]]) as usize % (bytes.len() - 44));
+        if bytes.is_empty() {
+            break;
+        }
+        let pos = u16::from_le_bytes([edit[0], edit[1]]) as usize % bytes.len();
         match edit[2] % 3 {
             0 => bytes[pos] ^= edit[3] | 1,
             1 => bytes[pos] = edit[3],
             _ => {
-                bytes.truncate(pos.max(45));
+                bytes.truncate(pos.max(1));
             }
         }
     }
-    let digest = sha2::Sha256::digest(&bytes[44..]);
-    bytes[12..44].copy_from_slice(&digest);
+    // Resealed around the mutated payload, so decoding gets past the checksum.
+    let payload = bytes;
+    let mut bytes = valid[..12].to_vec();
+    bytes.extend_from_slice(&sha2::Sha256::digest(&payload));
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    bytes.push(0);
     if let Ok(art) = sentrie_artifact::decode(&bytes) {
         for (policy, p) in art.program.policies().iter() {
             let bump = bumpalo::Bump::new();

@@ -100,7 +100,7 @@ pub enum Command {
         facts: Option<String>,
     },
     /// Serve decisions over HTTP (HTTP_API.md).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Compile a source pack into one verified file that exec, validate and serve load.
     Compile {
         /// Source pack location (overrides --pack-location).
@@ -311,6 +311,10 @@ pub struct ServeArgs {
     /// Largest remote pack accepted, in bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_pack_bytes: u64,
+    /// Longest one request to a remote origin may take, body included (a poll with its
+    /// retries gets three times as long).
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub fetch_timeout: std::time::Duration,
 }
 
 /// `NAME=LOCATION` of `--pack`.
@@ -356,6 +360,17 @@ pub fn duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(secs))
 }
 
+/// A JSON pointer (RFC 6901): empty, or `/`-separated reference tokens.
+fn json_pointer(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a JSON pointer (it must start with `/`)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -375,16 +390,5 @@ mod tests {
         assert!(super::named_pack("no-location=").is_err());
         assert!(super::named_pack("bad name=./x").is_err());
         assert!(super::named_pack("./x").is_err());
-    }
-}
-
-/// A JSON pointer (RFC 6901): empty, or `/`-separated reference tokens.
-fn json_pointer(s: &str) -> Result<String, String> {
-    if s.starts_with('/') {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "`{s}` is not a JSON pointer (it must start with `/`)"
-        ))
     }
 }

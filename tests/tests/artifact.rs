@@ -100,8 +100,8 @@ fn header_errors_are_specific() {
         "unsupported compiled pack version 9"
     );
     let mut bytes = compiled();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
+    // A payload byte (the payload starts after the 52-byte header).
+    bytes[60] ^= 1;
     assert!(matches!(
         artifact::decode(&bytes),
         Err(artifact::ArtifactError::Checksum)
@@ -117,15 +117,21 @@ fn header_errors_are_specific() {
         .contains("corrupted compiled pack"));
 }
 
-/// Re-seals a tampered payload with a valid checksum, so decoding reaches postcard and the
-/// verifier instead of stopping at the checksum.
-fn reseal(mut bytes: Vec<u8>) -> Vec<u8> {
+/// Re-seals a tampered file: everything after the 52-byte header becomes the payload of a
+/// well-formed container (valid checksum and length, no signatures), so decoding reaches
+/// postcard and the verifier instead of stopping at the container.
+fn reseal(bytes: Vec<u8>) -> Vec<u8> {
     use sha2::Digest;
-    if bytes.len() >= 44 {
-        let digest = sha2::Sha256::digest(&bytes[44..]);
-        bytes[12..44].copy_from_slice(&digest);
+    if bytes.len() < 52 {
+        return bytes;
     }
-    bytes
+    let payload = &bytes[52..];
+    let mut out = bytes[..12].to_vec();
+    out.extend_from_slice(&sha2::Sha256::digest(payload));
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    out.push(0);
+    out
 }
 
 proptest! {
@@ -138,17 +144,17 @@ proptest! {
     ) {
         let mut bytes = compiled();
         for (kind, pos, byte, len) in edits {
-            if bytes.len() <= 44 {
+            if bytes.len() <= 52 {
                 break;
             }
-            let at = 44 + pos % (bytes.len() - 44);
+            let at = 52 + pos % (bytes.len() - 52);
             match kind {
                 0 => bytes[at] ^= byte | 1,
                 1 => bytes.truncate(at),
                 _ => {
                     let end = (at + len).min(bytes.len());
                     let chunk: Vec<u8> = bytes[at..end].to_vec();
-                    let to = 44 + (pos / 7) % (bytes.len() - 44);
+                    let to = 52 + (pos / 7) % (bytes.len() - 52);
                     bytes.splice(to..to, chunk);
                 }
             }

@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Keygen { out, force } => keygen::run(&out, force),
         Command::Init { name, directory } => init::run(&name, &directory),
-        Command::Serve(args) => serve::run(args, cli.strict),
+        Command::Serve(args) => serve::run(*args, cli.strict),
         Command::Compile {
             pack,
             pack_location,

@@ -50,6 +50,7 @@ pub fn run(args: ServeArgs, strict: bool) -> u8 {
         poll_interval: args.poll_interval,
         cache_dir: args.cache_dir,
         max_pack_bytes: args.max_pack_bytes,
+        fetch_timeout: args.fetch_timeout,
         port: args.port,
         listen: args.listen,
         limits: Limits {

@@ -391,7 +391,17 @@ pub async fn health(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
             }
         }
         if let Some(shadow) = &app.shadow {
-            map.insert("shadow".into(), slot_health(&shadow.slot));
+            // The candidate's version, with where it comes from and its last refused reload.
+            let about = slot_health(&shadow.slot);
+            let mut candidate = about.get("pack").cloned().unwrap_or_default();
+            if let Some(m) = candidate.as_object_mut() {
+                for key in ["source", "last_reload_error"] {
+                    if let Some(v) = about.get(key) {
+                        m.insert(key.into(), v.clone());
+                    }
+                }
+            }
+            map.insert("shadow".into(), candidate);
         }
         map.insert("packs".into(), serde_json::Value::Array(packs));
     }

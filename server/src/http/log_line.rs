@@ -139,6 +139,8 @@ mod tests {
             hash: "abc".into(),
             location: "/packs/n".into(),
             mask: Vec::new(),
+            namespaces: vec!["t".into()],
+            activated: "2026-01-01T00:00:00.000Z".into(),
         }
     }
 

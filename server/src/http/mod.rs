@@ -45,6 +45,8 @@ pub struct Options {
     /// `--cache-dir` (default: [`cache::default_dir`]).
     pub cache_dir: Option<PathBuf>,
     pub max_pack_bytes: u64,
+    /// Bounds each request to a remote origin.
+    pub fetch_timeout: Duration,
     pub port: u16,
     pub listen: Vec<String>,
     pub limits: Limits,
@@ -171,15 +173,16 @@ struct RemoteStart {
     from: poll::Start,
 }
 
+/// The served packs as they start, the remote ones still to poll, and the cache directory.
+struct Started {
+    slots: Vec<state::Slot>,
+    remotes: Vec<RemoteStart>,
+    cache: Option<Arc<cache::Cache>>,
+}
+
 /// The served packs as they start: local ones loaded (or `None` after printing why), remote
 /// ones from the cache when it holds a good copy, else empty until their first fetch.
-fn start_slots(
-    opts: &Options,
-) -> Option<(
-    Vec<state::Slot>,
-    Vec<RemoteStart>,
-    Option<Arc<cache::Cache>>,
-)> {
+fn start_slots(opts: &Options) -> Option<Started> {
     let cache = opts
         .packs
         .iter()
@@ -207,7 +210,8 @@ fn start_slots(
                 )
             }
             state::Source::Remote(url) => {
-                let origin = match origin::Origin::new(url, opts.max_pack_bytes) {
+                let origin = match origin::Origin::new(url, opts.max_pack_bytes, opts.fetch_timeout)
+                {
                     Ok(o) => o,
                     Err(e) => {
                         eprintln!("Error: {e}");
@@ -266,12 +270,21 @@ fn start_slots(
         }
         slots.push(state::Slot::new(name, spec.source.clone(), state));
     }
-    Some((slots, remotes, cache))
+    Some(Started {
+        slots,
+        remotes,
+        cache,
+    })
 }
 
 /// Runs the server until it is stopped. Returns the process exit code.
 pub fn serve(opts: Options) -> u8 {
-    let Some((slots, remotes, cache)) = start_slots(&opts) else {
+    let Some(Started {
+        slots,
+        remotes,
+        cache,
+    }) = start_slots(&opts)
+    else {
         return 1;
     };
     if opts.shadow.is_some() && slots.len() != 1 {

@@ -10,8 +10,7 @@ use futures_util::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ClientOptions, GetOptions, ObjectStore, RetryConfig};
 
-/// How long one request to the origin may take, connecting included.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest wait for a connection, within the request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a fetch failed.
@@ -30,6 +29,8 @@ pub enum FetchError {
 /// A remote pack location.
 pub struct Origin {
     pub url: String,
+    /// Bounds each request (and, times three, a whole poll with its retries).
+    pub timeout: Duration,
     store: Arc<dyn ObjectStore>,
     path: StorePath,
     max_bytes: u64,
@@ -49,18 +50,19 @@ impl Origin {
     /// Parses `url` and builds the client for it. S3 settings (credentials, region, endpoint
     /// such as `AWS_ENDPOINT_URL`) come from the standard `AWS_*` environment variables; an
     /// `http://` endpoint is allowed because the operator named it.
-    pub fn new(url: &str, max_bytes: u64) -> Result<Origin, FetchError> {
+    /// `timeout` bounds each request to the origin, body included (`--fetch-timeout`).
+    pub fn new(url: &str, max_bytes: u64, timeout: Duration) -> Result<Origin, FetchError> {
         let bad = |why: &str| FetchError::Url(url.to_string(), why.to_string());
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         let retry = RetryConfig {
             max_retries: 2,
-            retry_timeout: REQUEST_TIMEOUT,
+            retry_timeout: timeout,
             ..RetryConfig::default()
         };
         let options = |allow_http: bool| {
             ClientOptions::new()
-                .with_timeout(REQUEST_TIMEOUT)
-                .with_connect_timeout(CONNECT_TIMEOUT)
+                .with_timeout(timeout)
+                .with_connect_timeout(CONNECT_TIMEOUT.min(timeout))
                 .with_allow_http(allow_http)
         };
         let (store, path): (Arc<dyn ObjectStore>, StorePath) = match parsed.scheme() {
@@ -116,6 +118,7 @@ impl Origin {
         };
         Ok(Origin {
             url: url.to_string(),
+            timeout,
             store,
             path,
             max_bytes,

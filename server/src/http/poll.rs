@@ -13,9 +13,6 @@ use super::origin::{Fetched, Origin};
 use super::reload::{activate, refused};
 use super::state::{App, PackState, Slot};
 
-/// How long one poll may take in all (retries included) before it counts as failed.
-const FETCH_DEADLINE: Duration = Duration::from_secs(90);
-
 /// What every poller shares.
 #[derive(Clone)]
 pub struct Config {
@@ -125,8 +122,9 @@ impl Poller {
     async fn poll(&mut self, app: &App, slot: &Slot) {
         let started = Instant::now();
         let url = self.origin.url.clone();
-        let fetched =
-            tokio::time::timeout(FETCH_DEADLINE, self.origin.fetch(self.etag.as_deref())).await;
+        // A whole poll, retries included, gets three request timeouts.
+        let deadline = self.origin.timeout * 3;
+        let fetched = tokio::time::timeout(deadline, self.origin.fetch(self.etag.as_deref())).await;
         let (bytes, etag) = match fetched {
             Ok(Ok(Fetched::NotModified)) => {
                 self.origin_answered(slot);
@@ -136,8 +134,8 @@ impl Poller {
             Ok(Err(e)) => return self.failed(app, slot, &format!("cannot fetch {url}: {e}")),
             Err(_) => {
                 let message = format!(
-                    "cannot fetch {url}: no complete answer within {} s",
-                    FETCH_DEADLINE.as_secs()
+                    "cannot fetch {url}: no complete answer within {} ms",
+                    deadline.as_millis()
                 );
                 return self.failed(app, slot, &message);
             }

@@ -171,14 +171,19 @@ pub fn refused(app: &App, slot: &Slot, message: String) {
 }
 
 /// Makes `state` the served version of `slot`, unless its namespaces overlap another served
-/// pack's (then the message says which).
+/// pack's (then the message says which; the shadow candidate is not checked).
 pub fn activate(
     app: &App,
     slot: &Slot,
     state: PackState,
     started: std::time::Instant,
 ) -> Result<(), String> {
-    if let Some((other, mine, theirs)) = app.overlap(&slot.name, &state.namespaces) {
+    // The shadow candidate shares the primary's namespaces by design; served packs must not.
+    let served = app.packs.iter().any(|s| std::ptr::eq(s, slot));
+    let overlap = served
+        .then(|| app.overlap(&slot.name, &state.namespaces))
+        .flatten();
+    if let Some((other, mine, theirs)) = overlap {
         return Err(format!(
             "pack `{}` defines namespace `{mine}`, which overlaps namespace `{theirs}` of pack `{other}`",
             slot.name

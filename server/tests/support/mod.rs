@@ -42,6 +42,13 @@ impl Server {
         Server::spawn(cmd)
     }
 
+    /// Starts `sentrie ARGS... --port 0 --workers 2` (the arguments name the packs).
+    pub fn start_args(args: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentrie"));
+        cmd.args(args).args(["--port", "0", "--workers", "2"]);
+        Server::spawn(cmd)
+    }
+
     /// Starts `sentrie serve` through `sh -c "PREFIX; exec sentrie serve ..."` (resource
     /// limits set with `ulimit`).
     pub fn start_with_shell(prefix: &str, pack: &Path, extra: &[&str]) -> Server {
