@@ -182,6 +182,8 @@ fn signed_packs_from_s3_update_refuse_tampering_and_survive_the_origin() {
     let hash1 = compiled(&dir, 1, &v1, &[&key]);
     let hash2 = compiled(&dir, 2, &v2, &[&key]);
     compiled(&dir, 3, &v3, &[&other_key]);
+    let v2b = dir.join("v4.pack");
+    compiled(&dir, 4, &v2b, &[&key]);
     // v2 with its payload changed and its integrity digest recomputed: only the signature
     // tells.
     let tampered = dir.join("tampered.pack");
@@ -202,7 +204,7 @@ fn signed_packs_from_s3_update_refuse_tampering_and_survive_the_origin() {
     let cache_arg = cache.display().to_string();
     let flags = [
         "--poll-interval",
-        "500ms",
+        "1s",
         "--verify-key",
         &pub_arg,
         "--cache-dir",
@@ -215,8 +217,8 @@ fn signed_packs_from_s3_update_refuse_tampering_and_survive_the_origin() {
     assert_eq!(h["packs"][0]["pack"]["hash"], hash1.as_str(), "{h}");
     assert_eq!(h["packs"][0]["source"], url);
 
-    // A new version under the same key is active within two poll intervals (give or take
-    // the jitter and the compile).
+    // A new version under the same key is active within two poll intervals (1 s each, give
+    // or take a tenth), with half a second for the upload and the checks.
     s3_put(moto_port, "packs", "edge/pack.bin", &v2);
     let uploaded = Instant::now();
     eventually("the second pack", || answer(&s) == Ok(2));
@@ -248,6 +250,26 @@ fn signed_packs_from_s3_update_refuse_tampering_and_survive_the_origin() {
     });
     assert_eq!(answer(&s), Ok(2));
     assert!(metric(&s, "sentrie_pack_reload_failures_total").unwrap() >= 2);
+
+    // SIGHUP polls at once: with a long interval, the upload is seen within a moment.
+    drop(s);
+    let slow = [
+        "--poll-interval",
+        "1h",
+        "--verify-key",
+        &pub_arg,
+        "--cache-dir",
+        &cache_arg,
+    ];
+    let s = s3_server(url, moto_port, &slow);
+    eventually("the cached pack", || answer(&s) == Ok(2));
+    s3_put(moto_port, "packs", "edge/pack.bin", &v2b);
+    s.signal("-HUP");
+    eventually("the pack polled on SIGHUP", || answer(&s) == Ok(4));
+    drop(s);
+    s3_put(moto_port, "packs", "edge/pack.bin", &v2);
+    let s = s3_server(url, moto_port, &flags);
+    eventually("back to the second pack", || answer(&s) == Ok(2));
 
     // The origin goes away: still serving, the failed polls are counted.
     drop(moto);

@@ -76,6 +76,10 @@ pub fn start(
     from: Start,
 ) -> std::io::Result<()> {
     let weak = Arc::downgrade(app);
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    if let Some(slot) = app.packs.get(index) {
+        let _ = slot.poller.set(wake);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -97,7 +101,8 @@ pub fn start(
                     };
                     rt.block_on(poller.poll(&app, slot));
                 }
-                std::thread::sleep(jittered(poller.config.interval));
+                // Until the next poll is due, or SIGHUP asks for one now.
+                let _ = woken.recv_timeout(jittered(poller.config.interval));
                 if weak.strong_count() == 0 {
                     return;
                 }

@@ -83,7 +83,7 @@ pub enum Which {
     /// The served pack at this index of `App::packs`.
     Pack(usize),
     Shadow,
-    /// Every local pack and the shadow (SIGHUP).
+    /// Every pack (remote ones are polled at once) and the shadow (SIGHUP).
     All,
 }
 
@@ -116,8 +116,9 @@ fn reloader(app: &App, rx: &Receiver<Which>) {
             }
         }
         for (slot, _) in app.packs.iter().zip(packs).filter(|(_, asked)| *asked) {
-            if let Source::Local(location) = &slot.source {
-                reload(app, slot, location);
+            match &slot.source {
+                Source::Local(location) => reload(app, slot, location),
+                Source::Remote(_) => slot.poll_now(),
             }
         }
         if let (true, Some(s)) = (shadow, &app.shadow) {

@@ -99,6 +99,8 @@ pub struct Slot {
     pub source: Source,
     pub pack: ArcSwapOption<PackState>,
     pub last_reload_error: Mutex<Option<ReloadError>>,
+    /// A remote pack's poller, woken to poll at once (SIGHUP).
+    pub poller: std::sync::OnceLock<std::sync::mpsc::SyncSender<()>>,
 }
 
 impl Slot {
@@ -108,6 +110,7 @@ impl Slot {
             source,
             pack: ArcSwapOption::from(pack.map(Arc::new)),
             last_reload_error: Mutex::new(None),
+            poller: std::sync::OnceLock::new(),
         }
     }
 
@@ -121,6 +124,14 @@ impl Slot {
                 message,
                 time: crate::clock::rfc3339_now(),
             });
+        }
+    }
+
+    /// Asks a remote pack's poller to poll now (a no-op for local packs, or when a poll is
+    /// already pending).
+    pub fn poll_now(&self) {
+        if let Some(tx) = self.poller.get() {
+            let _ = tx.try_send(());
         }
     }
 
