@@ -214,8 +214,8 @@ pub struct ServeArgs {
     /// TCP port; 0 lets the OS choose.
     #[arg(long, env = "SENTRIE_PORT", default_value_t = 7529)]
     pub port: u16,
-    /// `local`, `all`, `local4`, `local6`, `network4`, `network6`, `network`, or addresses;
-    /// repeatable and comma-separated.
+    /// `local`, `all`, `local4`, `local6`, `network4`, `network6`, `network`, addresses, or
+    /// `unix:/path/to.sock` (a Unix domain socket); repeatable and comma-separated.
     #[arg(long)]
     pub listen: Vec<String>,
     /// Worker threads (default: available cores).
@@ -311,6 +311,23 @@ pub struct ServeArgs {
     /// Largest remote pack accepted, in bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_pack_bytes: u64,
+    /// Serve HTTPS with this certificate chain (PEM); read again on SIGHUP.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept only clients presenting a certificate issued by this CA (PEM); mutual TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on decision endpoints, TOKEN one of this file's
+    /// lines (surrounding whitespace ignored; `#` starts a comment line); read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Serve `/metrics` (and `/health`, `/ready`) on this `HOST:PORT` instead of the main
+    /// listeners.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
     /// Longest one request to a remote origin may take, body included (a poll with its
     /// retries gets three times as long).
     #[arg(long, default_value = "30s", value_parser = duration)]

@@ -51,6 +51,16 @@ pub fn run(args: ServeArgs, strict: bool) -> u8 {
         cache_dir: args.cache_dir,
         max_pack_bytes: args.max_pack_bytes,
         fetch_timeout: args.fetch_timeout,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(http::tls::Options {
+                cert,
+                key,
+                client_ca: args.tls_client_ca,
+            }),
+            _ => None,
+        },
+        auth_token_file: args.auth_token_file,
+        metrics_listen: args.metrics_listen,
         port: args.port,
         listen: args.listen,
         limits: Limits {

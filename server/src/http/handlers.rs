@@ -32,11 +32,7 @@ thread_local! {
 /// A new arena's first chunk.
 const ARENA_START_BYTES: usize = 64 * 1024;
 
-pub async fn decision(
-    req: HttpRequest,
-    mut body: web::Payload,
-    app: web::Data<App>,
-) -> HttpResponse {
+pub async fn decision(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
     let rid = request_id(&req);
     let raw = req.uri().path().strip_prefix("/decision").unwrap_or("");
     let Some(target_text) = decode_path(raw) else {
@@ -55,55 +51,115 @@ pub async fn decision(
             &rid,
         );
     }
-    let pack = match app.route(&target_text) {
+    // The target is resolved before the body is read: a wrong path is answered at once.
+    let (pack, target) = match resolve(&app, &target_text) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.respond(&rid),
+    };
+    let bytes = match read_body(&req, body, &app, &rid).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let one = One {
+        pack,
+        target,
+        target_text,
+        bytes: bytes.freeze(),
+        explain: explain_requested(req.query_string()),
+    };
+    match decide(&app, one, &rid).await {
+        Ok(d) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header(("x-decision-id", d.decision_id))
+            .body(d.body),
+        Err(refusal) => refusal.respond(&rid),
+    }
+}
+
+/// Why a decision was not evaluated: a problem's status, title and detail.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            title,
+            detail: detail.into(),
+        }
+    }
+
+    /// The RFC 9457 response.
+    pub fn respond(&self, rid: &str) -> HttpResponse {
+        problem(self.status, self.title, &self.detail, rid)
+    }
+}
+
+/// The pack that owns `target_text` and the target resolved in it.
+pub(super) fn resolve(
+    app: &App,
+    target_text: &str,
+) -> Result<(std::sync::Arc<super::state::PackState>, target::Target), Refusal> {
+    let pack = match app.route(target_text) {
         super::state::Route::Pack(p) => p,
         super::state::Route::NotReady(name) => {
-            return problem(
+            return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service Unavailable",
-                &format!("pack `{name}` is not loaded yet; retry later"),
-                &rid,
-            )
+                format!("pack `{name}` is not loaded yet; retry later"),
+            ))
         }
         super::state::Route::NoOwner => {
-            return problem(
+            return Err(Refusal::new(
                 StatusCode::NOT_FOUND,
                 "Invalid Path",
-                &format!(
+                format!(
                     "namespace not found: no served pack owns {}",
                     target_text.trim_matches('/')
                 ),
-                &rid,
-            )
+            ))
         }
     };
-    let target = match target::resolve(&pack.program, &target_text) {
-        Ok(t) => t,
-        Err(e) => return problem(StatusCode::NOT_FOUND, "Invalid Path", &e, &rid),
-    };
+    match target::resolve(&pack.program, target_text) {
+        Ok(t) => Ok((pack, t)),
+        Err(e) => Err(Refusal::new(StatusCode::NOT_FOUND, "Invalid Path", e)),
+    }
+}
+
+/// Reads a request body within the size limit (a declared length over it is refused before
+/// anything is read) and the body timeout, and checks its JSON nesting depth.
+pub(super) async fn read_body(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    app: &App,
+    rid: &str,
+) -> Result<web::BytesMut, HttpResponse> {
     let limit = app.limits.body_bytes;
     let too_large = || {
         problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Payload Too Large",
             &format!("request body exceeds {limit} bytes"),
-            &rid,
+            rid,
         )
     };
-    // A declared length over the limit is refused before any of the body is read.
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
+        return Err(too_large());
     }
     let read = async {
         let mut bytes = web::BytesMut::new();
         while let Some(chunk) = body.next().await {
             let Ok(chunk) = chunk else {
-                return Err(invalid_json(&rid));
+                return Err(invalid_json(rid));
             };
             if bytes.len() + chunk.len() > limit {
                 return Err(too_large());
@@ -113,52 +169,75 @@ pub async fn decision(
         Ok(bytes)
     };
     // A body that never (fully) arrives is given up after the body timeout.
-    let bytes = match actix_web::rt::time::timeout(app.limits.body_timeout, read).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(response)) => return response,
-        Err(_) => {
-            return problem(
-                StatusCode::REQUEST_TIMEOUT,
-                "Request Timeout",
-                &format!(
-                    "the request body did not arrive within {} ms",
-                    app.limits.body_timeout.as_millis()
-                ),
-                &rid,
-            )
-        }
+    match actix_web::rt::time::timeout(app.limits.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(response)) => Err(response),
+        Err(_) => Err(problem(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+            &format!(
+                "the request body did not arrive within {} ms",
+                app.limits.body_timeout.as_millis()
+            ),
+            rid,
+        )),
+    }
+}
+
+/// One decision to evaluate: a resolved target and a request body (`{"facts": ...}`).
+pub(super) struct One {
+    pub pack: std::sync::Arc<super::state::PackState>,
+    pub target: target::Target,
+    pub target_text: String,
+    pub bytes: web::Bytes,
+    pub explain: bool,
+}
+
+/// What a decision answered: the response body (`{"decision_id", "decisions", ...}`).
+pub(super) struct Decided {
+    pub decision_id: String,
+    pub body: String,
+}
+
+/// Evaluates one decision (on the module threads when the pack calls user modules), with the
+/// limits, decision log, shadow comparison and metrics of every decision surface.
+pub(super) async fn decide(app: &web::Data<App>, one: One, rid: &str) -> Result<Decided, Refusal> {
+    let invalid = || {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid JSON",
+            "The request body could not be parsed as valid JSON",
+        )
     };
-    if json::check_depth(&bytes, app.limits.json_depth).is_err() {
-        return invalid_json(&rid);
+    if json::check_depth(&one.bytes, app.limits.json_depth).is_err() {
+        return Err(invalid());
     }
     let started = Instant::now();
-    let inline = !pack.program.calls_user_modules();
+    let inline = !one.pack.program.calls_user_modules();
     let decision_id = sentrie_modules::native::core::uuid_v7_id();
     let job = Job {
         app: app.clone(),
-        pack,
-        target,
-        bytes: bytes.freeze(),
-        rid: rid.clone(),
-        target_text,
+        pack: one.pack,
+        target: one.target,
+        bytes: one.bytes,
+        rid: rid.to_string(),
+        target_text: one.target_text,
         decision_id: decision_id.clone(),
-        explain: explain_requested(req.query_string()),
+        explain: one.explain,
     };
     let evaluated = if inline {
         guarded(&job)
     } else {
         // User modules may run for seconds: evaluate on the module threads so this worker's
         // other connections are not held up behind the call.
-        let modules = app.clone();
-        match modules.modules.run(move || guarded(&job)).await {
+        match app.modules.run(move || guarded(&job)).await {
             Ok(r) => r,
             Err(super::module_pool::PoolError::Busy) => {
-                return problem(
+                return Err(Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Service Unavailable",
                     "every module thread is busy and the queue is full; retry later",
-                    &rid,
-                )
+                ))
             }
             Err(super::module_pool::PoolError::Lost) => Err(()),
         }
@@ -166,17 +245,13 @@ pub async fn decision(
     app.metrics
         .decision_latency(started.elapsed().as_nanos() as u64);
     match evaluated {
-        Ok(Ok(body)) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header(("x-decision-id", decision_id))
-            .body(body),
-        Ok(Err(())) => invalid_json(&rid),
-        Err(()) => problem(
+        Ok(Ok(body)) => Ok(Decided { decision_id, body }),
+        Ok(Err(())) => Err(invalid()),
+        Err(()) => Err(Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal Server Error",
             "the decision could not be evaluated",
-            &rid,
-        ),
+        )),
     }
 }
 
@@ -195,7 +270,7 @@ struct Job {
 }
 
 /// `explain=true` (or `explain=1`, or a bare `explain`) in a query string.
-fn explain_requested(query: &str) -> bool {
+pub(super) fn explain_requested(query: &str) -> bool {
     query.split('&').any(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
         k == "explain" && matches!(v, "true" | "1")
@@ -316,7 +391,7 @@ fn evaluate(job: &Job) -> Result<String, ()> {
 }
 
 /// Percent-decodes each path segment; `None` for malformed escapes or invalid UTF-8.
-fn decode_path(raw: &str) -> Option<String> {
+pub(super) fn decode_path(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -336,6 +411,16 @@ fn decode_path(raw: &str) -> Option<String> {
 /// Everything that is not a fixed route: `/decision[/...]` by method, otherwise 404.
 pub async fn dispatch(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
     let path = req.uri().path();
+    if path == "/decisions" {
+        return match *req.method() {
+            actix_web::http::Method::POST => super::batch::decisions(req, body, app).await,
+            actix_web::http::Method::OPTIONS => decision_options().await,
+            _ => decision_other_method(req).await,
+        };
+    }
+    if path.starts_with("/authz/") {
+        return super::authz::authz(req, body, app).await;
+    }
     if path != "/decision" && !path.starts_with("/decision/") {
         return not_found(req).await;
     }

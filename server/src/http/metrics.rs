@@ -9,7 +9,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub const ROUTES: [&str; 6] = ["decision", "health", "metrics", "openapi", "other", "ready"];
+pub const ROUTES: [&str; 8] = [
+    "decision", "health", "metrics", "openapi", "other", "ready", "batch", "authz",
+];
 /// Statuses counted by number; anything else is `other`.
 const STATUSES: [u16; 8] = [200, 204, 400, 404, 405, 413, 500, 503];
 /// Upper bounds of the latency buckets, in seconds.

@@ -3,7 +3,11 @@
 //! (bind, print listeners, run until SIGINT/SIGTERM, reload on SIGHUP or file change).
 
 pub mod audit;
+mod auth;
+mod authz;
+mod batch;
 mod cache;
+mod gateway;
 mod handlers;
 mod listen;
 mod log_line;
@@ -17,6 +21,7 @@ mod request_id;
 mod shadow;
 mod shipper;
 pub mod state;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +52,12 @@ pub struct Options {
     pub max_pack_bytes: u64,
     /// Bounds each request to a remote origin.
     pub fetch_timeout: Duration,
+    /// `--tls-cert`/`--tls-key`/`--tls-client-ca`.
+    pub tls: Option<tls::Options>,
+    /// `--auth-token-file`.
+    pub auth_token_file: Option<PathBuf>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<String>,
     pub port: u16,
     pub listen: Vec<String>,
     pub limits: Limits,
@@ -96,6 +107,8 @@ fn accepted_request_id(v: Option<&HeaderValue>) -> Option<String> {
 fn route_index(path: &str) -> usize {
     match path {
         p if p == "/decision" || p.starts_with("/decision/") => 0,
+        "/decisions" => 6,
+        p if p.starts_with("/authz/") => 7,
         "/health" => 1,
         "/metrics" => 2,
         "/openapi.json" => 3,
@@ -305,12 +318,22 @@ pub fn serve(opts: Options) -> u8 {
         },
         None => None,
     };
-    let addrs = match listen::addresses(&opts.listen, opts.port) {
-        Ok(a) => a,
+    let listeners = match Listeners::from(&opts) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("Error: {e}");
             return 1;
         }
+    };
+    let tokens = match &opts.auth_token_file {
+        Some(path) => match auth::Tokens::load(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return 1;
+            }
+        },
+        None => None,
     };
     let metrics = Arc::new(Metrics::default());
     let audit = match &opts.decision_log {
@@ -350,6 +373,7 @@ pub fn serve(opts: Options) -> u8 {
         }
     };
     let app = Arc::new(App {
+        tokens,
         packs: slots,
         shadow,
         limits: opts.limits,
@@ -401,7 +425,7 @@ pub fn serve(opts: Options) -> u8 {
             }
         }
     }
-    let code = match run_server(Arc::clone(&app), &addrs, &opts, trigger) {
+    let code = match run_server(Arc::clone(&app), listeners, &opts, trigger) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -413,19 +437,113 @@ pub fn serve(opts: Options) -> u8 {
     code
 }
 
+/// Where the server listens and how.
+struct Listeners {
+    tcp: Vec<std::net::SocketAddr>,
+    unix: Vec<PathBuf>,
+    /// `--metrics-listen`: `/metrics` (with `/health` and `/ready`) on addresses of its own.
+    metrics: Vec<std::net::SocketAddr>,
+    tls: Option<(rustls::ServerConfig, Arc<tls::Certificate>)>,
+}
+
+impl Listeners {
+    fn from(opts: &Options) -> Result<Listeners, String> {
+        let values: Vec<String> = opts
+            .listen
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let (unix, tcp): (Vec<String>, Vec<String>) =
+            values.into_iter().partition(|v| v.starts_with("unix:"));
+        let unix: Vec<PathBuf> = unix
+            .iter()
+            .map(|u| PathBuf::from(u.trim_start_matches("unix:")))
+            .collect();
+        if unix.iter().any(|p| p.as_os_str().is_empty()) {
+            return Err("`unix:` needs a socket path: --listen unix:/run/sentrie.sock".into());
+        }
+        // Only Unix sockets asked for: no TCP listener at all.
+        let tcp = if tcp.is_empty() && !unix.is_empty() {
+            Vec::new()
+        } else {
+            listen::addresses(&tcp, opts.port)?
+        };
+        let metrics = match &opts.metrics_listen {
+            Some(m) => {
+                use std::net::ToSocketAddrs;
+                let addrs: Vec<std::net::SocketAddr> = m
+                    .to_socket_addrs()
+                    .map_err(|e| format!("--metrics-listen `{m}`: {e} (expected HOST:PORT)"))?
+                    .take(1)
+                    .collect();
+                if addrs.is_empty() {
+                    return Err(format!("--metrics-listen `{m}` resolves to no address"));
+                }
+                addrs
+            }
+            None => Vec::new(),
+        };
+        let tls = match &opts.tls {
+            Some(t) => {
+                if !unix.is_empty() && tcp.is_empty() {
+                    return Err("TLS applies to TCP listeners; none is configured".into());
+                }
+                Some(tls::server_config(t)?)
+            }
+            None => None,
+        };
+        Ok(Listeners {
+            tcp,
+            unix,
+            metrics,
+            tls,
+        })
+    }
+}
+
+/// The answer to a decision request without an accepted bearer token.
+fn unauthorized(present: bool, rid: &str) -> actix_web::HttpResponse {
+    let detail = if present {
+        "the bearer token is not accepted"
+    } else {
+        "this endpoint requires Authorization: Bearer TOKEN"
+    };
+    let mut res = problem::problem(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        detail,
+        rid,
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"sentrie\""),
+    );
+    res
+}
+
 fn run_server(
     app: Arc<App>,
-    addrs: &[std::net::SocketAddr],
+    listeners: Listeners,
     opts: &Options,
     trigger: std::sync::mpsc::Sender<reload::Which>,
 ) -> std::io::Result<()> {
     let data = web::Data::from(Arc::clone(&app));
     let system = actix_web::rt::System::new();
+    let Listeners {
+        tcp,
+        unix,
+        metrics: metrics_addrs,
+        tls,
+    } = listeners;
+    let certificate = tls.as_ref().map(|(_, c)| Arc::clone(c));
     system.block_on(async move {
         let server_data = data.clone();
+        let metrics_elsewhere = !metrics_addrs.is_empty();
         let mut server = HttpServer::new(move || {
             let metrics_app = server_data.clone();
-            ActixApp::new()
+            let app = ActixApp::new()
                 .app_data(server_data.clone())
                 .wrap_fn(move |req, srv| {
                     let id = accepted_request_id(req.headers().get("x-request-id")).unwrap_or_else(request_id::generate);
@@ -437,7 +555,29 @@ fn run_server(
                     let logged = tracing::enabled!(tracing::Level::INFO)
                         .then(|| (req.method().clone(), req.path().to_string()));
                     let metrics = Arc::clone(&metrics_app.metrics);
-                    let fut = srv.call(req);
+                    // Decision endpoints need a bearer token when tokens are configured (the
+                    // CORS preflight does not).
+                    let refused = metrics_app.tokens.as_ref().and_then(|tokens| {
+                        let guarded = matches!(route, 0 | 6 | 7)
+                            && req.method() != actix_web::http::Method::OPTIONS;
+                        let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
+                        (guarded && !tokens.accepts(header.map(HeaderValue::as_bytes)))
+                            .then(|| unauthorized(header.is_some(), &id))
+                    });
+                    let cors_headers = if metrics_app.tokens.is_some() {
+                        "Content-Type, Authorization"
+                    } else {
+                        "Content-Type"
+                    };
+                    let fut = match refused {
+                        Some(response) => {
+                            let (http, _) = req.into_parts();
+                            futures_util::future::Either::Left(futures_util::future::ready(Ok(
+                                ServiceResponse::new(http, response),
+                            )))
+                        }
+                        None => futures_util::future::Either::Right(srv.call(req)),
+                    };
                     async move {
                         let mut res: ServiceResponse = fut.await?;
                         let status = res.status().as_u16();
@@ -445,7 +585,7 @@ fn run_server(
                         for (k, v) in [
                             ("access-control-allow-origin", "*"),
                             ("access-control-allow-methods", "POST, OPTIONS"),
-                            ("access-control-allow-headers", "Content-Type"),
+                            ("access-control-allow-headers", cors_headers),
                         ] {
                             headers.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
                         }
@@ -460,18 +600,22 @@ fn run_server(
                     }
                 })
                 .route("/health", web::route().to(handlers::health))
-                .route("/ready", web::route().to(handlers::ready))
-                .route("/metrics", web::get().to(handlers::metrics))
-                .route("/openapi.json", web::get().to(handlers::openapi))
+                .route("/ready", web::route().to(handlers::ready));
+            let app = if metrics_elsewhere {
+                app.route("/metrics", web::route().to(handlers::not_found))
+            } else {
+                app.route("/metrics", web::get().to(handlers::metrics))
+            };
+            app.route("/openapi.json", web::get().to(handlers::openapi))
                 // `/decision/...` is dispatched by prefix in the default service: a dynamic
                 // route pattern would run a regex over every request path.
                 .default_service(web::to(handlers::dispatch))
         })
         // Small responses must not wait for the client's delayed ACK (Nagle). A client that
         // stops reading (its window stays closed) is dropped after the write timeout.
+        .tcp_nodelay(true)
         .on_connect(|conn, _| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                let _ = tcp.set_nodelay(true);
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(WRITE_TIMEOUT));
             }
@@ -480,12 +624,55 @@ fn run_server(
         .max_connections(connection_bound(opts.max_connections, opts.workers))
         .shutdown_timeout(10)
         .client_request_timeout(Duration::from_secs(30))
+        // A TLS client that stalls its handshake is dropped after this.
+        .tls_handshake_timeout(Duration::from_secs(5))
         .keep_alive(Duration::from_secs(30));
-        for addr in addrs {
-            server = server.bind(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+        for addr in &tcp {
+            let bound = match &tls {
+                Some((config, _)) => server.bind_rustls_0_23(addr, config.clone()),
+                None => server.bind(addr),
+            };
+            server = bound.map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
         }
+        let scheme = if tls.is_some() { "https" } else { "http" };
         for addr in server.addrs() {
-            eprintln!("listening on http://{addr}");
+            eprintln!("listening on {scheme}://{addr}");
+        }
+        #[cfg(unix)]
+        for path in &unix {
+            // A socket file left by an earlier run would make the bind fail.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_socket()
+            }) {
+                let _ = std::fs::remove_file(path);
+            }
+            server = server.bind_uds(path).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind unix:{}: {e}", path.display())))?;
+            eprintln!("listening on unix:{}", path.display());
+        }
+        #[cfg(not(unix))]
+        if !unix.is_empty() {
+            return Err(std::io::Error::other("unix sockets need a Unix system"));
+        }
+        if !metrics_addrs.is_empty() {
+            let metrics_data = data.clone();
+            let mut m = HttpServer::new(move || {
+                ActixApp::new()
+                    .app_data(metrics_data.clone())
+                    .route("/metrics", web::get().to(handlers::metrics))
+                    .route("/health", web::route().to(handlers::health))
+                    .route("/ready", web::route().to(handlers::ready))
+                    .default_service(web::to(handlers::not_found))
+            })
+            .workers(1)
+            .shutdown_timeout(1);
+            for addr in &metrics_addrs {
+                m = m.bind(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind --metrics-listen {addr}: {e}")))?;
+            }
+            for addr in m.addrs() {
+                eprintln!("metrics on http://{addr}");
+            }
+            actix_web::rt::spawn(m.run());
         }
         let server = server.run();
         #[cfg(unix)]
@@ -498,6 +685,18 @@ fn run_server(
                     tracing::info!("SIGHUP: reloading the pack, reopening the decision log");
                     if let Some(log) = &hup_app.audit {
                         log.reopen();
+                    }
+                    if let Some(tokens) = &hup_app.tokens {
+                        match tokens.reload() {
+                            Ok(n) => tracing::info!(tokens = n, "SIGHUP: API tokens reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: API tokens not reloaded; the current ones stay"),
+                        }
+                    }
+                    if let Some(c) = &certificate {
+                        match c.reload() {
+                            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                            Err(e) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the current one stays"),
+                        }
                     }
                     if trigger.send(reload::Which::All).is_err() {
                         return;

@@ -143,6 +143,8 @@ impl Slot {
 }
 
 pub struct App {
+    /// `--auth-token-file`: the bearer tokens decision endpoints require.
+    pub tokens: Option<super::auth::Tokens>,
     /// The packs that answer requests, each owning its namespaces.
     pub packs: Vec<Slot>,
     /// `--shadow`: a candidate evaluated on the side (with a single pack only).

@@ -77,7 +77,10 @@ impl Server {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("listening on http://") {
+                let address = line
+                    .strip_prefix("listening on http://")
+                    .or_else(|| line.strip_prefix("listening on https://"));
+                if let Some(rest) = address {
                     let _ = tx.send(
                         rest.rsplit(':')
                             .next()
