@@ -324,6 +324,13 @@ pub struct ServeArgs {
     /// lines (surrounding whitespace ignored; `#` starts a comment line); read again on SIGHUP.
     #[arg(long, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
+    /// Serve Envoy's external authorization (gRPC `envoy.service.auth.v3.Authorization`) on
+    /// this `HOST:PORT`, answering with the decision of `--ext-authz-target`.
+    #[arg(long, value_name = "HOST:PORT", requires = "ext_authz_target")]
+    pub ext_authz_listen: Option<String>,
+    /// The rule (`NAMESPACE/POLICY/RULE`) whose decision answers ext_authz checks.
+    #[arg(long, value_name = "TARGET", requires = "ext_authz_listen")]
+    pub ext_authz_target: Option<String>,
     /// Serve `/metrics` (and `/health`, `/ready`) on this `HOST:PORT` instead of the main
     /// listeners.
     #[arg(long, value_name = "HOST:PORT")]

@@ -61,6 +61,7 @@ pub fn run(args: ServeArgs, strict: bool) -> u8 {
         },
         auth_token_file: args.auth_token_file,
         metrics_listen: args.metrics_listen,
+        ext_authz: args.ext_authz_listen.zip(args.ext_authz_target),
         port: args.port,
         listen: args.listen,
         limits: Limits {

@@ -9,8 +9,16 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub const ROUTES: [&str; 8] = [
-    "decision", "health", "metrics", "openapi", "other", "ready", "batch", "authz",
+pub const ROUTES: [&str; 9] = [
+    "decision",
+    "health",
+    "metrics",
+    "openapi",
+    "other",
+    "ready",
+    "batch",
+    "authz",
+    "ext_authz",
 ];
 /// Statuses counted by number; anything else is `other`.
 const STATUSES: [u16; 8] = [200, 204, 400, 404, 405, 413, 500, 503];

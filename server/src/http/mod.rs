@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod batch;
 mod cache;
+mod ext_authz;
 mod gateway;
 mod handlers;
 mod listen;
@@ -58,6 +59,8 @@ pub struct Options {
     pub auth_token_file: Option<PathBuf>,
     /// `--metrics-listen`.
     pub metrics_listen: Option<String>,
+    /// `--ext-authz-listen` and `--ext-authz-target`.
+    pub ext_authz: Option<(String, String)>,
     pub port: u16,
     pub listen: Vec<String>,
     pub limits: Limits,
@@ -425,6 +428,12 @@ pub fn serve(opts: Options) -> u8 {
             }
         }
     }
+    if let Some((listen, target)) = &opts.ext_authz {
+        if let Err(e) = start_ext_authz(&app, listen, target, opts.workers) {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    }
     let code = match run_server(Arc::clone(&app), listeners, &opts, trigger) {
         Ok(()) => 0,
         Err(e) => {
@@ -501,6 +510,36 @@ impl Listeners {
             tls,
         })
     }
+}
+
+/// Checks the ext_authz target against the packs loaded at start (a remote pack not loaded
+/// yet is checked when requests come) and starts the gRPC service.
+fn start_ext_authz(
+    app: &Arc<App>,
+    listen: &str,
+    target: &str,
+    workers: usize,
+) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addr = listen
+        .to_socket_addrs()
+        .map_err(|e| format!("--ext-authz-listen `{listen}`: {e} (expected HOST:PORT)"))?
+        .next()
+        .ok_or_else(|| format!("--ext-authz-listen `{listen}` resolves to no address"))?;
+    let target = target.trim_matches('/').to_string();
+    if app.ready() {
+        let (pack, t) = handlers::resolve(app, &target)
+            .map_err(|r| format!("--ext-authz-target: {}", r.detail))?;
+        let rule_named = t.rules.len() == 1
+            && pack.program.program().rules[t.rules[0]].name
+                == target.rsplit('/').next().unwrap_or("");
+        if !rule_named {
+            return Err(format!(
+                "--ext-authz-target `{target}` must name one rule: NAMESPACE/POLICY/RULE"
+            ));
+        }
+    }
+    ext_authz::start(app, addr, target, workers).map_err(|e| e.to_string())
 }
 
 /// The answer to a decision request without an accepted bearer token.
