@@ -224,7 +224,14 @@ fn oversized_and_malformed_checks_get_a_clear_status_and_the_service_goes_on() {
     let frame = tmp("grpc-frame").join("frame.bin");
     std::fs::write(&frame, [0u8, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
     let curl = Command::new("curl")
-        .args(["-s", "--http2-prior-knowledge", "-o", "/dev/null", "-D", "-"])
+        .args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+        ])
         .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
         .arg("--data-binary")
         .arg(format!("@{}", frame.display()))
@@ -250,6 +257,14 @@ fn oversized_and_malformed_checks_get_a_clear_status_and_the_service_goes_on() {
         "sentrie_http_requests_total{route=\"ext_authz\",status=\"200\"}",
     );
     assert!(checks.unwrap_or(0) >= 2);
+    // The refused checks (too large, malformed) are counted too.
+    let text = String::from_utf8(s.req("GET", "/metrics", &[], b"").body).unwrap();
+    let failed: u64 = text
+        .lines()
+        .filter(|l| l.contains("route=\"ext_authz\"") && !l.contains("status=\"200\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(failed >= 1, "{text}");
 }
 
 #[test]

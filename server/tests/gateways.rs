@@ -490,7 +490,9 @@ fn tls_with_and_without_client_certificates() {
     let (cert_file, key_file) = (write("server.pem", &cert), write("server.key", &key));
     let ca_file = write("ca.pem", &pki.ca_pem);
     let s = tls_server(&["--tls-cert", &cert_file, "--tls-key", &key_file]);
-    assert!(s.log.lock().unwrap().contains("listening on https://"));
+    eventually("the https listening line", || {
+        s.log.lock().unwrap().contains("listening on https://")
+    });
     // HTTPS works; plain HTTP to the TLS port gets no HTTP answer.
     assert_eq!(
         https_decide(&https_agent(&pki.ca_pem, None), s.port),

@@ -60,6 +60,7 @@ pub fn start(
     // Messages beyond the body limit plus room for the request's attributes are refused by
     // tonic before decoding (RESOURCE_EXHAUSTED).
     let limit = app.limits.body_bytes.saturating_add(1 << 20);
+    let metrics = Arc::clone(&app.metrics);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.max(1))
         .thread_name("ext-authz")
@@ -77,7 +78,25 @@ pub fn start(
                 let server = AuthorizationServer::new(service)
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit);
+                // Every answer that is not OK at the gRPC level (a message that does not
+                // decode, one too large, a pack not loaded, an internal failure) is counted
+                // with the HTTP status closest to its gRPC code.
+                let metrics = Arc::clone(&metrics);
+                let count_failures = tower::ServiceBuilder::new().map_response(
+                    move |res: http::Response<tonic::body::Body>| {
+                        let code = res
+                            .headers()
+                            .get("grpc-status")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<i32>().ok());
+                        if let Some(code) = code.filter(|&c| c != OK) {
+                            metrics.request(ROUTE, http_status_of(code));
+                        }
+                        res
+                    },
+                );
                 let served = tonic::transport::Server::builder()
+                    .layer(count_failures)
                     .timeout(Duration::from_secs(30))
                     .http2_keepalive_interval(Some(Duration::from_secs(30)))
                     .http2_keepalive_timeout(Some(Duration::from_secs(10)))
@@ -128,6 +147,23 @@ fn peer(
             Some((s.address.clone(), port))
         }
         _ => None,
+    }
+}
+
+/// The HTTP status counted for a failed gRPC answer.
+fn http_status_of(grpc_code: i32) -> u16 {
+    match grpc_code {
+        // INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION
+        3 | 9 | 11 => 400,
+        // NOT_FOUND, UNIMPLEMENTED
+        5 | 12 => 404,
+        // RESOURCE_EXHAUSTED
+        8 => 413,
+        // UNAVAILABLE
+        14 => 503,
+        // DEADLINE_EXCEEDED
+        4 => 504,
+        _ => 500,
     }
 }
 
@@ -208,10 +244,10 @@ impl Authorization for Service {
         };
         let (pack, target) = match resolve(app, &self.target) {
             Ok(r) => r,
-            Err(refusal) => {
-                app.metrics.request(ROUTE, refusal.status.as_u16());
-                return Err(Status::unavailable(refusal.detail));
+            Err(refusal) if refusal.status.as_u16() == 503 => {
+                return Err(Status::unavailable(refusal.detail))
             }
+            Err(refusal) => return Err(Status::failed_precondition(refusal.detail)),
         };
         let envelope = serde_json::json!({"facts": facts, "explain": explain});
         let one = One {
@@ -224,7 +260,6 @@ impl Authorization for Service {
         let decided = match decide(app, one, &rid).await {
             Ok(d) => d,
             Err(refusal) => {
-                app.metrics.request(ROUTE, refusal.status.as_u16());
                 return Err(if refusal.status.as_u16() == 503 {
                     Status::unavailable(refusal.detail)
                 } else if refusal.status.is_client_error() {

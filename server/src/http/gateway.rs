@@ -122,8 +122,10 @@ pub fn verdict(response: &Value) -> Verdict {
         .as_u64()
         .filter(|s| (200..=599).contains(s))
         .map_or(DENIED, |s| s as u16);
+    // Sorted by name, whatever order the map kept.
     let headers_of = |v: &Value| -> Vec<(String, String)> {
-        v.as_object()
+        let mut out: Vec<(String, String)> = v
+            .as_object()
             .map(|m| {
                 m.iter()
                     .filter_map(|(k, v)| {
@@ -138,7 +140,9 @@ pub fn verdict(response: &Value) -> Verdict {
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.sort();
+        out
     };
     let body = match &attachments["body"] {
         Value::Null => None,
