@@ -1,7 +1,8 @@
 //! Runs one decision in a loop, as a target for `perf record`:
 //! `cargo run --profile bench -p sentrie-bench --example profile_eval -- rbac|rules`
 //! (`rules`: rule r7 of the generated 10,000-rule pack; `gateway`: the AI-gateway example;
-//! `rbac_1k`: the RBAC decision with 1 KB of facts).
+//! `rbac_1k`: the RBAC decision with 1 KB of facts). `SENTRIE_NO_INDEX=1` compiles without
+//! indexes and regex sets, for a before/after under `valgrind --tool=callgrind`.
 
 use sentrie_bench::{
     as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
@@ -35,7 +36,12 @@ fn main() {
             RBAC_FACTS,
         ),
     };
-    let Ok(loaded) = sentrie_compiler::compile_text(&files) else {
+    // `SENTRIE_NO_INDEX=1` compiles without indexes (the scans), to compare the two.
+    let opts = sentrie_compiler::LoadOptions {
+        no_index: std::env::var_os("SENTRIE_NO_INDEX").is_some(),
+        ..sentrie_compiler::LoadOptions::default()
+    };
+    let Ok(loaded) = sentrie_compiler::compile_text_with(&files, opts) else {
         std::process::exit(1)
     };
     let Ok(t) = sentrie_vm::target::resolve(&loaded.program, target) else {

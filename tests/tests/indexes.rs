@@ -307,3 +307,113 @@ fn large_high_cardinality_lists_stay_linear() {
     let out = decide(&l, r#"{"req": {"id": "g27777", "tag": "a1"}}"#);
     assert_eq!(out[0], "r: FALSE null");
 }
+
+/// A valid pattern.
+fn good_pattern() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "\"a+b\"",
+        "\"^x\"",
+        "\"(?i)secret\"",
+        "\"\\\\d{3}-\\\\d{4}\"",
+        "\"b$\"",
+        "\"\"",
+        "\"[xyz]{2}\"",
+        "\"password\\\\s*[:=]\"",
+        "\"zz+\"",
+        "\"(?i)api[_-]?key\"",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// What may replace one pattern: one that does not compile, a non-string.
+fn bad_pattern() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["\"(unclosed\"", "5", "null"]).prop_map(str::to_string)
+}
+
+/// Subjects for `matches`: strings that hit some patterns, other values, or nothing.
+fn subject() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => prop::sample::select(vec![
+            "\"aab\"", "\"xylophone\"", "\"my SECRET\"", "\"555-1234 b\"", "\"password: x\"",
+            "\"nothing here\"", "\"\"",
+        ])
+        .prop_map(str::to_string),
+        1 => Just("7".to_string()),
+        1 => Just("null".to_string()),
+        1 => Just("[\"aab\"]".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// `any`/`first`/`filter` led by `s matches p` (or `p.re`) over constant patterns: one
+    /// regex-set pass gives exactly the scan's answers, errors included (a pattern that does
+    /// not compile, a non-string subject or pattern), with a trailing conjunct that can fail.
+    #[test]
+    fn regex_sets_agree_with_the_scan(
+        good in prop::collection::vec(good_pattern(), 24..32),
+        bad in prop::option::weighted(0.25, (any::<prop::sample::Index>(), bad_pattern())),
+        field_form in any::<bool>(),
+        subject in prop::option::of(subject()),
+        n in prop::option::of(0..3i8),
+    ) {
+        let mut patterns = good;
+        if let Some((at, b)) = bad {
+            let i = at.index(patterns.len());
+            patterns[i] = b;
+        }
+        let list: Vec<String> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if !field_form {
+                    p.clone()
+                } else if i % 5 == 4 {
+                    format!("{{\"id\": {i}}}")
+                } else {
+                    format!("{{\"id\": {i}, \"re\": {p}}}")
+                }
+            })
+            .collect();
+        let elem = if field_form { "p.re" } else { "p" };
+        let id = if field_form { "p.id" } else { "1" };
+        let src = format!(
+            "namespace t\npolicy p {{\n  fact s?: document\n  fact n?: number\n  let pats = [{}]\n  rule a = any pats as p (s matches {elem})\n  rule f = first pats as p (s matches {elem} and {id} > n)\n  rule g = filter pats as p (s matches {elem})\n  export decision of a\n  export decision of f\n  export decision of g\n}}\n",
+            list.join(", ")
+        );
+        let mut facts = serde_json::Map::new();
+        if let Some(s) = &subject {
+            facts.insert("s".into(), serde_json::from_str(s).unwrap());
+        }
+        if let Some(n) = n {
+            facts.insert("n".into(), n.into());
+        }
+        let facts = serde_json::Value::Object(facts).to_string();
+        let (indexed, scanned) = (load(&src, false), load(&src, true));
+        prop_assert_eq!(decide(&indexed, &facts), decide(&scanned, &facts), "{}", src);
+    }
+}
+
+#[test]
+fn constant_patterns_run_as_one_set() {
+    // 24 patterns or more run as a set (fewer scan faster: each regex has its own prefilter).
+    let filler: String = (0..22).map(|i| format!(", \"filler{i}\\\\b\"")).collect();
+    let src = format!("namespace t\npolicy p {{\n  fact s: string\n  let pats = [\"(?i)password\\\\s*[:=]\", \"(?i)api[_-]?key\"{filler}]\n  rule hit = first pats as p (s matches p)\n  export decision of hit\n}}\n");
+    let l = load(&src, false);
+    assert_eq!(indexes_used(&l), 1);
+    assert_eq!(
+        decide(&l, r#"{"s": "here is my API-KEY"}"#),
+        vec!["hit: TRUE \"(?i)api[_-]?key\"".to_string()]
+    );
+    assert_eq!(
+        decide(&l, r#"{"s": "harmless"}"#),
+        vec!["hit: FALSE null".to_string()]
+    );
+    // One pattern that does not compile: the scan runs (and fails where it reaches it).
+    let bad = src.replace("(?i)api[_-]?key", "(unclosed");
+    assert_eq!(indexes_used(&load(&bad, false)), 0);
+    // Three patterns: no set.
+    let short = "namespace t\npolicy p {\n  fact s: string\n  let pats = [\"a\", \"b\", \"c\"]\n  rule hit = first pats as p (s matches p)\n  export decision of hit\n}\n";
+    assert_eq!(indexes_used(&load(short, false)), 0);
+}

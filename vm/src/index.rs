@@ -119,10 +119,21 @@ struct Node {
     positions: Box<[Value<'static>]>,
 }
 
+/// A `matches` level: the elements' patterns as one set, and the list position of each.
+struct PatternSet {
+    set: regex::RegexSet,
+    positions: Box<[u32]>,
+}
+
+/// At most this many patterns go into one set (beyond, the scan runs).
+const MAX_SET_PATTERNS: usize = 1024;
+
 /// The lookup tables of one [`IndexSpec`].
 pub struct ListIndex {
     levels: Vec<LevelOp>,
     nodes: Vec<Node>,
+    /// For an index whose only level is `matches`.
+    patterns: Option<PatternSet>,
     /// Every position: the answer when only the scan can tell.
     all: Box<[Value<'static>]>,
     usable: bool,
@@ -156,6 +167,26 @@ fn element_keys<'c>(elem: &'c Const, path: &[String], op: LevelOp) -> Result<Vec
             Const::Str(_) => Err(()),
             _ => Ok(Vec::new()),
         },
+        // Patterns are not keys: see `ListIndex::pattern_set`.
+        LevelOp::Matches => Err(()),
+    }
+}
+
+/// The pattern of an element at `path`: `Ok(None)` when absent (`s matches undefined` is not
+/// TRUE), `Err` when the scan could fail there (a non-map on the path, a pattern that is not
+/// a string).
+fn element_pattern<'c>(elem: &'c Const, path: &[String]) -> Result<Option<&'c str>, ()> {
+    let mut cur = Some(elem);
+    for name in path {
+        cur = match cur {
+            Some(Const::Map(m)) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => return Err(()),
+        };
+    }
+    match cur {
+        None => Ok(None),
+        Some(Const::Str(p)) => Ok(Some(p)),
+        Some(_) => Err(()),
     }
 }
 
@@ -176,10 +207,28 @@ impl ListIndex {
         let unusable = |levels| ListIndex {
             levels,
             nodes: Vec::new(),
+            patterns: None,
             all: all.clone(),
             usable: false,
             len,
         };
+        if levels.contains(&LevelOp::Matches) {
+            return match (levels.as_slice(), Self::pattern_set(spec, items)) {
+                ([LevelOp::Matches], Some(patterns)) => ListIndex {
+                    levels,
+                    nodes: vec![Node {
+                        keys: Keys::default(),
+                        depth: 0,
+                        positions: Box::new([]),
+                    }],
+                    patterns: Some(patterns),
+                    all,
+                    usable: true,
+                    len,
+                },
+                _ => unusable(levels),
+            };
+        }
         let last_ok = spec.levels[..spec.levels.len().saturating_sub(1)]
             .iter()
             .all(|l| l.op != LevelOp::FieldIn);
@@ -207,6 +256,7 @@ impl ListIndex {
                 return ListIndex {
                     levels: levels[..depth].to_vec(),
                     nodes,
+                    patterns: None,
                     all,
                     usable: true,
                     len,
@@ -217,6 +267,28 @@ impl ListIndex {
                 return unusable(levels);
             }
         }
+    }
+
+    /// The set of a `matches` index, or `None` when it could not be exact (an element the scan
+    /// would fail on, a pattern that does not compile) or would be too large.
+    fn pattern_set(spec: &IndexSpec, items: &[Const]) -> Option<PatternSet> {
+        let path = &spec.levels.first()?.path;
+        let mut patterns = Vec::new();
+        let mut positions = Vec::new();
+        for (pos, elem) in items.iter().enumerate() {
+            if let Some(p) = element_pattern(elem, path).ok()? {
+                patterns.push(p);
+                positions.push(pos as u32);
+            }
+        }
+        if patterns.len() > MAX_SET_PATTERNS {
+            return None;
+        }
+        let set = crate::regex_cache::build_set(&patterns)?;
+        Some(PatternSet {
+            set,
+            positions: positions.into_boxed_slice(),
+        })
     }
 
     /// The trie over the first `depth` levels, or `None` past the budget.
@@ -316,6 +388,28 @@ impl ListIndex {
             Some(c) => Value::Num(f64::from(c)),
         };
         let keys = &self.nodes[id].keys;
+        if let (LevelOp::Matches, Some(p)) = (op, &self.patterns) {
+            return match key.plain() {
+                // One pass over the subject; usually nothing matches and nothing is
+                // allocated. Otherwise the candidates, in list order, in the arena (the set
+                // reports which patterns matched in a small buffer of its own).
+                Value::Str(s) if !p.set.is_match(s) => NONE,
+                Value::Str(s) => {
+                    let mut found = bumpalo::collections::Vec::new_in(bump);
+                    found.extend(
+                        p.set
+                            .matches(s)
+                            .into_iter()
+                            .map(|i| Value::Num(f64::from(p.positions[i]))),
+                    );
+                    Value::List(found.into_bump_slice())
+                }
+                // `undefined matches p` is undefined: never TRUE.
+                Value::Undefined | Value::Pending => NONE,
+                // Anything else fails in the scan, which must say so.
+                _ => self.all(),
+            };
+        }
         if op == LevelOp::FieldIn {
             // The compared value is the haystack; the element's field the needle.
             // In the decision's arena, like every other per-decision value.

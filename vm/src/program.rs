@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 6;
+pub const IR_VERSION: u32 = 7;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -273,6 +273,8 @@ pub enum LevelOp {
     ElemIn,
     /// `elem.path in v` (or `v contains elem.path`); only as the last level.
     FieldIn,
+    /// `v matches elem.path`: the elements' patterns as one regex set; only as the only level.
+    Matches,
 }
 
 impl LevelOp {
@@ -281,6 +283,7 @@ impl LevelOp {
             LevelOp::Eq => "==",
             LevelOp::ElemIn => "contains",
             LevelOp::FieldIn => "in",
+            LevelOp::Matches => "matched by",
         }
     }
 }

@@ -24,6 +24,23 @@ pub fn build(pattern: &str) -> Result<Regex, String> {
         })
 }
 
+/// Compiled-program size limit for a set of patterns (a constant list matched in one pass).
+const SET_SIZE_LIMIT: usize = 16 << 20;
+
+/// The patterns as one set, with the limits of [`build`] (the set as a whole bounded by
+/// [`SET_SIZE_LIMIT`]); `None` when any pattern, or the set, does not build.
+pub fn build_set(patterns: &[&str]) -> Option<regex::RegexSet> {
+    if patterns.iter().any(|p| build(p).is_err()) {
+        return None;
+    }
+    regex::RegexSetBuilder::new(patterns)
+        .size_limit(SET_SIZE_LIMIT)
+        .dfa_size_limit(SET_SIZE_LIMIT)
+        .nest_limit(100)
+        .build()
+        .ok()
+}
+
 fn first_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).trim().to_string()
 }

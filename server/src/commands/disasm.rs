@@ -1,4 +1,6 @@
-//! `sentrie disasm TARGET`: the bytecode listing of the target's rules and their attachments.
+//! `sentrie disasm TARGET`: the bytecode listing of the target's rules and their attachments,
+//! then of the policy's lets (where collection forms over constants and their indexes often
+//! live).
 
 use std::path::Path;
 
@@ -21,6 +23,9 @@ pub fn run(target_text: &str, pack: &Path, format: ErrorFormat) -> u8 {
         for (_, f) in &info.attachments {
             super::out(&disasm(p, *f));
         }
+    }
+    for l in &p.policies()[target.policy].lets {
+        super::out(&disasm(p, p.lets()[*l].func));
     }
     EXIT_OK
 }
