@@ -17,7 +17,18 @@ fn main() {
         .unwrap_or_else(|| "rbac".to_string());
     let generated = generated_pack(10_000);
     let gateway = gateway_facts();
+    // `grants_rules_N`: `any` over N rules of equalities, the grant in the middle.
+    let grants_n: Option<usize> = which
+        .strip_prefix("grants_rules_")
+        .and_then(|n| n.parse().ok());
+    let grants_src = grants_n.map(sentrie_bench::grants_rules_pack);
+    let grants_facts = grants_n.map(|n| sentrie_bench::grant_facts(n, true));
     let (files, target, facts): (Vec<(&str, &str)>, &str, &str) = match which.as_str() {
+        _ if grants_src.is_some() => (
+            vec![("g.sentrie", grants_src.as_deref().unwrap_or_default())],
+            "grants/rules/p/allow",
+            grants_facts.as_deref().unwrap_or_default(),
+        ),
         "rules" => (as_refs(&generated), "gen/p0/p/r7", GENERATED_FACTS),
         "rbac_1k" => (
             vec![("rbac.sentrie", RBAC)],

@@ -79,6 +79,26 @@ fn read(path: &Path) -> Result<Vec<[u8; 32]>, String> {
     Ok(digests)
 }
 
+/// The answer to a decision request without an accepted bearer token.
+pub fn unauthorized(present: bool, rid: &str) -> actix_web::HttpResponse {
+    let detail = if present {
+        "the bearer token is not accepted"
+    } else {
+        "this endpoint requires Authorization: Bearer TOKEN"
+    };
+    let mut res = super::problem::problem(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        detail,
+        rid,
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::WWW_AUTHENTICATE,
+        actix_web::http::header::HeaderValue::from_static("Bearer realm=\"sentrie\""),
+    );
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::Tokens;

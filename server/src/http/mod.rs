@@ -21,6 +21,8 @@ mod reload;
 mod request_id;
 mod shadow;
 mod shipper;
+#[cfg(unix)]
+mod signals;
 pub mod state;
 pub mod tls;
 
@@ -145,10 +147,6 @@ fn open_files_limit() -> Option<usize> {
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
-
-/// The signal number of SIGXFSZ (file size limit exceeded) on Linux.
-#[cfg(unix)]
-const SIGXFSZ: i32 = 25;
 
 /// Loads a pack for `serve` to start with; on refusal prints why and gives `None`.
 fn load_at_start(
@@ -321,7 +319,7 @@ pub fn serve(opts: Options) -> u8 {
         },
         None => None,
     };
-    let listeners = match Listeners::from(&opts) {
+    let listeners = match listen::Listeners::from(&opts) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -396,37 +394,9 @@ pub fn serve(opts: Options) -> u8 {
             return 1;
         }
     };
-    let poll_config = poll::Config {
-        interval: opts.poll_interval,
-        cache,
-    };
-    for r in remotes {
-        if let Err(e) = poll::start(&app, r.index, r.origin, poll_config.clone(), r.from) {
-            eprintln!("Error: cannot start the pack poller: {e}");
-            return 1;
-        }
-    }
-    if opts.watch {
-        let mut watched: Vec<(PathBuf, reload::Which)> = opts
-            .packs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| match &p.source {
-                state::Source::Local(path) => Some((path.clone(), reload::Which::Pack(i))),
-                state::Source::Remote(_) => None,
-            })
-            .collect();
-        watched.extend(
-            opts.shadow
-                .iter()
-                .map(|s| (s.clone(), reload::Which::Shadow)),
-        );
-        for (location, which) in watched {
-            if let Err(e) = reload::watch(location, opts.watch_interval, trigger.clone(), which) {
-                eprintln!("Error: cannot start the pack watcher: {e}");
-                return 1;
-            }
-        }
+    if let Err(e) = start_reloads(&app, &opts, remotes, cache, &trigger) {
+        eprintln!("Error: {e}");
+        return 1;
     }
     if let Some((listen, target)) = &opts.ext_authz {
         if let Err(e) = start_ext_authz(&app, listen, target, opts.workers) {
@@ -446,70 +416,44 @@ pub fn serve(opts: Options) -> u8 {
     code
 }
 
-/// Where the server listens and how.
-struct Listeners {
-    tcp: Vec<std::net::SocketAddr>,
-    unix: Vec<PathBuf>,
-    /// `--metrics-listen`: `/metrics` (with `/health` and `/ready`) on addresses of its own.
-    metrics: Vec<std::net::SocketAddr>,
-    tls: Option<(rustls::ServerConfig, Arc<tls::Certificate>)>,
-}
-
-impl Listeners {
-    fn from(opts: &Options) -> Result<Listeners, String> {
-        let values: Vec<String> = opts
-            .listen
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let (unix, tcp): (Vec<String>, Vec<String>) =
-            values.into_iter().partition(|v| v.starts_with("unix:"));
-        let unix: Vec<PathBuf> = unix
-            .iter()
-            .map(|u| PathBuf::from(u.trim_start_matches("unix:")))
-            .collect();
-        if unix.iter().any(|p| p.as_os_str().is_empty()) {
-            return Err("`unix:` needs a socket path: --listen unix:/run/sentrie.sock".into());
-        }
-        // Only Unix sockets asked for: no TCP listener at all.
-        let tcp = if tcp.is_empty() && !unix.is_empty() {
-            Vec::new()
-        } else {
-            listen::addresses(&tcp, opts.port)?
-        };
-        let metrics = match &opts.metrics_listen {
-            Some(m) => {
-                use std::net::ToSocketAddrs;
-                let addrs: Vec<std::net::SocketAddr> = m
-                    .to_socket_addrs()
-                    .map_err(|e| format!("--metrics-listen `{m}`: {e} (expected HOST:PORT)"))?
-                    .take(1)
-                    .collect();
-                if addrs.is_empty() {
-                    return Err(format!("--metrics-listen `{m}` resolves to no address"));
-                }
-                addrs
-            }
-            None => Vec::new(),
-        };
-        let tls = match &opts.tls {
-            Some(t) => {
-                if !unix.is_empty() && tcp.is_empty() {
-                    return Err("TLS applies to TCP listeners; none is configured".into());
-                }
-                Some(tls::server_config(t)?)
-            }
-            None => None,
-        };
-        Ok(Listeners {
-            tcp,
-            unix,
-            metrics,
-            tls,
-        })
+/// Starts what keeps packs current: a poller per remote pack, and with `--watch` a watcher
+/// per local pack (and the shadow).
+fn start_reloads(
+    app: &Arc<App>,
+    opts: &Options,
+    remotes: Vec<RemoteStart>,
+    cache: Option<Arc<cache::Cache>>,
+    trigger: &std::sync::mpsc::Sender<reload::Which>,
+) -> Result<(), String> {
+    let poll_config = poll::Config {
+        interval: opts.poll_interval,
+        cache,
+    };
+    for r in remotes {
+        poll::start(app, r.index, r.origin, poll_config.clone(), r.from)
+            .map_err(|e| format!("cannot start the pack poller: {e}"))?;
     }
+    if opts.watch {
+        let mut watched: Vec<(PathBuf, reload::Which)> = opts
+            .packs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.source {
+                state::Source::Local(path) => Some((path.clone(), reload::Which::Pack(i))),
+                state::Source::Remote(_) => None,
+            })
+            .collect();
+        watched.extend(
+            opts.shadow
+                .iter()
+                .map(|s| (s.clone(), reload::Which::Shadow)),
+        );
+        for (location, which) in watched {
+            reload::watch(location, opts.watch_interval, trigger.clone(), which)
+                .map_err(|e| format!("cannot start the pack watcher: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks the ext_authz target against the packs loaded at start (a remote pack not loaded
@@ -542,35 +486,15 @@ fn start_ext_authz(
     ext_authz::start(app, addr, target, workers).map_err(|e| e.to_string())
 }
 
-/// The answer to a decision request without an accepted bearer token.
-fn unauthorized(present: bool, rid: &str) -> actix_web::HttpResponse {
-    let detail = if present {
-        "the bearer token is not accepted"
-    } else {
-        "this endpoint requires Authorization: Bearer TOKEN"
-    };
-    let mut res = problem::problem(
-        actix_web::http::StatusCode::UNAUTHORIZED,
-        "Unauthorized",
-        detail,
-        rid,
-    );
-    res.headers_mut().insert(
-        actix_web::http::header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"sentrie\""),
-    );
-    res
-}
-
 fn run_server(
     app: Arc<App>,
-    listeners: Listeners,
+    listeners: listen::Listeners,
     opts: &Options,
     trigger: std::sync::mpsc::Sender<reload::Which>,
 ) -> std::io::Result<()> {
     let data = web::Data::from(Arc::clone(&app));
     let system = actix_web::rt::System::new();
-    let Listeners {
+    let listen::Listeners {
         tcp,
         unix,
         metrics: metrics_addrs,
@@ -601,7 +525,7 @@ fn run_server(
                             && req.method() != actix_web::http::Method::OPTIONS;
                         let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
                         (guarded && !tokens.accepts(header.map(HeaderValue::as_bytes)))
-                            .then(|| unauthorized(header.is_some(), &id))
+                            .then(|| auth::unauthorized(header.is_some(), &id))
                     });
                     let cors_headers = if metrics_app.tokens.is_some() {
                         "Content-Type, Authorization"
@@ -694,71 +618,11 @@ fn run_server(
             return Err(std::io::Error::other("unix sockets need a Unix system"));
         }
         if !metrics_addrs.is_empty() {
-            let metrics_data = data.clone();
-            let mut m = HttpServer::new(move || {
-                ActixApp::new()
-                    .app_data(metrics_data.clone())
-                    .route("/metrics", web::get().to(handlers::metrics))
-                    .route("/health", web::route().to(handlers::health))
-                    .route("/ready", web::route().to(handlers::ready))
-                    .default_service(web::to(handlers::not_found))
-            })
-            .workers(1)
-            .shutdown_timeout(1);
-            for addr in &metrics_addrs {
-                m = m.bind(addr).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind --metrics-listen {addr}: {e}")))?;
-            }
-            for addr in m.addrs() {
-                eprintln!("metrics on http://{addr}");
-            }
-            actix_web::rt::spawn(m.run());
+            listen::spawn_metrics_server(data.clone(), &metrics_addrs)?;
         }
         let server = server.run();
         #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let hup_app = Arc::clone(&app);
-            actix_web::rt::spawn(async move {
-                let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
-                while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP: reloading the pack, reopening the decision log");
-                    if let Some(log) = &hup_app.audit {
-                        log.reopen();
-                    }
-                    if let Some(tokens) = &hup_app.tokens {
-                        match tokens.reload() {
-                            Ok(n) => tracing::info!(tokens = n, "SIGHUP: API tokens reloaded"),
-                            Err(e) => tracing::error!(error = %e, "SIGHUP: API tokens not reloaded; the current ones stay"),
-                        }
-                    }
-                    if let Some(c) = &certificate {
-                        match c.reload() {
-                            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                            Err(e) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the current one stays"),
-                        }
-                    }
-                    if trigger.send(reload::Which::All).is_err() {
-                        return;
-                    }
-                }
-            });
-            let usr1_app = Arc::clone(&app);
-            actix_web::rt::spawn(async move {
-                let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
-                while usr1.recv().await.is_some() {
-                    tracing::info!("SIGUSR1: reopening the decision log");
-                    if let Some(log) = &usr1_app.audit {
-                        log.reopen();
-                    }
-                }
-            });
-            // A file-size limit (SIGXFSZ) must not kill the server: with a handler installed
-            // the write fails with EFBIG instead, and is counted as a failed write.
-            actix_web::rt::spawn(async move {
-                let Ok(mut xfsz) = signal(SignalKind::from_raw(SIGXFSZ)) else { return };
-                while xfsz.recv().await.is_some() {}
-            });
-        }
+        signals::spawn(&app, trigger, certificate);
         server.await
     })
 }

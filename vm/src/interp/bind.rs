@@ -25,7 +25,7 @@ impl<'a, T: Trace> Vm<'a, T> {
         let bump = self.bump;
         let facts = bump.alloc_slice_fill_with(info.facts.len(), |_| Cell::new(Value::Undefined));
         let lets = bump.alloc_slice_fill_with(info.lets.len(), |_| Cell::new(Value::Pending));
-        let rules = bump.alloc_slice_fill_with(info.rules.len(), |_| Cell::new(None));
+        let rules = super::RuleCache::new(info.rules.len(), bump);
         let idx = self.ctxs.len() as u32;
         self.ctxs.push(Ctx {
             supplied,

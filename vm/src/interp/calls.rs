@@ -50,7 +50,7 @@ impl<'a, T: Trace> Vm<'a, T> {
     ) -> Step<Option<Value<'a>>> {
         let rule = RuleId::from_u32(rule);
         let info = &self.p.rules[rule];
-        if let Some(d) = self.ctxs[frame.ctx as usize].rules[info.slot as usize].get() {
+        if let Some(d) = self.ctxs[frame.ctx as usize].rules.get(info.slot as usize) {
             return Ok(Some(Value::Decision(d)));
         }
         self.save_pc(pc);
@@ -172,7 +172,9 @@ impl<'a, T: Trace> Vm<'a, T> {
             attachments,
             ..*dec
         });
-        self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(done));
+        self.ctxs[ctx as usize]
+            .rules
+            .set(info.slot as usize, Some(done), self.bump);
         self.regs[dst as usize] = Value::Decision(done);
         Ok(false)
     }
@@ -200,7 +202,9 @@ impl<'a, T: Trace> Vm<'a, T> {
             attachments: &[],
             imported,
         });
-        self.ctxs[ctx as usize].rules[info.slot as usize].set(Some(dec));
+        self.ctxs[ctx as usize]
+            .rules
+            .set(info.slot as usize, Some(dec), self.bump);
         if info.attachments.is_empty() {
             self.regs[dst as usize] = Value::Decision(dec);
             return Ok(false);
