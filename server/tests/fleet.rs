@@ -445,12 +445,31 @@ fn several_packs_route_by_namespace_and_reload_on_their_own() {
     let (billing, search) = (dir.join("billing"), dir.join("search"));
     pack_in(&billing, "acme/billing", 1);
     pack_in(&search, "acme/search", 10);
+    // A third pack, compiled and fetched from an HTTP origin.
+    let remote_src = dir.join("remote-src");
+    pack_in(&remote_src, "acme/remote", 100);
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let o = sentrie(&[
+        "compile",
+        remote_src.to_str().unwrap(),
+        "-o",
+        www.join("remote.pack").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_origin, origin_port) = http_origin(&www);
     let s = Server::start_args(&[
         "serve",
         "--pack",
         &format!("billing={}", billing.display()),
         "--pack",
         &format!("search={}", search.display()),
+        "--pack",
+        &format!("remote=http://127.0.0.1:{origin_port}/remote.pack"),
+        "--poll-interval",
+        "300ms",
+        "--cache-dir",
+        &dir.join("cache").display().to_string(),
         "--watch",
         "--watch-interval-ms",
         "100",
@@ -462,8 +481,12 @@ fn several_packs_route_by_namespace_and_reload_on_their_own() {
             .as_i64()
             .unwrap()
     };
+    eventually("the remote pack", || {
+        s.req("GET", "/ready", &[], b"").status == 200
+    });
     assert_eq!(version("acme/billing/p/version"), 1);
     assert_eq!(version("acme/search/p/version"), 10);
+    assert_eq!(version("acme/remote/p/version"), 100);
     assert_eq!(s.decide("acme/other/p/version", "{}").status, 404);
     let h = health(&s);
     let names: Vec<&str> = h["packs"]
@@ -472,7 +495,11 @@ fn several_packs_route_by_namespace_and_reload_on_their_own() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["billing", "search"]);
+    assert_eq!(names, ["billing", "search", "remote"]);
+    assert!(h["packs"][2]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
     let search_hash = h["packs"][1]["pack"]["hash"].clone();
     let search_activated = h["packs"][1]["pack"]["activated"].clone();
 
