@@ -103,8 +103,6 @@ pub struct Artifact {
     pub program: VerifiedProgram,
     /// The pack's content hash (see [`content_hash`]), as computed from its sources.
     pub hash: String,
-    /// SHA-256 (hex) of the whole file.
-    pub file_hash: String,
     /// The fingerprint of the trusted key whose signature was checked, when keys were given.
     pub signer: Option<String>,
 }
@@ -305,7 +303,6 @@ pub fn decode_trusted(bytes: &[u8], trusted: &[PublicKey]) -> Result<Artifact, A
         sources: body.sources,
         program,
         hash: body.content_hash,
-        file_hash: sha256_hex(bytes),
         signer,
     })
 }
