@@ -11,7 +11,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,14 +20,6 @@ use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, 
 use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use support::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(extra: &[&str]) -> (Server, u16) {
     let port = free_port();

@@ -11,34 +11,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::gateway::{self, Request};
 use super::handlers::{
-    decide, decode_path, explain_requested, read_body, request_id, resolve, One,
+    decide, explain_requested, names_one_rule, path_target, read_body, request_id, resolve, One,
 };
 use super::problem::problem;
 use super::state::App;
 
 pub async fn authz(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
     let rid = request_id(&req);
-    let raw = req.uri().path().strip_prefix("/authz").unwrap_or("");
-    let Some(target_text) = decode_path(raw) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Invalid Path",
-            "the path is not valid percent-encoded UTF-8",
-            &rid,
-        );
+    let target_text = match path_target(&req, "/authz") {
+        Ok(t) => t,
+        Err(refusal) => return refusal.respond(&rid),
     };
     let (pack, target) = match resolve(&app, &target_text) {
         Ok(r) => r,
         Err(refusal) => return refusal.respond(&rid),
     };
-    let names_a_rule = target.rules.len() == 1
-        && pack.program.program().rules[target.rules[0]].name
-            == target_text
-                .trim_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or("");
-    if !names_a_rule {
+    if !names_one_rule(&pack, &target, &target_text) {
         return problem(
             StatusCode::NOT_FOUND,
             "Invalid Path",

@@ -32,16 +32,38 @@ thread_local! {
 /// A new arena's first chunk.
 const ARENA_START_BYTES: usize = 64 * 1024;
 
-pub async fn decision(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
-    let rid = request_id(&req);
-    let raw = req.uri().path().strip_prefix("/decision").unwrap_or("");
-    let Some(target_text) = decode_path(raw) else {
-        return problem(
+/// The target named by the request path after `prefix`, percent-decoded.
+pub(super) fn path_target(req: &HttpRequest, prefix: &str) -> Result<String, Refusal> {
+    let raw = req.uri().path().strip_prefix(prefix).unwrap_or("");
+    decode_path(raw).ok_or_else(|| {
+        Refusal::new(
             StatusCode::NOT_FOUND,
             "Invalid Path",
             "the path is not valid percent-encoded UTF-8",
-            &rid,
-        );
+        )
+    })
+}
+
+/// Whether `target_text` resolved to exactly the one rule its last segment names (not a
+/// policy with one export).
+pub(super) fn names_one_rule(
+    pack: &super::state::PackState,
+    target: &target::Target,
+    target_text: &str,
+) -> bool {
+    let last = target_text
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    matches!(target.rules.as_slice(), [r] if pack.program.program().rules[*r].name == last)
+}
+
+pub async fn decision(req: HttpRequest, body: web::Payload, app: web::Data<App>) -> HttpResponse {
+    let rid = request_id(&req);
+    let target_text = match path_target(&req, "/decision") {
+        Ok(t) => t,
+        Err(refusal) => return refusal.respond(&rid),
     };
     if target_text.split('/').all(str::is_empty) {
         return problem(
@@ -391,7 +413,7 @@ fn evaluate(job: &Job) -> Result<String, ()> {
 }
 
 /// Percent-decodes each path segment; `None` for malformed escapes or invalid UTF-8.
-pub(super) fn decode_path(raw: &str) -> Option<String> {
+fn decode_path(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -474,10 +474,7 @@ fn start_ext_authz(
     if app.ready() {
         let (pack, t) = handlers::resolve(app, &target)
             .map_err(|r| format!("--ext-authz-target: {}", r.detail))?;
-        let rule_named = t.rules.len() == 1
-            && pack.program.program().rules[t.rules[0]].name
-                == target.rsplit('/').next().unwrap_or("");
-        if !rule_named {
+        if !handlers::names_one_rule(&pack, &t, &target) {
             return Err(format!(
                 "--ext-authz-target `{target}` must name one rule: NAMESPACE/POLICY/RULE"
             ));
