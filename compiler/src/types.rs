@@ -387,11 +387,7 @@ impl<'p> TypeResolver<'_, 'p> {
         if !ok {
             return bad("wrong number or kind of arguments");
         }
-        Ok(ConstraintDef {
-            name: name.to_string(),
-            args,
-            regex,
-        })
+        Ok(ConstraintDef::new(name, args, regex))
     }
 
     /// Builds every shape (pass run once before lowering).

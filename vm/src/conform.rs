@@ -1,14 +1,68 @@
 //! Type conformance (LANGUAGE.md §7.3, §8) and constraint checks, used for facts, typed lets,
 //! casts and `is Shape` tests. Constraint names and arguments were validated by the compiler.
 
-use crate::program::{Const, ConstraintDef, TypeId, TypeKind};
+use crate::program::{Const, ConstraintDef, ConstraintOp as Op, TypeId, TypeKind};
 use crate::value::{Tri, Value};
 use crate::verified::VerifiedProgram;
 
 /// Why a value does not conform: a human reason.
 pub type Reason = String;
 
+/// Whether `v` conforms to type `ty`: [`conforms`] answers, and only a value that does not
+/// conform is walked again to say why.
 pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Reason> {
+    if conforms(p, ty, v, depth) {
+        return Ok(());
+    }
+    explain(p, ty, v, depth)
+}
+
+/// The yes/no form of [`check`]: the same walk and budget, no reasons built.
+pub fn conforms(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> bool {
+    if depth > crate::MAX_VALUE_DEPTH || !crate::work::visit() {
+        return false;
+    }
+    let def = &p.program.types[ty];
+    let v = v.plain();
+    let kind_ok = match (&def.kind, v) {
+        (TypeKind::Any, _) => true,
+        (_, Value::Undefined | Value::Null | Value::Pending) => false,
+        (TypeKind::Number, Value::Num(_))
+        | (TypeKind::String, Value::Str(_))
+        | (TypeKind::Boolean, Value::Bool(_))
+        | (TypeKind::Trinary, Value::Bool(_) | Value::Unknown)
+        | (TypeKind::Document, Value::Map(_)) => true,
+        (TypeKind::List(elem), Value::List(items)) => {
+            items.iter().all(|x| conforms(p, *elem, *x, depth + 1))
+        }
+        (TypeKind::Map(elem), Value::Map(entries)) => entries
+            .iter()
+            .all(|(_, x)| conforms(p, *elem, *x, depth + 1)),
+        (TypeKind::Record(elems), Value::List(items)) => {
+            items.len() == elems.len()
+                && elems
+                    .iter()
+                    .zip(items.iter())
+                    .all(|(t, x)| conforms(p, *t, *x, depth + 1))
+        }
+        (TypeKind::Shape(fields), Value::Map(entries)) => {
+            fields
+                .iter()
+                .all(|f| match crate::value::map_get(entries, &f.name) {
+                    None => !f.required,
+                    Some(Value::Null) => f.nullable,
+                    Some(x) => conforms(p, f.ty, x, depth + 1),
+                })
+        }
+        (TypeKind::Alias(target), _) => conforms(p, *target, v, depth + 1),
+        _ => false,
+    };
+    kind_ok && def.constraints.iter().all(|c| constraint_holds(p, c, v))
+}
+
+/// Why `v` does not conform to `ty`: the walk of [`check`] that builds the reason (`Ok` when
+/// it conforms; public so that tests can hold it against [`conforms`]).
+pub fn explain(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Result<(), Reason> {
     if depth > crate::MAX_VALUE_DEPTH {
         return Err("value nested too deeply".to_string());
     }
@@ -34,7 +88,7 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
                 return Err(format!("expected list, found {}", v.kind_name()));
             };
             for (i, x) in items.iter().enumerate() {
-                check(p, *elem, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
+                explain(p, *elem, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
             }
         }
         TypeKind::Map(elem) => {
@@ -42,7 +96,7 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
                 return Err(format!("expected map, found {}", v.kind_name()));
             };
             for (k, x) in entries.iter() {
-                check(p, *elem, *x, depth + 1).map_err(|r| format!("{k}: {r}"))?;
+                explain(p, *elem, *x, depth + 1).map_err(|r| format!("{k}: {r}"))?;
             }
         }
         TypeKind::Record(elems) => {
@@ -57,7 +111,7 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
                 ));
             }
             for (i, (t, x)) in elems.iter().zip(items.iter()).enumerate() {
-                check(p, *t, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
+                explain(p, *t, *x, depth + 1).map_err(|r| format!("[{i}]: {r}"))?;
             }
         }
         TypeKind::Shape(fields) => {
@@ -82,12 +136,12 @@ pub fn check(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> Resul
                             return Err(declared_at(r, def));
                         }
                     }
-                    Some(x) => check(p, f.ty, x, depth + 1)
+                    Some(x) => explain(p, f.ty, x, depth + 1)
                         .map_err(|r| declared_at(format!("{}: {r}", f.name), def))?,
                 }
             }
         }
-        TypeKind::Alias(target) => check(p, *target, v, depth + 1)?,
+        TypeKind::Alias(target) => explain(p, *target, v, depth + 1)?,
     }
     for c in &def.constraints {
         if !constraint_holds(p, c, v) {
@@ -248,12 +302,12 @@ fn constraint_holds(p: &VerifiedProgram, c: &ConstraintDef, v: Value<'_>) -> boo
                 Some(Const::Bool(b)) => Tri::from_bool(*b),
                 _ => Tri::Unknown,
             };
-            match c.name.as_str() {
-                "not_unknown" => t != Tri::Unknown,
-                "eq" => t == arg,
-                "neq" => t != arg,
-                "is_true" => t == Tri::True,
-                "is_false" => t == Tri::False,
+            match c.op {
+                Op::NotUnknown => t != Tri::Unknown,
+                Op::Eq => t == arg,
+                Op::Neq => t != arg,
+                Op::IsTrue => t == Tri::True,
+                Op::IsFalse => t == Tri::False,
                 _ => false,
             }
         }
@@ -266,75 +320,75 @@ fn constraint_holds(p: &VerifiedProgram, c: &ConstraintDef, v: Value<'_>) -> boo
 }
 
 fn length_constraint(c: &ConstraintDef, n: f64) -> bool {
-    match c.name.as_str() {
-        "not_empty" => n > 0.0,
-        "length" if c.args.len() == 2 => num_arg(c, 0) <= n && n <= num_arg(c, 1),
-        "length" => n == num_arg(c, 0),
-        "minlength" => n >= num_arg(c, 0),
-        "maxlength" => n <= num_arg(c, 0),
+    match c.op {
+        Op::NotEmpty => n > 0.0,
+        Op::Length if c.args.len() == 2 => num_arg(c, 0) <= n && n <= num_arg(c, 1),
+        Op::Length => n == num_arg(c, 0),
+        Op::MinLength => n >= num_arg(c, 0),
+        Op::MaxLength => n <= num_arg(c, 0),
         _ => false,
     }
 }
 
 fn number_constraint(c: &ConstraintDef, v: f64) -> bool {
     let a = num_arg(c, 0);
-    match c.name.as_str() {
-        "min" | "gte" => v >= a,
-        "max" | "lte" => v <= a,
-        "gt" => v > a,
-        "lt" => v < a,
-        "eq" => v == a,
-        "neq" => v != a,
-        "in" => arg_list(c)
+    match c.op {
+        Op::Min => v >= a,
+        Op::Max => v <= a,
+        Op::Gt => v > a,
+        Op::Lt => v < a,
+        Op::Eq => v == a,
+        Op::Neq => v != a,
+        Op::In => arg_list(c)
             .iter()
             .any(|x| matches!(x, Const::Num(n) if *n == v)),
-        "not_in" => !arg_list(c)
+        Op::NotIn => !arg_list(c)
             .iter()
             .any(|x| matches!(x, Const::Num(n) if *n == v)),
-        "range" => a <= v && v <= num_arg(c, 1),
-        "multiple_of" => {
+        Op::Range => a <= v && v <= num_arg(c, 1),
+        Op::MultipleOf => {
             let r = (v % a).abs();
             r <= 1e-10 || (a.abs() - r) <= 1e-10
         }
-        "even" => v.fract() == 0.0 && v % 2.0 == 0.0,
-        "odd" => v.fract() == 0.0 && (v % 2.0).abs() == 1.0,
-        "positive" => v > 0.0,
-        "negative" => v < 0.0,
-        "non_negative" => v >= 0.0,
-        "non_positive" => v <= 0.0,
-        "finite" => v.is_finite(),
-        "infinite" => v.is_infinite(),
-        "nan" => v.is_nan(),
+        Op::Even => v.fract() == 0.0 && v % 2.0 == 0.0,
+        Op::Odd => v.fract() == 0.0 && (v % 2.0).abs() == 1.0,
+        Op::Positive => v > 0.0,
+        Op::Negative => v < 0.0,
+        Op::NonNegative => v >= 0.0,
+        Op::NonPositive => v <= 0.0,
+        Op::Finite => v.is_finite(),
+        Op::Infinite => v.is_infinite(),
+        Op::Nan => v.is_nan(),
         _ => false,
     }
 }
 
 fn string_constraint(p: &VerifiedProgram, c: &ConstraintDef, s: &str) -> bool {
-    match c.name.as_str() {
-        "length" | "minlength" | "maxlength" | "not_empty" => {
+    match c.op {
+        Op::Length | Op::MinLength | Op::MaxLength | Op::NotEmpty => {
             length_constraint(c, s.chars().count() as f64)
         }
-        "regexp" => match c.regex.and_then(|i| p.regexes.get(i as usize)) {
+        Op::Regexp => match c.regex.and_then(|i| p.regexes.get(i as usize)) {
             Some(re) => re.is_match(s),
             None => re_match(str_arg(c, 0), s),
         },
-        "starts_with" => s.starts_with(str_arg(c, 0)),
-        "ends_with" => s.ends_with(str_arg(c, 0)),
-        "has_substring" => s.contains(str_arg(c, 0)),
-        "not_has_substring" => !s.contains(str_arg(c, 0)),
-        "email" => re_match(EMAIL, s),
-        "url" => re_match(URL, s),
-        "uuid" => is_uuid(s),
-        "alphanumeric" => s.chars().all(|ch| ch.is_alphabetic() || ch.is_numeric()),
-        "alpha" => s.chars().all(char::is_alphabetic),
-        "numeric" => is_numeric_text(s),
-        "lowercase" => s.to_lowercase() == s,
-        "uppercase" => s.to_uppercase() == s,
-        "trimmed" => s.trim() == s,
-        "one_of" => arg_list(c)
+        Op::StartsWith => s.starts_with(str_arg(c, 0)),
+        Op::EndsWith => s.ends_with(str_arg(c, 0)),
+        Op::HasSubstring => s.contains(str_arg(c, 0)),
+        Op::NotHasSubstring => !s.contains(str_arg(c, 0)),
+        Op::Email => re_match(EMAIL, s),
+        Op::Url => re_match(URL, s),
+        Op::Uuid => is_uuid(s),
+        Op::Alphanumeric => s.chars().all(|ch| ch.is_alphabetic() || ch.is_numeric()),
+        Op::Alpha => s.chars().all(char::is_alphabetic),
+        Op::Numeric => is_numeric_text(s),
+        Op::Lowercase => s.to_lowercase() == s,
+        Op::Uppercase => s.to_uppercase() == s,
+        Op::Trimmed => s.trim() == s,
+        Op::OneOf => arg_list(c)
             .iter()
             .any(|x| matches!(x, Const::Str(t) if t == s)),
-        "not_one_of" => !arg_list(c)
+        Op::NotOneOf => !arg_list(c)
             .iter()
             .any(|x| matches!(x, Const::Str(t) if t == s)),
         _ => false,

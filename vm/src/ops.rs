@@ -170,6 +170,13 @@ pub(crate) fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
         return Value::Undefined;
     }
     Value::Bool(match (hay, needle) {
+        // A scalar needle: one budget charge for the whole list, no walk per element.
+        (Value::List(items), Value::Str(_) | Value::Num(_) | Value::Bool(_)) => {
+            if !crate::work::spend(items.len() + 1) {
+                return Value::Bool(false);
+            }
+            items.iter().any(|x| scalar_eq(x.plain(), needle))
+        }
         (Value::List(items), n) => items.iter().any(|x| !x.is_undefined() && deep_eq(*x, n, 0)),
         (Value::Map(m), Value::Str(k)) => map_get(m, k).is_some(),
         (Value::Map(m), Value::Map(sub)) => sub
@@ -178,6 +185,17 @@ pub(crate) fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
         (Value::Str(s), Value::Str(t)) => !t.is_empty() && s.contains(t),
         _ => false,
     })
+}
+
+/// `deep_eq` of a plain value and a string, number or boolean.
+#[inline]
+fn scalar_eq(x: Value<'_>, scalar: Value<'_>) -> bool {
+    match (x, scalar) {
+        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::Num(a), Value::Num(b)) => a == b,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        _ => false,
+    }
 }
 
 pub(crate) fn matches_dyn<'a>(s: Value<'a>, pat: Value<'a>) -> Step<Value<'a>> {

@@ -326,6 +326,125 @@ pub struct ConstraintDef {
     pub args: Vec<Const>,
     /// Index into `Program::regexes` for `@regexp`.
     pub regex: Option<u16>,
+    /// `name` resolved once, so that checking a value never compares constraint names.
+    /// Not stored in compiled packs: [`crate::verify()`] resolves it again.
+    #[serde(skip)]
+    pub op: ConstraintOp,
+}
+
+impl ConstraintDef {
+    pub fn new(name: &str, args: Vec<Const>, regex: Option<u16>) -> ConstraintDef {
+        ConstraintDef {
+            name: name.to_string(),
+            args,
+            regex,
+            op: ConstraintOp::from_name(name),
+        }
+    }
+}
+
+/// The check a constraint makes; the same name can mean different checks for different
+/// kinds of value (`@length` of a string and of a list), which the checker tells apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConstraintOp {
+    NotUnknown,
+    Eq,
+    Neq,
+    IsTrue,
+    IsFalse,
+    NotEmpty,
+    Length,
+    MinLength,
+    MaxLength,
+    /// `@min` and `@gte`.
+    Min,
+    /// `@max` and `@lte`.
+    Max,
+    Gt,
+    Lt,
+    In,
+    NotIn,
+    Range,
+    MultipleOf,
+    Even,
+    Odd,
+    Positive,
+    Negative,
+    NonNegative,
+    NonPositive,
+    Finite,
+    Infinite,
+    Nan,
+    Regexp,
+    StartsWith,
+    EndsWith,
+    HasSubstring,
+    NotHasSubstring,
+    Email,
+    Url,
+    Uuid,
+    Alphanumeric,
+    Alpha,
+    Numeric,
+    Lowercase,
+    Uppercase,
+    Trimmed,
+    OneOf,
+    NotOneOf,
+    /// A name no check knows (never holds).
+    #[default]
+    Unknown,
+}
+
+impl ConstraintOp {
+    pub fn from_name(name: &str) -> ConstraintOp {
+        use ConstraintOp::*;
+        match name {
+            "not_unknown" => NotUnknown,
+            "eq" => Eq,
+            "neq" => Neq,
+            "is_true" => IsTrue,
+            "is_false" => IsFalse,
+            "not_empty" => NotEmpty,
+            "length" => Length,
+            "minlength" => MinLength,
+            "maxlength" => MaxLength,
+            "min" | "gte" => Min,
+            "max" | "lte" => Max,
+            "gt" => Gt,
+            "lt" => Lt,
+            "in" => In,
+            "not_in" => NotIn,
+            "range" => Range,
+            "multiple_of" => MultipleOf,
+            "even" => Even,
+            "odd" => Odd,
+            "positive" => Positive,
+            "negative" => Negative,
+            "non_negative" => NonNegative,
+            "non_positive" => NonPositive,
+            "finite" => Finite,
+            "infinite" => Infinite,
+            "nan" => Nan,
+            "regexp" => Regexp,
+            "starts_with" => StartsWith,
+            "ends_with" => EndsWith,
+            "has_substring" => HasSubstring,
+            "not_has_substring" => NotHasSubstring,
+            "email" => Email,
+            "url" => Url,
+            "uuid" => Uuid,
+            "alphanumeric" => Alphanumeric,
+            "alpha" => Alpha,
+            "numeric" => Numeric,
+            "lowercase" => Lowercase,
+            "uppercase" => Uppercase,
+            "trimmed" => Trimmed,
+            "one_of" => OneOf,
+            "not_one_of" => NotOneOf,
+            _ => Unknown,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -35,8 +35,14 @@ impl std::fmt::Debug for VerifiedProgram {
 
 /// Checks `program` (see [`crate::verify`]), resolves its native calls through `host` and
 /// compiles its regexes. The host stays with the program for module calls and memoization.
-pub fn verify(program: Program, host: Arc<dyn Host>) -> Result<VerifiedProgram, VerifyError> {
+pub fn verify(mut program: Program, host: Arc<dyn Host>) -> Result<VerifiedProgram, VerifyError> {
     crate::verify::check(&program)?;
+    // Compiled packs do not carry resolved constraint checks (see `ConstraintDef::op`).
+    for def in program.types.values_mut() {
+        for c in &mut def.constraints {
+            c.op = crate::program::ConstraintOp::from_name(&c.name);
+        }
+    }
     let regexes = program
         .regexes
         .iter()

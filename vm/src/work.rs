@@ -78,6 +78,28 @@ pub fn exhausted_message() -> &'static str {
     }
 }
 
+/// Spends `n` visits at once (a walk over `n` scalars); false (and exhausted from now on)
+/// when fewer are left or the deadline has passed.
+#[inline]
+pub fn spend(n: usize) -> bool {
+    LEFT.with(|l| {
+        let left = l.get();
+        let n = n as u64;
+        if left < n || left == 0 {
+            l.set(0);
+            return false;
+        }
+        l.set(left - n);
+        // The deadline is looked at whenever the count crosses a multiple of 65,536.
+        if (left >> 16) != ((left - n) >> 16) && past_deadline() {
+            LATE.with(|late| late.set(true));
+            l.set(0);
+            return false;
+        }
+        true
+    })
+}
+
 /// Spends one visit for a node at nesting `depth`. Nesting beyond
 /// [`crate::MAX_VALUE_DEPTH`] cannot be walked faithfully either, so it exhausts the budget.
 #[inline]

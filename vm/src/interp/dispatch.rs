@@ -30,8 +30,9 @@ impl<'a, T: Trace> Vm<'a, T> {
         depth: usize,
     ) -> Step<Flow<'a>> {
         let p = self.p;
-        let code = &p.funcs[frame.func].code;
-        let base = frame.base as usize;
+        let mut frame = frame;
+        let mut code = &p.funcs[frame.func].code;
+        let mut base = frame.base as usize;
         let mut pc = *pc_out;
         macro_rules! r {
             ($reg:expr) => {
@@ -53,12 +54,26 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
             };
         }
+        // Carries on with the frame now on top of the stack (a call pushed it, or a return
+        // uncovered it) without leaving the loop.
+        macro_rules! resume {
+            () => {{
+                let Some(&top) = self.frames.last() else {
+                    break Ok(Flow::Continue);
+                };
+                frame = top;
+                code = &p.funcs[frame.func].code;
+                base = frame.base as usize;
+                pc = frame.pc as usize;
+                continue;
+            }};
+        }
         // A call either has its value at once (cached) or pushed a frame to run next.
         macro_rules! call {
             ($e:expr) => {{
                 match $e {
                     Ok(Some(v)) => v,
-                    Ok(None) => break Ok(Flow::Continue),
+                    Ok(None) => resume!(),
                     Err(kind) => break Err(kind),
                 }
             }};
@@ -200,7 +215,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 Instr::IsEmpty { dst, src } => set!(dst, Value::Bool(is_empty(r!(src)))),
                 Instr::IsType { dst, src, ty } => {
                     let ty = TypeId::from_u32(ty.into());
-                    let ok = conform::check(self.vp, ty, r!(src), 0).is_ok();
+                    let ok = conform::conforms(self.vp, ty, r!(src), 0);
                     set!(dst, Value::Bool(ok))
                 }
                 Instr::Cast { dst, src, ty } => {
@@ -360,7 +375,10 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::Ret { src } => {
                     // Errors after the frame is popped belong to the caller's call site.
-                    break self.ret(r!(src), depth, &mut pc);
+                    match self.ret(r!(src), depth, &mut pc) {
+                        Ok(Flow::Continue) => resume!(),
+                        other => break other,
+                    }
                 }
             }
         };

@@ -74,12 +74,15 @@ type RulePage<'a> = &'a [Cell<Option<&'a DecisionVal<'a>>>];
 /// page pointers and one page, not 10,000 cleared cells.
 struct RuleCache<'a> {
     pages: &'a [Cell<Option<RulePage<'a>>>],
+    /// Slots in all (the last page, or a policy's only one, is cut to what it needs).
+    slots: usize,
 }
 
 impl<'a> RuleCache<'a> {
     fn new(slots: usize, bump: &'a bumpalo::Bump) -> RuleCache<'a> {
         RuleCache {
             pages: bump.alloc_slice_fill_with(slots.div_ceil(RULE_PAGE), |_| Cell::new(None)),
+            slots,
         }
     }
 
@@ -105,8 +108,8 @@ impl<'a> RuleCache<'a> {
             // Clearing a slot of a page never written needs nothing.
             None if v.is_none() => return,
             None => {
-                let cells: RulePage<'a> =
-                    bump.alloc_slice_fill_with(RULE_PAGE, |_| Cell::new(None));
+                let len = RULE_PAGE.min(self.slots - slot / RULE_PAGE * RULE_PAGE);
+                let cells: RulePage<'a> = bump.alloc_slice_fill_with(len, |_| Cell::new(None));
                 page.set(Some(cells));
                 cells
             }
