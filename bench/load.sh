@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of `sentrie serve` on the AI-gateway example, over loopback only.
 #  1. peak throughput with wrk (installed from Debian's packages if missing);
-#  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen.rs (8
-#     connections: on a 2-core machine more generator threads measure their own scheduling);
+#  2. latency at half the peak rate with the open-loop generator in src/bin/loadgen (8
+#     connections driven by one thread, so the generator adds one runnable thread to the
+#     server's two on a 2-core machine);
 #  3. peak throughput again with the decision log on (full facts), in `drop` and in `block`
 #     mode, and with a shadow pack (the same pack as candidate, so every request is compared).
 # Usage: bench/load.sh [SECONDS]   (default 10 per phase). Prints a summary at the end.

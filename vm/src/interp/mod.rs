@@ -441,10 +441,10 @@ impl<'a, T: Trace> Vm<'a, T> {
         let f = &self.p.funcs[func];
         let base = self.regs.len() as u32;
         self.regs
-            .resize(base as usize + f.n_regs as usize, Value::Undefined);
+            .resize(base as usize + usize::from(f.n_regs), Value::Undefined);
         let bbase = self.builders.len() as u32;
-        for _ in 0..f.n_builders {
-            self.builders.push(BumpVec::new_in(self.bump));
+        if f.n_builders > 0 {
+            self.push_builders(f.n_builders);
         }
         self.frames.push(Frame {
             func,
@@ -455,6 +455,12 @@ impl<'a, T: Trace> Vm<'a, T> {
             ret,
         });
         Ok(())
+    }
+
+    fn push_builders(&mut self, n: u16) {
+        for _ in 0..n {
+            self.builders.push(BumpVec::new_in(self.bump));
+        }
     }
 
     fn charge(&mut self) -> Step<()> {

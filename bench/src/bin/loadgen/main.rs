@@ -1,6 +1,7 @@
-//! A small HTTP/1.1 load generator for `sentrie serve` benchmarks. Keep-alive connections,
-//! one thread each. Closed loop (`--rate 0`: send as fast as responses come back) or open
-//! loop at a fixed total rate, where latency is measured from each request's *scheduled* send
+//! A small HTTP/1.1 load generator for `sentrie serve` benchmarks, over keep-alive
+//! connections. Closed loop (`--rate 0`: one thread per connection, each sending as soon as its
+//! previous response came back) or open loop at a fixed total rate (`paced.rs`: one thread
+//! driving every connection), where latency is measured from each request's *scheduled* send
 //! time so that a stalled server cannot hide its queueing (no coordinated omission).
 //!
 //! Usage: loadgen --addr 127.0.0.1:7529 --path /decision/ns/p --body FILE
@@ -8,11 +9,13 @@
 //! Prints one JSON object: requests, errors, achieved rate, p50/p90/p99/max latency in µs
 //! from the scheduled time, and `service_*` percentiles from the actual send.
 
+mod paced;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-struct Args {
+pub(crate) struct Args {
     addr: String,
     path: String,
     body: Vec<u8>,
@@ -46,32 +49,44 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// The status and whole length of the first response in `buf`, once all of it is there.
+pub(crate) fn parse_response(buf: &[u8]) -> Option<(u16, usize)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let total = end + 4 + len;
+    (buf.len() >= total).then_some((status, total))
+}
+
+/// The bytes of one request.
+pub(crate) fn request_bytes(a: &Args) -> Vec<u8> {
+    let mut r = format!(
+        "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        a.path,
+        a.body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&a.body);
+    r
+}
+
 /// Reads one response; returns its status.
 fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
     buf.clear();
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let status = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = s.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
+        if let Some((status, _)) = parse_response(buf) {
             return Ok(status);
         }
         let n = s.read(&mut chunk)?;
@@ -85,56 +100,40 @@ fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
 /// One connection's results: latencies from the scheduled send time, service times from the
 /// actual send (what the server took, without the generator's own lateness), errors.
 #[derive(Default)]
-struct Samples {
-    latency: Vec<u64>,
-    service: Vec<u64>,
-    errors: u64,
+pub(crate) struct Samples {
+    pub(crate) latency: Vec<u64>,
+    pub(crate) service: Vec<u64>,
+    pub(crate) errors: u64,
 }
 
-fn worker(a: &Args, start: Instant, interval: Option<Duration>, offset: Duration) -> Samples {
-    let request = {
-        let mut r = format!(
-            "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            a.path,
-            a.body.len()
-        )
-        .into_bytes();
-        r.extend_from_slice(&a.body);
-        r
-    };
+/// One closed-loop connection: sends as soon as the previous response came back.
+fn worker(a: &Args, start: Instant) -> Samples {
+    let request = request_bytes(a);
     let end = start + Duration::from_secs_f64(a.seconds);
-    let mut out = Samples::default();
+    let mut out = Samples {
+        latency: Vec::with_capacity(1 << 16),
+        service: Vec::with_capacity(1 << 16),
+        errors: 0,
+    };
     let mut buf = Vec::with_capacity(4096);
     let Ok(mut s) = TcpStream::connect(&a.addr) else {
         out.errors = 1;
         return out;
     };
     let _ = s.set_nodelay(true);
-    let mut next = start + offset;
     loop {
-        let scheduled = match interval {
-            Some(iv) => {
-                let now = Instant::now();
-                if next > now {
-                    std::thread::sleep(next - now);
-                }
-                let t = next;
-                next += iv;
-                t
-            }
-            None => Instant::now(),
-        };
-        if scheduled >= end {
+        let sent = Instant::now();
+        if sent >= end {
             break;
         }
-        let sent = Instant::now();
         match s
             .write_all(&request)
             .and_then(|()| read_response(&mut s, &mut buf))
         {
             Ok(200) => {
-                out.latency.push(scheduled.elapsed().as_micros() as u64);
-                out.service.push(sent.elapsed().as_micros() as u64);
+                let us = sent.elapsed().as_micros() as u64;
+                out.latency.push(us);
+                out.service.push(us);
             }
             _ => {
                 out.errors += 1;
@@ -162,23 +161,23 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.connections as f64 / a.rate));
     let start = Instant::now() + Duration::from_millis(100);
-    let results: Vec<Samples> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..a.connections)
-            .map(|i| {
-                let offset = interval.map_or(Duration::ZERO, |iv| {
-                    iv.mul_f64(i as f64 / a.connections as f64)
-                });
-                let a = &a;
-                scope.spawn(move || worker(a, start, interval, offset))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let results: Vec<Samples> = if a.rate > 0.0 {
+        vec![paced::run(&a, start)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..a.connections)
+                .map(|_| {
+                    let a = &a;
+                    scope.spawn(move || worker(a, start))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
     let mut lat: Vec<u64> = results
         .iter()
         .flat_map(|r| r.latency.iter().copied())
@@ -191,7 +190,7 @@ fn main() {
     lat.sort_unstable();
     svc.sort_unstable();
     println!(
-        "{{\"requests\": {}, \"errors\": {errors}, \"rate_per_sec\": {:.0}, \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"max_us\": {}, \"service_p50_us\": {}, \"service_p99_us\": {}}}",
+        "{{\"requests\": {}, \"errors\": {errors}, \"rate_per_sec\": {:.0}, \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"max_us\": {}, \"service_p50_us\": {}, \"service_p99_us\": {}, \"service_max_us\": {}}}",
         lat.len(),
         lat.len() as f64 / a.seconds,
         pct(&lat, 0.5),
@@ -200,5 +199,6 @@ fn main() {
         lat.last().copied().unwrap_or(0),
         pct(&svc, 0.5),
         pct(&svc, 0.99),
+        svc.last().copied().unwrap_or(0),
     );
 }
