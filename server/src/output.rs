@@ -265,7 +265,7 @@ mod tests {
     fn outcomes_of<'a>(
         loaded: &'a sentrie_compiler::Loaded,
         bump: &'a bumpalo::Bump,
-    ) -> Vec<Outcome<'a>> {
+    ) -> sentrie_vm::Outcomes<'a> {
         let t =
             sentrie_vm::target::resolve(&loaded.program, "t/x/p").unwrap_or_else(|e| panic!("{e}"));
         sentrie_vm::evaluate(

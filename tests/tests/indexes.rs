@@ -32,7 +32,8 @@ fn decide(l: &Loaded, facts: &str) -> Vec<String> {
     let t = target::resolve(p, "t/p").unwrap();
     let bump = Bump::new();
     let facts = json::decode(facts.as_bytes(), &bump).unwrap();
-    sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default())
+    let outcomes = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
+    outcomes
         .iter()
         .map(|o| {
             let name = &p.rules()[o.rule].name;

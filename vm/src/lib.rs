@@ -37,7 +37,7 @@ pub const MAX_VALUE_DEPTH: u32 = 512;
 
 pub use bytecode::{Instr, Reg};
 pub use error::{ErrorKind, EvalError};
-pub use interp::{evaluate, evaluate_explained, evaluate_with, Limits, Outcome};
+pub use interp::{evaluate, evaluate_explained, evaluate_with, Limits, Outcome, Outcomes};
 pub use program::Program;
 pub use value::{DecisionVal, Tri, Value};
 pub use verified::{verify, VerifiedProgram};

@@ -197,9 +197,13 @@ pub fn evaluate<'a>(
     facts: Value<'a>,
     bump: &'a Bump,
     limits: Limits,
-) -> Vec<Outcome<'a>> {
+) -> Outcomes<'a> {
     evaluate_with(p, policy, rules, facts, bump, limits, NoTrace).0
 }
+
+/// The outcomes of one evaluation, in the order the rules were asked for (in the arena, like
+/// everything else a decision allocates).
+pub type Outcomes<'a> = BumpVec<'a, Outcome<'a>>;
 
 /// [`evaluate`] with the hooks of `tracer` (coverage, for instance), which is handed back.
 pub fn evaluate_with<'a, T: Trace>(
@@ -210,7 +214,7 @@ pub fn evaluate_with<'a, T: Trace>(
     bump: &'a Bump,
     limits: Limits,
     tracer: T,
-) -> (Vec<Outcome<'a>>, T) {
+) -> (Outcomes<'a>, T) {
     crate::work::reset(limits.work);
     crate::work::set_deadline(limits.deadline);
     let mut vm = Vm::new(p, bump, limits, tracer);
@@ -219,16 +223,14 @@ pub fn evaluate_with<'a, T: Trace>(
         _ => &[],
     };
     let root = vm.new_ctx(policy, supplied);
-    let outcomes = rules
-        .iter()
-        .map(|&rule| {
-            let result = match &root {
-                Ok(ctx) => vm.eval_rule_top(*ctx, rule),
-                Err(e) => Err(e.clone()),
-            };
-            Outcome { rule, result }
-        })
-        .collect();
+    let mut outcomes = BumpVec::with_capacity_in(rules.len(), bump);
+    outcomes.extend(rules.iter().map(|&rule| {
+        let result = match &root {
+            Ok(ctx) => vm.eval_rule_top(*ctx, rule),
+            Err(e) => Err(e.clone()),
+        };
+        Outcome { rule, result }
+    }));
     // Outcomes were measured within their budgets; writing them out is bounded by that.
     crate::work::reset(crate::work::UNLIMITED);
     crate::work::set_deadline(None);
@@ -244,7 +246,7 @@ pub fn evaluate_explained<'a>(
     facts: Value<'a>,
     bump: &'a Bump,
     limits: Limits,
-) -> (Vec<Outcome<'a>>, Vec<serde_json::Value>) {
+) -> (Outcomes<'a>, Vec<serde_json::Value>) {
     crate::work::reset(limits.work);
     crate::work::set_deadline(limits.deadline);
     let mut vm = Vm::new(p, bump, limits, crate::trace::Recorder::new());
@@ -256,24 +258,22 @@ pub fn evaluate_explained<'a>(
     // Binding the facts may run fact defaults: that belongs to no rule.
     let _ = vm.tracer.take();
     let mut traces = Vec::with_capacity(rules.len());
-    let outcomes = rules
-        .iter()
-        .map(|&rule| {
-            let result = match &root {
-                Ok(ctx) => vm.eval_rule_top(*ctx, rule),
-                Err(e) => Err(e.clone()),
-            };
-            let mut trace = top_node(vm.tracer.take());
-            if let (Some(m), Err(e)) = (trace.as_object_mut(), &result) {
-                m.insert(
-                    "error".into(),
-                    serde_json::json!({"message": e.message(), "location": e.location}),
-                );
-            }
-            traces.push(trace);
-            Outcome { rule, result }
-        })
-        .collect();
+    let mut outcomes = BumpVec::with_capacity_in(rules.len(), bump);
+    outcomes.extend(rules.iter().map(|&rule| {
+        let result = match &root {
+            Ok(ctx) => vm.eval_rule_top(*ctx, rule),
+            Err(e) => Err(e.clone()),
+        };
+        let mut trace = top_node(vm.tracer.take());
+        if let (Some(m), Err(e)) = (trace.as_object_mut(), &result) {
+            m.insert(
+                "error".into(),
+                serde_json::json!({"message": e.message(), "location": e.location}),
+            );
+        }
+        traces.push(trace);
+        Outcome { rule, result }
+    }));
     crate::work::reset(crate::work::UNLIMITED);
     crate::work::set_deadline(None);
     (outcomes, traces)
