@@ -182,10 +182,22 @@ fn facts() -> impl Strategy<Value = String> {
         })
 }
 
-fn pack(elements: &[String], rules: &[(&str, Vec<&str>)]) -> String {
+/// The declared type of the list's let: none, or one the generated elements often break
+/// (an element that is not a map, a missing or non-string `a`, an `n` over 3).
+fn let_type() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", ": list[document]", ": list[G]", ": list[H]"])
+}
+
+fn pack(elements: &[String], ty: &str, rules: &[(&str, Vec<&str>)]) -> String {
     let mut src = format!(
-        "namespace t\npolicy p {{\n  fact req: document\n  let grants = [\n    {}\n  ]\n",
+        "namespace t\nshape G {{ n?: number @max(3) }}\nshape H {{ a!: string }}\npolicy p {{\n  fact req: document\n  let grants{ty} = [\n    {}\n  ]\n",
         elements.join(",\n    ")
+    );
+    // Membership in the list itself, with a needle that can fail: `in` evaluates the
+    // needle first, `contains` the list (and so the typed let's check) first.
+    src.push_str("  rule m_in = (req.x * 2) in grants\n  export decision of m_in\n");
+    src.push_str(
+        "  rule m_contains = grants contains (req.x * 2)\n  export decision of m_contains\n",
     );
     for (i, (form, conj)) in rules.iter().enumerate() {
         src.push_str(&format!(
@@ -207,6 +219,7 @@ proptest! {
             (form(), prop::collection::vec(leading(), 1..4), prop::collection::vec(trailing(), 0..2)),
             1..4,
         ),
+        ty in let_type(),
         cases in prop::collection::vec(facts(), 1..6),
     ) {
         let rules: Vec<(&str, Vec<&str>)> = rules
@@ -216,7 +229,7 @@ proptest! {
                 (f, lead)
             })
             .collect();
-        let src = pack(&elements, &rules);
+        let src = pack(&elements, ty, &rules);
         let indexed = load(&src, false);
         let scanned = load(&src, true);
         prop_assert_eq!(scanned.program.program().indexes.len(), 0);
@@ -288,6 +301,38 @@ fn disasm_shows_where_an_index_is_used() {
     let facts = r#"{"req": {"tenant": "t3", "action": "a3"}}"#;
     assert_eq!(decide(&l, facts), decide(&load(&src, true), facts));
     assert_eq!(decide(&l, facts)[0], "yes: TRUE true");
+}
+
+/// A typed let's list is indexed too; its type check still runs where a scan would read the
+/// let, so a constant that does not conform fails the decision the same way.
+#[test]
+fn typed_lets_are_indexed_and_still_checked() {
+    let grants: Vec<String> = (0..40)
+        .map(|i| format!("{{\"tenant\": \"t{}\", \"level\": {}}}", i % 10, i % 4))
+        .collect();
+    let src = |max: u32| {
+        format!(
+            "namespace t\nshape Grant {{ tenant!: string\n level!: number @max({max}) }}\npolicy p {{\n  fact req: document\n  let grants: list[Grant] = [{}]\n  rule r = any grants as g (g.tenant == req.tenant and g.level > 1)\n  export decision of r\n}}\n",
+            grants.join(", ")
+        )
+    };
+    let facts = r#"{"req": {"tenant": "t3"}}"#;
+    let ok = load(&src(3), false);
+    let t = target::resolve(&ok.program, "t/p/r").unwrap();
+    let listing = sentrie_vm::disasm::disasm(&ok.program, ok.program.rules()[t.rules[0]].func);
+    assert!(
+        listing.contains("IndexGuard") && listing.contains("IndexProbe"),
+        "{listing}"
+    );
+    assert_eq!(decide(&ok, facts), decide(&load(&src(3), true), facts));
+    assert_eq!(decide(&ok, facts)[0], "r: TRUE true");
+    // `@max(2)`: elements with level 3 break the type.
+    let bad = decide(&load(&src(2), false), facts);
+    assert_eq!(bad, decide(&load(&src(2), true), facts));
+    assert!(
+        bad[0].contains("error") && bad[0].contains("grants"),
+        "{bad:?}"
+    );
 }
 
 /// A hostile list (30,000 elements, every key distinct, lists of keys per element) builds

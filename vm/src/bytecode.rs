@@ -369,6 +369,13 @@ pub enum Instr {
         pos: Reg,
         index: u16,
     },
+    /// Where a scan would read the typed `let` holding `indexes[index]`'s list: nothing when
+    /// its constant conforms to the let's type (checked once, at verify), else the let is
+    /// loaded into `dst` as `LoadLet` would, so its type error is raised here.
+    IndexGuard {
+        dst: Reg,
+        index: u16,
+    },
     /// `dst = consts[indexes[index].list] contains src`, by hash lookup for scalars.
     ContainsConst {
         dst: Reg,

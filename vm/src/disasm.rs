@@ -71,6 +71,7 @@ pub fn disasm(vp: &VerifiedProgram, func: FuncId) -> String {
                 .get(*site as usize)
                 .map(|c| format!("  ; {:?}", c.builtin)),
             Instr::IndexProbe { index, .. }
+            | Instr::IndexGuard { index, .. }
             | Instr::IndexElem { index, .. }
             | Instr::IndexRule { index, .. }
             | Instr::ContainsConst { index, .. } => {

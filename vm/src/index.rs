@@ -138,6 +138,9 @@ pub struct ListIndex {
     all: Box<[Value<'static>]>,
     usable: bool,
     len: usize,
+    /// The typed let holding the list when its constant does not conform to the let's type
+    /// (set at verify; see [`crate::Instr::IndexGuard`]).
+    pub(crate) failing_let: Option<u32>,
 }
 
 /// The keys an element offers at one level: a TRUE conjunct needs the probe's key to be one
@@ -211,6 +214,7 @@ impl ListIndex {
             all: all.clone(),
             usable: false,
             len,
+            failing_let: None,
         };
         if levels.contains(&LevelOp::Matches) {
             return match (levels.as_slice(), Self::pattern_set(spec, items)) {
@@ -225,6 +229,7 @@ impl ListIndex {
                     all,
                     usable: true,
                     len,
+                    failing_let: None,
                 },
                 _ => unusable(levels),
             };
@@ -260,6 +265,7 @@ impl ListIndex {
                     all,
                     usable: true,
                     len,
+                    failing_let: None,
                 };
             }
             depth -= 1;

@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 7;
+pub const IR_VERSION: u32 = 8;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -255,6 +255,10 @@ pub struct IndexSpec {
     pub rules: Vec<RuleId>,
     /// Where in the source the index is used, for `disasm`.
     pub what: String,
+    /// When the list is the value of a typed `let`: that let and its declared type. The let's
+    /// check still decides: if the constant does not conform, [`crate::Instr::IndexGuard`]
+    /// evaluates the let (which fails as it would in a scan).
+    pub typed_let: Option<(u32, TypeId)>,
 }
 
 /// How one conjunct compares an element's field (reached by `path` from the element) with a

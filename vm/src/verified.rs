@@ -65,14 +65,37 @@ pub fn verify(mut program: Program, host: Arc<dyn Host>) -> Result<VerifiedProgr
         .map(|spec| crate::index::ListIndex::build(spec, &program.consts))
         .collect();
     static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    Ok(VerifiedProgram {
+    let mut vp = VerifiedProgram {
         program,
         regexes,
         natives,
         indexes,
         host,
         instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-    })
+    };
+    check_typed_lets(&mut vp);
+    Ok(vp)
+}
+
+/// For each index over a typed let's constant, whether the constant conforms to the let's
+/// type: checked once here, so that decisions only evaluate the let (and fail, as a scan
+/// would) when it does not.
+fn check_typed_lets(vp: &mut VerifiedProgram) {
+    let failing: Vec<Option<u32>> = vp
+        .program
+        .indexes
+        .iter()
+        .map(|spec| {
+            let (let_id, ty) = spec.typed_let?;
+            let bump = bumpalo::Bump::new();
+            let value = crate::json::const_value(vp.program.consts.get(spec.list as usize)?, &bump);
+            // Checked outside any decision: the walk is bounded by the constant's size.
+            (!crate::conform::conforms(vp, ty, value, 0)).then_some(let_id)
+        })
+        .collect();
+    for (ix, f) in vp.indexes.iter_mut().zip(failing) {
+        ix.failing_let = f;
+    }
 }
 
 impl VerifiedProgram {

@@ -159,7 +159,10 @@ fn verify_indexes(p: &Program) -> Result<(), VerifyError> {
             p.consts.get(spec.list as usize),
             Some(crate::program::Const::List(_))
         ) && (1..=MAX_INDEX_LEVELS).contains(&spec.levels.len())
-            && spec.rules.iter().all(|r| p.rules.get(*r).is_some());
+            && spec.rules.iter().all(|r| p.rules.get(*r).is_some())
+            && spec.typed_let.is_none_or(|(l, ty)| {
+                p.lets.get(LetId::from_u32(l)).is_some() && p.types.get(ty).is_some()
+            });
         if !ok {
             return Err(VerifyError::Malformed(format!("index {}", spec.what)));
         }
@@ -391,6 +394,13 @@ impl<'p> FuncCheck<'p> {
                 self.reg(node).and(self.reg(key)).and(self.index(index))
             }
             Instr::IndexDone { node, target } => self.reg(node).and(self.forward(pc, target)),
+            Instr::IndexGuard { dst, index } => {
+                self.reg(dst).and(self.index(index))?;
+                match self.p.indexes[index as usize].typed_let {
+                    Some((let_id, _)) => self.own_let(let_id),
+                    None => Ok(()),
+                }
+            }
             Instr::IndexElem { dst, pos, index }
             | Instr::ContainsConst {
                 dst,

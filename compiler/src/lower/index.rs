@@ -37,6 +37,12 @@ const MIN_OR_RULES: usize = 8;
 /// Most levels an index gets.
 const MAX_LEVELS: usize = 4;
 
+/// A constant list found for an index, and the typed let holding it (if it is one).
+struct ConstList {
+    items: Vec<Const>,
+    typed_let: Option<(u32, sentrie_vm::program::TypeId)>,
+}
+
 /// The operands of a chain of `op` (left-associative), in evaluation order.
 fn chain<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
     match &e.kind {
@@ -224,31 +230,41 @@ impl<'c, 'p> Lower<'c, 'p> {
         self.ix.policies[self.pid].values.get(name).copied()
     }
 
-    /// The constant list `e` denotes: a literal, or an untyped policy `let` bound to one.
-    fn constant_list(&mut self, e: &Expr) -> Option<Vec<Const>> {
+    /// The constant list `e` denotes: a literal, or a policy `let` bound to one (with, for a
+    /// typed let, the let and its type: the index is guarded by the let's check).
+    fn constant_list(&mut self, e: &Expr) -> Option<ConstList> {
         if !self.b.index {
             return None;
         }
-        let c = match &e.kind {
+        let (c, typed_let) = match &e.kind {
             ExprKind::Ident(name) => {
                 let Some(ValueRef::Let(lid)) = self.policy_value(name) else {
                     return None;
                 };
                 let pol = &self.ix.policies[self.pid];
                 let (decl, _) = pol.lets.iter().find(|(_, id)| *id == lid)?;
-                if decl.ty.is_some() {
-                    return None;
-                }
                 let c = super::expr::fold(&decl.value)?;
+                let typed_let = match &decl.ty {
+                    Some(t) => Some((lid.as_u32(), self.resolve_type_quiet(t)?)),
+                    None => None,
+                };
                 // The let is still a dependency of this function (for the cycle check).
                 self.depend(crate::deps::Node::Let(lid.as_u32()));
-                c
+                (c, typed_let)
             }
-            _ => super::expr::fold(e)?,
+            _ => (super::expr::fold(e)?, None),
         };
         match c {
-            Const::List(items) => Some(items),
+            Const::List(items) => Some(ConstList { items, typed_let }),
             _ => None,
+        }
+    }
+
+    /// Where a scan would read a typed let's list: the let's type check (see `IndexGuard`).
+    fn guard(&mut self, index: u16) {
+        if self.b.program.indexes[index as usize].typed_let.is_some() {
+            let dst = self.f.alloc();
+            self.f.emit(Instr::IndexGuard { dst, index });
         }
     }
 
@@ -270,8 +286,9 @@ impl<'c, 'p> Lower<'c, 'p> {
             return false;
         }
         // Evaluation order is kept: the haystack is a constant, so nothing observable
-        // happens when it is "evaluated".
-        let Some(items) = self.constant_list(hay) else {
+        // happens when it is "evaluated" (but the type check of a typed let holding it, which
+        // runs where the scan would read it: before the needle for `contains`, after for `in`).
+        let Some(ConstList { items, typed_let }) = self.constant_list(hay) else {
             return false;
         };
         if items.len() < MIN_MEMBERSHIP_ELEMENTS {
@@ -287,8 +304,16 @@ impl<'c, 'p> Lower<'c, 'p> {
             }],
             rules: Vec::new(),
             what: format!("{} a list of {n}", op.symbol()),
+            typed_let,
         });
+        let hay_first = matches!(op, BinOp::Contains | BinOp::NotContains);
+        if hay_first {
+            self.guard(index);
+        }
         let src = self.temp(needle);
+        if !hay_first {
+            self.guard(index);
+        }
         self.f.emit(Instr::ContainsConst { dst, src, index });
         if matches!(op, BinOp::NotIn | BinOp::NotContains) {
             self.f.emit(Instr::Not { dst, src: dst });
@@ -351,7 +376,7 @@ impl<'c, 'p> Lower<'c, 'p> {
         if levels.is_empty() || self.index_count() >= u16::MAX as usize {
             return false;
         }
-        let Some(items) = self.constant_list(&q.coll) else {
+        let Some(ConstList { items, typed_let }) = self.constant_list(&q.coll) else {
             return false;
         };
         // One pass of a regex set beats a pass per pattern only for longer lists.
@@ -369,7 +394,10 @@ impl<'c, 'p> Lower<'c, 'p> {
             levels,
             rules: Vec::new(),
             what: format!("{} as {var}", op.name()),
+            typed_let,
         });
+        // The collection is evaluated first, before any level value.
+        self.guard(index);
         let cand = self.probes(index, &values);
         self.candidate_loop(q, op, cand, index, pred, dst);
         true
@@ -668,6 +696,7 @@ impl<'c, 'p> Lower<'c, 'p> {
                 .collect(),
             rules: run.rules,
             what: format!("or of {n} rules on {}", names.join(", ")),
+            typed_let: None,
         });
         let cand = self.probes(index, &run.keys);
         let j = self.f.alloc();

@@ -236,6 +236,15 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
     }
 
+    /// [`Self::resolve_type`] for a second look at a type already reported on: `None` (and no
+    /// diagnostics) when it has errors.
+    fn resolve_type_quiet(&mut self, t: &ast::TypeRef) -> Option<TypeId> {
+        let mut errs = TypeErrors::default();
+        let ctx = self.ctx();
+        let id = self.types().type_ref(t, ctx, &mut errs);
+        (errs.pack.is_empty() && errs.names.is_empty()).then_some(id)
+    }
+
     fn resolve_type(&mut self, t: &ast::TypeRef) -> TypeId {
         let mut errs = TypeErrors::default();
         let ctx = self.ctx();

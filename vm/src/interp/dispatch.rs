@@ -230,6 +230,11 @@ impl<'a, T: Trace> Vm<'a, T> {
                     let ix = &self.vp.indexes[index as usize];
                     set!(node, ix.probe(r!(node), r!(key), self.bump))
                 }
+                Instr::IndexGuard { dst, index } => {
+                    if let Some(let_id) = self.vp.indexes[index as usize].failing_let {
+                        set!(dst, call!(self.load_let(frame, pc, dst, let_id)))
+                    }
+                }
                 Instr::IndexDone { node, target } => {
                     if matches!(r!(node), Value::List(_)) {
                         pc = target as usize;
