@@ -20,6 +20,8 @@ pub struct Builder<'p> {
     pub(crate) sources: &'p SourceMap,
     /// Build indexes over constant lists (`lower/index.rs`); off only to compare with scans.
     pub index: bool,
+    /// Lower small lets where they are read (`lower/names.rs`); off only to compare.
+    pub inline: bool,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
     block_lets: u32,
@@ -41,6 +43,7 @@ impl<'p> Builder<'p> {
             module_digests: Vec::new(),
             sources,
             index: true,
+            inline: true,
             names: FxHashMap::default(),
             consts: FxHashMap::default(),
             block_lets: 0,

@@ -241,7 +241,23 @@ pub struct Diags {
     pub warnings: Vec<Diag>,
 }
 
+/// Lengths of the three lists of [`Diags`], to drop what was added after them.
+#[derive(Clone, Copy)]
+pub struct DiagMarks(usize, usize, usize);
+
 impl Diags {
+    pub fn marks(&self) -> DiagMarks {
+        DiagMarks(self.pack.len(), self.policy.len(), self.warnings.len())
+    }
+
+    /// Drops every diagnostic recorded after `m` (a second lowering of code whose own
+    /// lowering reports them).
+    pub fn truncate(&mut self, m: DiagMarks) {
+        self.pack.truncate(m.0);
+        self.policy.truncate(m.1);
+        self.warnings.truncate(m.2);
+    }
+
     pub fn pack(&mut self, d: Diag) {
         self.pack.push(d);
     }

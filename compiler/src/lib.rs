@@ -50,10 +50,11 @@ pub fn compile(pack: &SourcePack) -> Result<Compiled, Vec<Diag>> {
     compile_with(pack, &LoadOptions::default())
 }
 
-/// [`compile`] with options (only `no_index` matters here).
+/// [`compile`] with options (only `no_index` and `no_inline` matter here).
 pub fn compile_with(pack: &SourcePack, opts: &LoadOptions) -> Result<Compiled, Vec<Diag>> {
     let mut b = Builder::new(&pack.sources);
     b.index = !opts.no_index;
+    b.inline = !opts.no_inline;
     let ix = index::index(pack, &mut b);
     let resolved = resolve::resolve(pack, &ix, &mut b);
     let mut types = types::build(&ix, &mut b);
@@ -139,6 +140,9 @@ pub struct LoadOptions {
     pub strict: bool,
     /// Scan constant lists instead of indexing them (to compare the two; `--no-index`).
     pub no_index: bool,
+    /// Give every let its own frame instead of lowering small ones where they are read (to
+    /// compare the two in tests and benchmarks).
+    pub no_inline: bool,
     /// `--verify-key`: when not empty, only compiled packs signed by one of these keys load
     /// (a source pack, which carries no signature, is refused).
     pub trusted: Vec<sentrie_artifact::PublicKey>,

@@ -77,6 +77,20 @@ pub enum Instr {
         dst: Reg,
         let_id: u32,
     },
+    /// A policy-level let whose code follows inline (a small body reading only facts and
+    /// constants), always followed by a `Jump` past that code. If the let is cached, `dst`
+    /// takes the value and the `Jump` skips the code; an explaining evaluation loads it as
+    /// `LoadLet` does (the let's own function, then the `Jump`); otherwise the inline code
+    /// runs, ending with `StoreLet`.
+    InlineLet {
+        dst: Reg,
+        let_id: u32,
+    },
+    /// Caches `src` as the value of policy-level let `let_id` (the end of inline let code).
+    StoreLet {
+        src: Reg,
+        let_id: u32,
+    },
     /// Decision of a rule of the same policy (evaluated once, then cached).
     LoadRule {
         dst: Reg,

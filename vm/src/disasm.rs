@@ -54,7 +54,9 @@ pub fn disasm(vp: &VerifiedProgram, func: FuncId) -> String {
                 .rules
                 .get(crate::program::RuleId::from_u32(*rule))
                 .map(|r| format!("  ; rule {}", r.name)),
-            Instr::LoadLet { let_id, .. } => p
+            Instr::LoadLet { let_id, .. }
+            | Instr::InlineLet { let_id, .. }
+            | Instr::StoreLet { let_id, .. } => p
                 .lets
                 .get(crate::program::LetId::from_u32(*let_id))
                 .map(|l| format!("  ; let {}", l.name)),

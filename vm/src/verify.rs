@@ -65,6 +65,8 @@ pub enum Fault {
     Site(&'static str),
     #[error("IterNext needs a following jump")]
     IterNextRoom,
+    #[error("InlineLet needs a following forward jump")]
+    InlineLetJump,
     /// Only `Jump` and `EnsureLocal` (which charge fuel) may go backwards; a backward
     /// conditional jump could loop without spending fuel.
     #[error("backward transfer to {0} without charging fuel")]
@@ -332,6 +334,15 @@ impl<'p> FuncCheck<'p> {
             Instr::LoadFact { dst, idx } => self.reg(dst).and(self.fact(idx)),
             Instr::LoadAdhoc { dst, name } => self.reg(dst).and(self.name(name)),
             Instr::LoadLet { dst, let_id } => self.reg(dst).and(self.own_let(let_id)),
+            Instr::InlineLet { dst, let_id } => {
+                self.reg(dst)
+                    .and(self.own_let(let_id))
+                    .and(match self.f.code.get(pc + 1) {
+                        Some(Instr::Jump { target }) => self.forward(pc + 1, *target),
+                        _ => Err(Fault::InlineLetJump),
+                    })
+            }
+            Instr::StoreLet { src, let_id } => self.reg(src).and(self.own_let(let_id)),
             Instr::LoadRule { dst, rule } => self.reg(dst).and(self.own_rule(rule)),
             // A subroutine call: it charges fuel when taken, so it may go backwards.
             Instr::EnsureLocal { slot, target } => self.reg(slot).and(self.target(target)),

@@ -178,6 +178,9 @@ struct Lower<'c, 'p> {
     root: Node,
     lenient: u32,
     mode: Mode,
+    /// Lowering a let's body inline (see `names.rs`): explained evaluations run the let's own
+    /// function instead, so the inline copy records no probes.
+    inlining: bool,
 }
 
 impl<'c, 'p> Lower<'c, 'p> {
@@ -195,6 +198,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             root: node,
             lenient: 0,
             mode,
+            inlining: false,
         }
     }
 
@@ -265,6 +269,9 @@ impl<'c, 'p> Lower<'c, 'p> {
 
     /// Records a probe for explaining evaluations before the next instruction.
     fn probe(&mut self, span: Span, kind: ProbeKind) {
+        if self.inlining {
+            return;
+        }
         let loc = self.b.loc(span);
         self.f.probe(loc, kind);
     }

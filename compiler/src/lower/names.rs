@@ -4,9 +4,12 @@
 use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind};
 use sentrie_grammar::Span;
 use sentrie_vm::bytecode::{Instr, Reg};
-use sentrie_vm::program::{LetCheck, TypeId};
+use sentrie_vm::program::{LetCheck, LetId, TypeId};
 
 use super::{Binding, BlockLet, Lower, Mode};
+
+/// Largest let body (in expression nodes) lowered inline where it is read.
+const INLINE_NODES: u32 = 24;
 use crate::deps::Node;
 use crate::error::CompileError;
 use crate::index::ValueRef;
@@ -54,10 +57,12 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             Some(ValueRef::Let(l)) => {
                 self.depend(Node::Let(l.as_u32()));
-                self.f.emit(Instr::LoadLet {
-                    dst,
-                    let_id: l.as_u32(),
-                });
+                if !self.inline_let(l, dst) {
+                    self.f.emit(Instr::LoadLet {
+                        dst,
+                        let_id: l.as_u32(),
+                    });
+                }
             }
             Some(ValueRef::Rule(r)) => {
                 self.depend(Node::Rule(r.as_u32()));
@@ -99,6 +104,84 @@ impl<'c, 'p> Lower<'c, 'p> {
                     self.f.emit(Instr::LoadAdhoc { dst, name: n });
                 }
             },
+        }
+    }
+
+    /// A small untyped let reading only facts and constants is lowered where it is read (no
+    /// frame for it), behind `InlineLet` (the cache, or the let's own function when
+    /// explaining) and ending with `StoreLet` (the cache). The let keeps its own function
+    /// too, which reports its diagnostics: the ones of the inline copy are dropped.
+    fn inline_let(&mut self, lid: LetId, dst: Reg) -> bool {
+        if self.inlining || !self.b.inline {
+            return false;
+        }
+        let pol = &self.ix.policies[self.pid];
+        let Some(&(decl, _)) = pol.lets.iter().find(|(_, id)| *id == lid) else {
+            return false;
+        };
+        let mut budget = INLINE_NODES;
+        if decl.ty.is_some() || !self.inlinable(&decl.value, &mut budget) {
+            return false;
+        }
+        let let_id = lid.as_u32();
+        self.f.emit(Instr::InlineLet { dst, let_id });
+        let skip = self.f.emit_fwd(Instr::Jump { target: 0 });
+        let scope = std::mem::take(&mut self.scope);
+        let block_lets = std::mem::take(&mut self.block_lets);
+        let lenient = std::mem::replace(&mut self.lenient, 0);
+        let diags = self.b.diags.marks();
+        let policy_error = self.b.program.policies[self.pid].error.clone();
+        self.inlining = true;
+        self.expr(&decl.value, dst);
+        self.inlining = false;
+        self.b.diags.truncate(diags);
+        self.b.program.policies[self.pid].error = policy_error;
+        self.scope = scope;
+        self.block_lets = block_lets;
+        self.lenient = lenient;
+        self.f.emit(Instr::StoreLet { src: dst, let_id });
+        self.f.patch_here(skip);
+        true
+    }
+
+    /// Whether `e` lowers to straight-line code over facts and constants (no calls, frames,
+    /// loops or blocks), within `budget` nodes.
+    fn inlinable(&self, e: &Expr, budget: &mut u32) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        let mut sub = |x: &Expr| self.inlinable(x, budget);
+        match &e.kind {
+            ExprKind::Number(_)
+            | ExprKind::String(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Unknown
+            | ExprKind::Null => true,
+            ExprKind::Ident(name) => match self.ix.policies[self.pid].values.get(name) {
+                Some(ValueRef::Fact(_)) => true,
+                // A let bound to a constant is itself inlined as that constant.
+                Some(ValueRef::Let(l)) => self.ix.policies[self.pid].lets.iter().any(|(d, id)| {
+                    id == l && d.ty.is_none() && super::expr::fold(&d.value).is_some()
+                }),
+                _ => false,
+            },
+            ExprKind::List(items) => items.iter().all(sub),
+            ExprKind::Map(entries) => entries.iter().all(|(k, v)| {
+                (match k {
+                    ast::MapKey::Name(_) => true,
+                    ast::MapKey::Expr(x) => sub(x),
+                }) && sub(v)
+            }),
+            ExprKind::Field(recv, _) => sub(recv),
+            ExprKind::Index(recv, key) => sub(recv) && sub(key),
+            ExprKind::Unary(_, x) => sub(x),
+            ExprKind::Binary(_, a, b) => sub(a) && sub(b),
+            ExprKind::IsDefined { expr, .. } | ExprKind::IsEmpty { expr, .. } => sub(expr),
+            ExprKind::Cond { cond, then, other } => {
+                sub(cond) && then.as_deref().is_none_or(&mut sub) && sub(other)
+            }
+            _ => false,
         }
     }
 

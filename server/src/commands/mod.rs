@@ -198,6 +198,7 @@ pub fn load_options() -> sentrie_compiler::LoadOptions {
         strict: strict(),
         no_index: no_index(),
         trusted: trusted().to_vec(),
+        ..sentrie_compiler::LoadOptions::default()
     }
 }
 

@@ -127,6 +127,23 @@ impl<'a, T: Trace> Vm<'a, T> {
                 Instr::LoadLet { dst, let_id } => {
                     set!(dst, call!(self.load_let(frame, pc, dst, let_id)))
                 }
+                Instr::InlineLet { dst, let_id } => {
+                    let info = &p.lets[crate::program::LetId::from_u32(let_id)];
+                    let cached = self.ctxs[frame.ctx as usize].lets[info.slot as usize].get();
+                    if !matches!(cached, Value::Pending) {
+                        // The `Jump` that follows skips the inline code.
+                        set!(dst, cached)
+                    } else if T::ON {
+                        // Explained evaluations see the let's own frame, as with `LoadLet`.
+                        set!(dst, call!(self.load_let(frame, pc, dst, let_id)))
+                    } else {
+                        pc += 1;
+                    }
+                }
+                Instr::StoreLet { src, let_id } => {
+                    let info = &p.lets[crate::program::LetId::from_u32(let_id)];
+                    self.ctxs[frame.ctx as usize].lets[info.slot as usize].set(r!(src));
+                }
                 Instr::LoadRule { dst, rule } => {
                     set!(dst, call!(self.load_rule(frame, pc, dst, rule)))
                 }
