@@ -22,6 +22,9 @@ pub struct Builder<'p> {
     pub index: bool,
     /// Lower small lets where they are read (`lower/names.rs`); off only to compare.
     pub inline: bool,
+    /// The constant of each let whose value folds to one, shared by every place it is
+    /// lowered inline (list and map constants are not interned otherwise).
+    pub let_consts: FxHashMap<u32, u32>,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
     block_lets: u32,
@@ -44,6 +47,7 @@ impl<'p> Builder<'p> {
             sources,
             index: true,
             inline: true,
+            let_consts: FxHashMap::default(),
             names: FxHashMap::default(),
             consts: FxHashMap::default(),
             block_lets: 0,

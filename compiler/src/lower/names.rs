@@ -132,7 +132,20 @@ impl<'c, 'p> Lower<'c, 'p> {
         let diags = self.b.diags.marks();
         let policy_error = self.b.program.policies[self.pid].error.clone();
         self.inlining = true;
-        self.expr(&decl.value, dst);
+        match super::expr::fold(&decl.value) {
+            Some(c) => {
+                let k = match self.b.let_consts.get(&let_id) {
+                    Some(k) => *k,
+                    None => {
+                        let k = self.b.const_id(c);
+                        self.b.let_consts.insert(let_id, k);
+                        k
+                    }
+                };
+                self.f.emit(Instr::LoadConst { dst, k });
+            }
+            None => self.expr(&decl.value, dst),
+        }
         self.inlining = false;
         self.b.diags.truncate(diags);
         self.b.program.policies[self.pid].error = policy_error;
