@@ -97,21 +97,24 @@ pub fn decode<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
 /// it (a linear scan that skips strings). Malformed text is left for the parser to report.
 pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), String> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string: to its closing quote, stepping over escapes (a search for
+                // the next quote or backslash, not a loop over every byte).
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                        None => return Ok(()),
+                        Some(at) if bytes[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at;
+                            break;
+                        }
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -121,6 +124,7 @@ pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), String> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
@@ -305,6 +309,62 @@ mod tests {
         assert!(check_depth(br#"{"a":[[1]]}"#, 3).is_ok());
         assert!(check_depth(br#"{"a":[[1]]}"#, 2).is_err());
         assert!(check_depth(br#"{"a":"[[[[[[\"[["}"#, 1).is_ok());
+        assert!(check_depth(br#"{"a":"x\\"}[[["#, 3).is_ok());
+        assert!(check_depth(br#"{"a":"x\\"}[[["#, 2).is_err());
+        assert!(check_depth(br#"["\"#, 1).is_ok());
+    }
+
+    /// The byte-by-byte reading of nesting that `check_depth` must match.
+    fn depth_by_bytes(bytes: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &b in bytes {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max {
+                        return false;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn depth_check_agrees_with_a_byte_by_byte_reading() {
+        // Every string of up to 7 bytes over the characters that matter (5^7 inputs).
+        let alphabet = [b'"', b'\\', b'[', b']', b'a'];
+        let mut text = Vec::new();
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                for max in 0..3 {
+                    assert_eq!(
+                        check_depth(&text, max).is_ok(),
+                        depth_by_bytes(&text, max),
+                        "{:?} max {max}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
