@@ -30,9 +30,8 @@ impl<'a, T: Trace> Vm<'a, T> {
         depth: usize,
     ) -> Step<Flow<'a>> {
         let p = self.p;
-        let mut frame = frame;
-        let mut code = &p.funcs[frame.func].code;
-        let mut base = frame.base as usize;
+        let code = &p.funcs[frame.func].code;
+        let base = frame.base as usize;
         let mut pc = *pc_out;
         macro_rules! r {
             ($reg:expr) => {
@@ -54,26 +53,12 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
             };
         }
-        // Carries on with the frame now on top of the stack (a call pushed it, or a return
-        // uncovered it) without leaving the loop.
-        macro_rules! resume {
-            () => {{
-                let Some(&top) = self.frames.last() else {
-                    break Ok(Flow::Continue);
-                };
-                frame = top;
-                code = &p.funcs[frame.func].code;
-                base = frame.base as usize;
-                pc = frame.pc as usize;
-                continue;
-            }};
-        }
         // A call either has its value at once (cached) or pushed a frame to run next.
         macro_rules! call {
             ($e:expr) => {{
                 match $e {
                     Ok(Some(v)) => v,
-                    Ok(None) => resume!(),
+                    Ok(None) => break Ok(Flow::Continue),
                     Err(kind) => break Err(kind),
                 }
             }};
@@ -397,10 +382,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::Ret { src } => {
                     // Errors after the frame is popped belong to the caller's call site.
-                    match self.ret(r!(src), depth, &mut pc) {
-                        Ok(Flow::Continue) => resume!(),
-                        other => break other,
-                    }
+                    break self.ret(r!(src), depth, &mut pc);
                 }
             }
         };
