@@ -71,6 +71,11 @@ pub fn sort_entries<'a>(
     bump: &'a Bump,
     mut entries: BumpVec<'a, (&'a str, Value<'a>)>,
 ) -> &'a [(&'a str, Value<'a>)] {
+    // Keys written in order (most map literals and `with` lists) need neither the sort nor
+    // the copy that drops repeated keys.
+    if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        return entries.into_bump_slice();
+    }
     entries.sort_by(|a, b| a.0.cmp(b.0));
     let mut out: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::with_capacity_in(entries.len(), bump);
     for e in entries {
@@ -431,5 +436,10 @@ mod tests {
         assert!(decode(b"{} x", &bump).is_err());
         assert_eq!(to_json(Value::Num(2.0)).to_string(), "2");
         assert_eq!(to_json(Value::Num(f64::NAN)).to_string(), "null");
+        // Already in order: kept as written; a repeated key in order keeps the last.
+        let v = decode(br#"{"a":1,"b":2,"c":3}"#, &bump).unwrap();
+        assert_eq!(to_json(v).to_string(), r#"{"a":1,"b":2,"c":3}"#);
+        let v = decode(br#"{"a":1,"a":2,"b":3}"#, &bump).unwrap();
+        assert_eq!(to_json(v).to_string(), r#"{"a":2,"b":3}"#);
     }
 }
