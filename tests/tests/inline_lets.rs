@@ -184,3 +184,34 @@ fn small_lets_are_inlined_and_others_keep_their_frame() {
     assert_eq!(decide(&l, f), decide(&framed, f));
     assert_eq!(decide(&l, f).0[0], "r: TRUE true");
 }
+
+/// A let whose membership test gets an index keeps its frame (one index, however many rules
+/// read it); a constant let of any size is one shared constant wherever it is read.
+#[test]
+fn indexed_and_constant_lets_are_not_copied() {
+    let regions: Vec<String> = (0..12).map(|i| format!("\"r{i}\"")).collect();
+    let grants: Vec<String> = (0..40).map(|i| format!("{{\"id\": {i}}}")).collect();
+    let src = format!(
+        "namespace t\npolicy p {{\n  fact u: document\n  let regions = [{}]\n  let grants = [{}]\n  let here = u.region in regions\n  rule a = here and count(grants) > 1\n  rule b = here or count(grants) > 100\n  rule c = not here\n  export decision of a\n  export decision of b\n  export decision of c\n}}\n",
+        regions.join(", "),
+        grants.join(", ")
+    );
+    let l = load(&src, false);
+    assert_eq!(l.program.program().indexes.len(), 1);
+    let listing = |rule: &str| {
+        let t = target::resolve(&l.program, &format!("t/p/{rule}")).unwrap();
+        sentrie_vm::disasm::disasm(&l.program, l.program.rules()[t.rules[0]].func)
+    };
+    let a = listing("a");
+    assert!(a.contains("LoadLet") && a.contains("; let here"), "{a}");
+    assert!(a.contains("InlineLet") && a.contains("; let grants"), "{a}");
+    // One more constant in all (the inline copy of `grants`, shared by its three reads).
+    let consts = l.program.program().consts.len();
+    assert_eq!(
+        consts,
+        load(&src, true).program.program().consts.len() + 1,
+        "{a}"
+    );
+    let f = r#"{"u": {"region": "r3"}}"#;
+    assert_eq!(decide(&l, f), decide(&load(&src, true), f));
+}

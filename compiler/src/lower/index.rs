@@ -31,7 +31,7 @@ const MIN_FORM_ELEMENTS: usize = 16;
 /// scan (each regex with its own literal prefilter) is cheaper.
 const MIN_PATTERNS: usize = 24;
 /// Fewest elements worth a hash lookup for `in`.
-const MIN_MEMBERSHIP_ELEMENTS: usize = 8;
+pub(super) const MIN_MEMBERSHIP_ELEMENTS: usize = 8;
 /// Fewest consecutive rules of an `or` worth an index.
 const MIN_OR_RULES: usize = 8;
 /// Most levels an index gets.

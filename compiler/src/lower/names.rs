@@ -4,7 +4,7 @@
 use sentrie_grammar::ast::{self, BinOp, Expr, ExprKind};
 use sentrie_grammar::Span;
 use sentrie_vm::bytecode::{Instr, Reg};
-use sentrie_vm::program::{LetCheck, LetId, TypeId};
+use sentrie_vm::program::{Const, LetCheck, LetId, TypeId};
 
 use super::{Binding, BlockLet, Lower, Mode};
 
@@ -120,7 +120,9 @@ impl<'c, 'p> Lower<'c, 'p> {
             return false;
         };
         let mut budget = INLINE_NODES;
-        if decl.ty.is_some() || !self.inlinable(&decl.value, &mut budget) {
+        // A constant of any size is one shared `LoadConst`.
+        let constant = super::expr::fold(&decl.value).is_some();
+        if decl.ty.is_some() || !(constant || self.inlinable(&decl.value, &mut budget)) {
             return false;
         }
         let let_id = lid.as_u32();
@@ -189,6 +191,14 @@ impl<'c, 'p> Lower<'c, 'p> {
             ExprKind::Field(recv, _) => sub(recv),
             ExprKind::Index(recv, key) => sub(recv) && sub(key),
             ExprKind::Unary(_, x) => sub(x),
+            // A membership test that would get an index of its own keeps the let in its frame
+            // (one index, not one per place the let is read).
+            ExprKind::Binary(BinOp::In | BinOp::NotIn, _, hay)
+            | ExprKind::Binary(BinOp::Contains | BinOp::NotContains, hay, _)
+                if self.long_constant_list(hay) =>
+            {
+                false
+            }
             ExprKind::Binary(_, a, b) => sub(a) && sub(b),
             ExprKind::IsDefined { expr, .. } | ExprKind::IsEmpty { expr, .. } => sub(expr),
             ExprKind::Cond { cond, then, other } => {
@@ -196,6 +206,23 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             _ => false,
         }
+    }
+
+    /// Whether `e` is a constant list long enough for a membership index (a literal, or a
+    /// let bound to one).
+    fn long_constant_list(&self, e: &Expr) -> bool {
+        let folded = match &e.kind {
+            ExprKind::Ident(name) => match self.ix.policies[self.pid].values.get(name) {
+                Some(ValueRef::Let(l)) => self.ix.policies[self.pid]
+                    .lets
+                    .iter()
+                    .find(|(_, id)| id == l)
+                    .and_then(|(d, _)| super::expr::fold(&d.value)),
+                _ => None,
+            },
+            _ => super::expr::fold(e),
+        };
+        matches!(folded, Some(Const::List(items)) if items.len() >= super::index::MIN_MEMBERSHIP_ELEMENTS)
     }
 
     pub(super) fn block(&mut self, b: &ast::Block, dst: Reg) {
