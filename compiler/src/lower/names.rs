@@ -112,7 +112,7 @@ impl<'c, 'p> Lower<'c, 'p> {
     /// explaining) and ending with `StoreLet` (the cache). The let keeps its own function
     /// too, which reports its diagnostics: the ones of the inline copy are dropped.
     fn inline_let(&mut self, lid: LetId, dst: Reg) -> bool {
-        if self.inlining || !self.b.inline {
+        if !self.b.inline {
             return false;
         }
         let pol = &self.ix.policies[self.pid];
@@ -120,9 +120,12 @@ impl<'c, 'p> Lower<'c, 'p> {
             return false;
         };
         let mut budget = INLINE_NODES;
-        // A constant of any size is one shared `LoadConst`.
+        // A constant of any size is one shared `LoadConst` (also inside another inline let).
         let constant = super::expr::fold(&decl.value).is_some();
-        if decl.ty.is_some() || !(constant || self.inlinable(&decl.value, &mut budget)) {
+        if decl.ty.is_some()
+            || (self.inlining && !constant)
+            || !(constant || self.inlinable(&decl.value, &mut budget))
+        {
             return false;
         }
         let let_id = lid.as_u32();
@@ -133,7 +136,7 @@ impl<'c, 'p> Lower<'c, 'p> {
         let lenient = std::mem::replace(&mut self.lenient, 0);
         let diags = self.b.diags.marks();
         let policy_error = self.b.program.policies[self.pid].error.clone();
-        self.inlining = true;
+        let was_inlining = std::mem::replace(&mut self.inlining, true);
         match super::expr::fold(&decl.value) {
             Some(c) => {
                 let k = match self.b.let_consts.get(&let_id) {
@@ -148,7 +151,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             None => self.expr(&decl.value, dst),
         }
-        self.inlining = false;
+        self.inlining = was_inlining;
         self.b.diags.truncate(diags);
         self.b.program.policies[self.pid].error = policy_error;
         self.scope = scope;
