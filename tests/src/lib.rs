@@ -59,6 +59,27 @@ pub fn eval(
         .collect())
 }
 
+/// Compiles one file `t.sentrie` with `opts` (indexes or inline lets turned off, to compare);
+/// panics with the diagnostics when it does not compile.
+pub fn compile_one(src: &str, opts: sentrie_compiler::LoadOptions) -> Loaded {
+    sentrie_compiler::compile_text_with(&[("t.sentrie", src)], opts)
+        .unwrap_or_else(|e| panic!("does not compile: {:?}\n{src}", e.diagnostics))
+}
+
+/// One line per outcome: `rule: STATE value`, or `rule: error message (location)`.
+pub fn outcome_lines(loaded: &Loaded, outcomes: &sentrie_vm::Outcomes<'_>) -> Vec<String> {
+    outcomes
+        .iter()
+        .map(|o| {
+            let name = &loaded.program.rules()[o.rule].name;
+            match &o.result {
+                Ok(d) => format!("{name}: {} {}", d.state.as_str(), json::to_json(d.value)),
+                Err(e) => format!("{name}: error {e}"),
+            }
+        })
+        .collect()
+}
+
 /// Evaluates a one-policy program whose single exported rule is `r` and returns
 /// `(state, value)` or the error message.
 pub fn eval_rule(src: &str, facts: &str) -> Result<(String, serde_json::Value), String> {

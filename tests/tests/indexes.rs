@@ -12,18 +12,17 @@
 
 use bumpalo::Bump;
 use proptest::prelude::*;
-use sentrie_compiler::{compile_text_with, LoadOptions, Loaded};
+use sentrie_compiler::{LoadOptions, Loaded};
 use sentrie_vm::{json, target, Limits};
 
 fn load(src: &str, no_index: bool) -> Loaded {
-    compile_text_with(
-        &[("t.sentrie", src)],
+    sentrie_tests::compile_one(
+        src,
         LoadOptions {
             no_index,
             ..LoadOptions::default()
         },
     )
-    .unwrap_or_else(|e| panic!("does not compile: {:?}\n{src}", e.diagnostics))
 }
 
 /// Every exported decision of `t/p` as text: state and value, or the error and its location.
@@ -33,16 +32,7 @@ fn decide(l: &Loaded, facts: &str) -> Vec<String> {
     let bump = Bump::new();
     let facts = json::decode(facts.as_bytes(), &bump).unwrap();
     let outcomes = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
-    outcomes
-        .iter()
-        .map(|o| {
-            let name = &p.rules()[o.rule].name;
-            match &o.result {
-                Ok(d) => format!("{name}: {} {}", d.state.as_str(), json::to_json(d.value)),
-                Err(e) => format!("{name}: error {e}"),
-            }
-        })
-        .collect()
+    sentrie_tests::outcome_lines(l, &outcomes)
 }
 
 fn indexes_used(l: &Loaded) -> usize {

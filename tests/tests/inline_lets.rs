@@ -13,18 +13,17 @@
 
 use bumpalo::Bump;
 use proptest::prelude::*;
-use sentrie_compiler::{compile_text_with, LoadOptions, Loaded};
+use sentrie_compiler::{LoadOptions, Loaded};
 use sentrie_vm::{json, target, Limits};
 
 fn load(src: &str, no_inline: bool) -> Loaded {
-    compile_text_with(
-        &[("t.sentrie", src)],
+    sentrie_tests::compile_one(
+        src,
         LoadOptions {
             no_inline,
             ..LoadOptions::default()
         },
     )
-    .unwrap_or_else(|e| panic!("does not compile: {:?}\n{src}", e.diagnostics))
 }
 
 /// Every exported decision of `t/p` (state, value or error with its location), and the
@@ -34,18 +33,7 @@ fn decide(l: &Loaded, facts: &str) -> (Vec<String>, Vec<serde_json::Value>) {
     let t = target::resolve(p, "t/p").unwrap();
     let bump = Bump::new();
     let facts = json::decode(facts.as_bytes(), &bump).unwrap();
-    let text = |outcomes: &sentrie_vm::Outcomes<'_>| -> Vec<String> {
-        outcomes
-            .iter()
-            .map(|o| {
-                let name = &p.rules()[o.rule].name;
-                match &o.result {
-                    Ok(d) => format!("{name}: {} {}", d.state.as_str(), json::to_json(d.value)),
-                    Err(e) => format!("{name}: error {e}"),
-                }
-            })
-            .collect()
-    };
+    let text = |outcomes: &sentrie_vm::Outcomes<'_>| sentrie_tests::outcome_lines(l, outcomes);
     let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
     let (explained, traces) =
         sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, Limits::default());
