@@ -59,6 +59,7 @@ fn main() {
         std::process::exit(1)
     };
     let facts_bump = bumpalo::Bump::new();
+    let text = facts;
     let Ok(facts) = sentrie_vm::json::decode(facts.as_bytes(), &facts_bump) else {
         std::process::exit(1)
     };
@@ -69,6 +70,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000_000);
     let start = std::time::Instant::now();
+    // `SENTRIE_PROFILE_DECODE=1`: decode the facts bytes in the loop instead of deciding.
+    if std::env::var_os("SENTRIE_PROFILE_DECODE").is_some() {
+        for _ in 0..n {
+            bump.reset();
+            std::hint::black_box(sentrie_vm::json::decode(text.as_bytes(), &bump).is_ok());
+        }
+        eprintln!("{which}: {:?} per decode", start.elapsed() / n);
+        return;
+    }
     for _ in 0..n {
         bump.reset();
         let out = sentrie_vm::evaluate(

@@ -156,10 +156,10 @@ pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
     if m.len() <= 8 {
         return m
             .iter()
-            .find(|(k, _)| k.len() == key.len() && key_cmp(k.as_bytes(), key).is_eq())
+            .find(|(k, _)| k.len() == key.len() && bytes_cmp(k.as_bytes(), key).is_eq())
             .map(|(_, v)| *v);
     }
-    m.binary_search_by(|(k, _)| key_cmp(k.as_bytes(), key))
+    m.binary_search_by(|(k, _)| bytes_cmp(k.as_bytes(), key))
         .ok()
         .map(|i| m[i].1)
 }
@@ -167,7 +167,12 @@ pub fn map_get<'a>(m: MapRef<'a>, key: &str) -> Option<Value<'a>> {
 /// Byte-wise ordering of two keys, the same as `str::cmp`. Keys are short and usually differ
 /// in their first bytes, so an inline loop beats a call to the C library's `memcmp`.
 #[inline]
-fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+pub(crate) fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    bytes_cmp(a.as_bytes(), b.as_bytes())
+}
+
+#[inline]
+fn bytes_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     for (x, y) in a.iter().zip(b) {
         if x != y {
             return x.cmp(y);
@@ -262,7 +267,7 @@ mod tests {
         let words = ["", "a", "ab", "abc", "b", "ba", "é", "z", "zz"];
         for a in words {
             for b in words {
-                assert_eq!(key_cmp(a.as_bytes(), b.as_bytes()), a.cmp(b), "{a} vs {b}");
+                assert_eq!(key_cmp(a, b), a.cmp(b), "{a} vs {b}");
             }
         }
     }

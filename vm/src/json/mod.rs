@@ -9,6 +9,8 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::value::Value;
 
+mod parse;
+
 struct Seed<'a> {
     bump: &'a Bump,
 }
@@ -57,12 +59,36 @@ impl<'de, 'a> Visitor<'de> for Seed<'a> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'a>, A::Error> {
         let mut entries: BumpVec<'a, (&'a str, Value<'a>)> = BumpVec::new_in(self.bump);
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let key: &'a str = self.bump.alloc_str(&key);
+        while let Some(key) = map.next_key_seed(KeySeed { bump: self.bump })? {
             let v = map.next_value_seed(Seed { bump: self.bump })?;
             entries.push((key, v));
         }
         Ok(Value::Map(sort_entries(self.bump, entries)))
+    }
+}
+
+/// A map key copied straight into the arena (a `Cow<str>` key would be a heap `String`
+/// per key: serde hands out owned strings for `Cow`).
+struct KeySeed<'a> {
+    bump: &'a Bump,
+}
+
+impl<'de, 'a> DeserializeSeed<'de> for KeySeed<'a> {
+    type Value = &'a str;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'a str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'a> Visitor<'de> for KeySeed<'a> {
+    type Value = &'a str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<&'a str, E> {
+        Ok(self.bump.alloc_str(v))
     }
 }
 
@@ -88,8 +114,18 @@ pub fn sort_entries<'a>(
 }
 
 /// Decodes JSON bytes into an arena value. Nesting deeper than serde_json's limit (128) and
-/// numbers out of range are errors.
+/// numbers out of range are errors. Text the direct reader takes whole is decoded by it; any
+/// other text goes to serde_json, so answers and error messages are serde_json's.
 pub fn decode<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
+    match parse::parse(bytes, bump) {
+        Some(v) => Ok(v),
+        None => decode_with_serde(bytes, bump),
+    }
+}
+
+/// [`decode`] through serde_json only (public so that tests and fuzzing can hold the direct
+/// reader against it).
+pub fn decode_with_serde<'a>(bytes: &[u8], bump: &'a Bump) -> Result<Value<'a>, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let v = Seed { bump }
         .deserialize(&mut de)
@@ -259,17 +295,22 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Does any byte of `w` need escaping: a control character, `"` or `\\`? (Bytewise tests
-/// done on all eight lanes at once; exact, since a lane's borrow only reaches lanes above a
-/// lane that already matched.)
+/// Does any byte of `w` need escaping: a control character, `"` or `\\`?
 fn needs_escape(w: u64) -> bool {
+    escape_mask(w) != 0
+}
+
+/// The high bit of every lane of `w` (little-endian) that holds a control character, `"` or
+/// `\\`, tested on all eight lanes at once. The lowest set bit is exact (a lane's borrow only
+/// reaches lanes above one that already matched), so `trailing_zeros() / 8` is the first.
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
     let zero_lane = |x: u64| x.wrapping_sub(ONES) & !x;
-    (below_space | zero_lane(quote) | zero_lane(backslash)) & HIGH != 0
+    (below_space | zero_lane(quote) | zero_lane(backslash)) & HIGH
 }
 
 /// Integral numbers print without a fraction; non-finite numbers become `null`.
@@ -382,6 +423,16 @@ mod tests {
                     needs_escape(u64::from_le_bytes(w)),
                     "{special} in lane {lane}"
                 );
+                // The first special lane is found exactly, whatever follows it.
+                for after in [b'a', b'"', 0, 0xff] {
+                    let mut v = w;
+                    v[lane + 1..].fill(after);
+                    let first = escape_mask(u64::from_le_bytes(v)).trailing_zeros() / 8;
+                    assert_eq!(
+                        first as usize, lane,
+                        "{special} in lane {lane}, then {after}"
+                    );
+                }
             }
         }
         for plain in [*b"abcdefgh", *b"        ", *b"\x7f\x80\xff\xe9!#$~"] {
