@@ -196,7 +196,7 @@ fn assemble(payload: &[u8], digest: &[u8], signatures: &[sign::Signature]) -> Ve
     out
 }
 
-/// The parts of a pack file, with the payload's integrity checked.
+/// The parts of a pack file (the payload's digest is checked by [`decode_trusted`]).
 struct Container<'a> {
     payload: &'a [u8],
     digest: &'a [u8],
@@ -228,9 +228,6 @@ impl<'a> Container<'a> {
             }
             v => return Err(ArtifactError::Version(v)),
         };
-        if Sha256::digest(payload).as_slice() != digest {
-            return Err(ArtifactError::Checksum);
-        }
         let signatures = if version == 1 {
             Vec::new()
         } else {
@@ -286,16 +283,29 @@ pub fn decode(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
 pub fn decode_trusted(bytes: &[u8], trusted: &[PublicKey]) -> Result<Artifact, ArtifactError> {
     let c = Container::split(bytes)?;
     let signer = sign::check(&c.signatures, c.digest, trusted)?;
-    let payload = c.payload;
-    let decode_err = |e: postcard::Error| ArtifactError::Decode(e.to_string());
-    let (header, rest): (Header, &[u8]) = postcard::take_from_bytes(payload).map_err(decode_err)?;
-    if header.format != FORMAT || header.ir_version != IR_VERSION {
-        return Err(ArtifactError::Incompatible {
-            compiler: header.compiler,
-            ir_version: header.ir_version,
-        });
+    let intact = || Sha256::digest(c.payload).as_slice() == c.digest;
+    // A large payload is hashed on a second thread while this one decodes it: the decoder
+    // reads hostile bytes safely (fuzzed), and what it decodes is used, linked and verified
+    // only once the checksum matches. Errors keep their order: checksum, header, body.
+    let (intact, decoded) = if c.payload.len() >= PARALLEL_CHECK {
+        std::thread::scope(
+            |s| match std::thread::Builder::new().spawn_scoped(s, intact) {
+                Ok(hash) => {
+                    let decoded = decode_payload(c.payload);
+                    (hash.join().unwrap_or(false), decoded)
+                }
+                Err(_) => (intact(), decode_payload(c.payload)),
+            },
+        )
+    } else if intact() {
+        (true, decode_payload(c.payload))
+    } else {
+        (false, Err(ArtifactError::Checksum))
+    };
+    if !intact {
+        return Err(ArtifactError::Checksum);
     }
-    let body: Body = postcard::from_bytes(rest).map_err(decode_err)?;
+    let (header, body) = decoded?;
     let program = sentrie_modules::link(body.program)?;
     Ok(Artifact {
         compiler: header.compiler,
@@ -305,6 +315,24 @@ pub fn decode_trusted(bytes: &[u8], trusted: &[PublicKey]) -> Result<Artifact, A
         hash: body.content_hash,
         signer,
     })
+}
+
+/// Payloads at least this large are hashed on a second thread (below, a thread costs more
+/// than it saves).
+const PARALLEL_CHECK: usize = 256 * 1024;
+
+/// The header (refused unless this build reads its format and IR version) and the body.
+fn decode_payload(payload: &[u8]) -> Result<(Header, Body), ArtifactError> {
+    let decode_err = |e: postcard::Error| ArtifactError::Decode(e.to_string());
+    let (header, rest): (Header, &[u8]) = postcard::take_from_bytes(payload).map_err(decode_err)?;
+    if header.format != FORMAT || header.ir_version != IR_VERSION {
+        return Err(ArtifactError::Incompatible {
+            compiler: header.compiler,
+            ir_version: header.ir_version,
+        });
+    }
+    let body: Body = postcard::from_bytes(rest).map_err(decode_err)?;
+    Ok((header, body))
 }
 
 /// Reads and decodes a compiled pack file (see [`decode_trusted`]).

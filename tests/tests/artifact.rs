@@ -117,6 +117,53 @@ fn header_errors_are_specific() {
         .contains("corrupted compiled pack"));
 }
 
+/// A payload over 256 KiB is hashed on a second thread while it decodes: an intact pack
+/// loads and answers, and one changed byte anywhere in the payload is still a checksum error.
+#[test]
+fn a_large_pack_is_checked_while_it_decodes() {
+    let items: Vec<String> = (0..30_000).map(|i| format!("\"grant-{i}\"")).collect();
+    let text = format!(
+        "namespace big\npolicy p {{\n  fact g: string\n  let grants = [{}]\n  rule ok = g in grants\n  export decision of ok\n}}\n",
+        items.join(", ")
+    );
+    let loaded = sentrie_compiler::compile_text(&[("big.sentrie", &text)])
+        .map_err(|e| e.diagnostics)
+        .unwrap();
+    let bytes = artifact::encode(
+        &loaded.manifest,
+        &[("big.sentrie".to_string(), text.as_str())],
+        loaded.program.program(),
+        &loaded.hash,
+    )
+    .unwrap();
+    assert!(bytes.len() > 300_000, "payload too small: {}", bytes.len());
+    let art = artifact::decode(&bytes).unwrap();
+    let bump = bumpalo::Bump::new();
+    let facts = sentrie_vm::json::decode(br#"{"g": "grant-29999"}"#, &bump).unwrap();
+    let t = sentrie_vm::target::resolve(&art.program, "big/p/ok").unwrap();
+    let out = sentrie_vm::evaluate(
+        &art.program,
+        t.policy,
+        &t.rules,
+        facts,
+        &bump,
+        Default::default(),
+    );
+    let decision = out[0].result.as_ref().unwrap();
+    assert!(matches!(decision.value, sentrie_vm::Value::Bool(true)));
+    for at in [52, bytes.len() / 2, bytes.len() - 2] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x20;
+        assert!(
+            matches!(
+                artifact::decode(&bad),
+                Err(artifact::ArtifactError::Checksum)
+            ),
+            "byte {at}"
+        );
+    }
+}
+
 /// Re-seals a tampered file: everything after the 52-byte header becomes the payload of a
 /// well-formed container (valid checksum and length, no signatures), so decoding reaches
 /// postcard and the verifier instead of stopping at the container.
