@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 8;
+pub const IR_VERSION: u32 = 9;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -101,6 +101,7 @@ pub struct Func {
     pub name: String,
     /// The policy whose evaluation context the function runs in.
     pub policy: PolicyId,
+    #[serde(with = "crate::bytecode::codec::serde_code")]
     pub code: Vec<Instr>,
     pub n_regs: u16,
     pub n_builders: u16,

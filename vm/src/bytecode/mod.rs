@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod codec;
+
 /// A frame-relative register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reg(pub u16);
