@@ -405,12 +405,14 @@ impl Printer<'_> {
         let lv = op_level(op);
         // The right side first: whether the left needs parentheses can depend on it.
         let right_flat = self.render(b, level + 1, 0, true);
+        // After a cast's type name, `/ name` would extend the name: the right operand is put
+        // in parentheses (not the left one, whose parenthesis could open a rule body, where
+        // a body may not start with `(`).
         let right_paren = prec(b) <= lv
             || clarify(op, b)
-            || (op == BinOp::Is && starts_with_word(&right_flat, "not"));
-        let left_paren = prec(a) < lv
-            || clarify(op, a)
+            || (op == BinOp::Is && starts_with_word(&right_flat, "not"))
             || (op == BinOp::Div && ends_with_cast(a) && starts_type_word(&right_flat));
+        let left_paren = prec(a) < lv || clarify(op, a);
         let word = op.symbol();
         let logical = matches!(op, BinOp::And | BinOp::Or | BinOp::Xor);
         if !flat && logical {
