@@ -25,6 +25,7 @@ pub mod json;
 pub mod ops;
 pub mod program;
 pub mod regex_cache;
+pub mod regex_needed;
 pub mod target;
 pub mod trace;
 pub mod value;

@@ -1,5 +1,7 @@
 //! Regular expressions: built with size limits (the `regex` crate runs in linear time, so a
-//! hostile pattern cannot hang a decision), and cached per thread for dynamic patterns.
+//! hostile pattern cannot hang a decision), and cached per thread for dynamic patterns. A
+//! [`Pattern`] is a regex with, when it pays, the set of bytes every match contains
+//! ([`crate::regex_needed`]): a subject without any of them is answered without a search.
 
 use std::cell::RefCell;
 
@@ -10,11 +12,46 @@ use rustc_hash::FxHashMap;
 const SIZE_LIMIT: usize = 1 << 20;
 const CACHE_CAP: usize = 512;
 
+/// The nesting limit of every pattern.
+const NEST_LIMIT: u32 = 100;
+
+/// A compiled regex and, when checking it first pays, the bytes every match contains.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    re: Regex,
+    needed: Option<Box<crate::regex_needed::ByteSet>>,
+}
+
+impl Pattern {
+    /// Is there a match in `text`? The same answer as the regex's own `is_match`.
+    pub fn is_match(&self, text: &str) -> bool {
+        if let Some(set) = &self.needed {
+            if !set.any_in(text.as_bytes()) {
+                return false;
+            }
+        }
+        self.re.is_match(text)
+    }
+
+    pub fn regex(&self) -> &Regex {
+        &self.re
+    }
+}
+
+/// [`build`] with the byte prefilter worked out.
+pub fn build_pattern(pattern: &str) -> Result<Pattern, String> {
+    let re = build(pattern)?;
+    Ok(Pattern {
+        re,
+        needed: crate::regex_needed::prefilter(pattern, NEST_LIMIT).map(Box::new),
+    })
+}
+
 pub fn build(pattern: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(SIZE_LIMIT)
         .dfa_size_limit(SIZE_LIMIT)
-        .nest_limit(100)
+        .nest_limit(NEST_LIMIT)
         .build()
         .map_err(|e| {
             format!(
@@ -36,7 +73,7 @@ pub fn build_set(patterns: &[&str]) -> Option<regex::RegexSet> {
     regex::RegexSetBuilder::new(patterns)
         .size_limit(SET_SIZE_LIMIT)
         .dfa_size_limit(SET_SIZE_LIMIT)
-        .nest_limit(100)
+        .nest_limit(NEST_LIMIT)
         .build()
         .ok()
 }
@@ -46,17 +83,22 @@ fn first_line(s: &str) -> String {
 }
 
 thread_local! {
-    static CACHE: RefCell<FxHashMap<String, Regex>> = RefCell::new(FxHashMap::default());
+    static CACHE: RefCell<FxHashMap<String, Pattern>> = RefCell::new(FxHashMap::default());
 }
 
 /// Runs `f` with the compiled `pattern`; patterns are compiled once per thread.
 pub fn with_regex<T>(pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T, String> {
+    with_pattern(pattern, |p| f(p.regex()))
+}
+
+/// [`with_regex`] with the [`Pattern`].
+fn with_pattern<T>(pattern: &str, f: impl FnOnce(&Pattern) -> T) -> Result<T, String> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(re) = cache.get(pattern) {
             return Ok(f(re));
         }
-        let re = build(pattern)?;
+        let re = build_pattern(pattern)?;
         let res = f(&re);
         if cache.len() >= CACHE_CAP {
             cache.clear();
@@ -68,5 +110,5 @@ pub fn with_regex<T>(pattern: &str, f: impl FnOnce(&Regex) -> T) -> Result<T, St
 
 /// Is there a match of `pattern` in `text`?
 pub fn is_match(pattern: &str, text: &str) -> Result<bool, String> {
-    with_regex(pattern, |re| re.is_match(text))
+    with_pattern(pattern, |re| re.is_match(text))
 }

@@ -17,7 +17,7 @@ use crate::verify::VerifyError;
 /// A verified, linked program; shared as `Arc` by every worker.
 pub struct VerifiedProgram {
     pub(crate) program: Program,
-    pub(crate) regexes: Vec<regex::Regex>,
+    pub(crate) regexes: Vec<crate::regex_cache::Pattern>,
     pub(crate) natives: Vec<NativeFn>,
     pub(crate) indexes: Vec<crate::index::ListIndex>,
     pub(crate) host: Arc<dyn Host>,
@@ -46,7 +46,7 @@ pub fn verify(mut program: Program, host: Arc<dyn Host>) -> Result<VerifiedProgr
     let regexes = program
         .regexes
         .iter()
-        .map(|p| crate::regex_cache::build(p).map_err(VerifyError::Regex))
+        .map(|p| crate::regex_cache::build_pattern(p).map_err(VerifyError::Regex))
         .collect::<Result<_, _>>()?;
     let natives = program
         .natives
