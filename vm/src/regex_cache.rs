@@ -19,7 +19,7 @@ const NEST_LIMIT: u32 = 100;
 #[derive(Clone, Debug)]
 pub struct Pattern {
     re: Regex,
-    needed: Option<Box<crate::regex_needed::ByteSet>>,
+    needed: Option<Box<crate::regex_needed::Scanner>>,
 }
 
 impl Pattern {

@@ -16,6 +16,70 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ByteSet([bool; 256]);
 
+/// A [`ByteSet`] ready for scanning: its ASCII members as at most [`MAX_RANGES`] ranges, tested
+/// on sixteen bytes at once (a block holding a non-ASCII byte is looked up byte by byte).
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    set: ByteSet,
+    /// Per range `lo..=hi`: the lane adders `127 - hi` and `128 - lo` (see [`Scanner::hit`]).
+    ranges: Option<smallvec::SmallVec<[(u64, u64); MAX_RANGES]>>,
+}
+
+const MAX_RANGES: usize = 4;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+impl Scanner {
+    pub fn new(set: ByteSet) -> Scanner {
+        let mut ranges: Vec<(u8, u8)> = Vec::new();
+        for b in 0..0x80u8 {
+            if set.contains(b) {
+                match ranges.last_mut() {
+                    Some((_, hi)) if *hi + 1 == b => *hi = b,
+                    _ => ranges.push((b, b)),
+                }
+            }
+        }
+        let adders = ranges
+            .iter()
+            .map(|&(lo, hi)| (ONES * u64::from(127 - hi), ONES * u64::from(128 - lo)))
+            .collect();
+        let ranges = (ranges.len() <= MAX_RANGES).then_some(adders);
+        Scanner { set, ranges }
+    }
+
+    /// Does any byte of `text` belong to the set?
+    pub fn any_in(&self, text: &[u8]) -> bool {
+        let Some(ranges) = &self.ranges else {
+            return self.set.any_in(text);
+        };
+        let mut blocks = text.chunks_exact(16);
+        for block in &mut blocks {
+            let (x, y) = block.split_at(8);
+            let a = u64::from_le_bytes(<[u8; 8]>::try_from(x).unwrap_or([0x80; 8]));
+            let b = u64::from_le_bytes(<[u8; 8]>::try_from(y).unwrap_or([0x80; 8]));
+            let found = if (a | b) & HIGH != 0 {
+                self.set.any_in(block)
+            } else {
+                ranges
+                    .iter()
+                    .any(|r| Scanner::hit(a, *r) | Scanner::hit(b, *r) != 0)
+            };
+            if found {
+                return true;
+            }
+        }
+        self.set.any_in(blocks.remainder())
+    }
+
+    /// The high bit of every lane of `w` (all lanes below 0x80) inside the range whose adders
+    /// are `(above, from)`: adding `127 - hi` sets a lane's high bit exactly when it exceeds
+    /// `hi`, adding `128 - lo` exactly when it reaches `lo`; no sum carries into the next lane.
+    fn hit(w: u64, (above, from): (u64, u64)) -> u64 {
+        (w + from) & !(w + above) & HIGH
+    }
+}
+
 impl ByteSet {
     fn empty() -> ByteSet {
         ByteSet([false; 256])
@@ -48,7 +112,7 @@ impl ByteSet {
         self.0[usize::from(b)]
     }
 
-    /// Does any byte of `text` belong to the set?
+    /// Does any byte of `text` belong to the set? (One lookup per byte; see [`Scanner`].)
     pub fn any_in(&self, text: &[u8]) -> bool {
         // Sixteen bytes per step without a branch per byte.
         let mut chunks = text.chunks_exact(16);
@@ -134,9 +198,9 @@ pub fn needed_by(pattern: &str, nest_limit: u32) -> Option<ByteSet> {
 /// it, and only a set without ASCII letters or whitespace (bytes that most text is made of)
 /// and of more than three bytes (one to three bytes the regex engine finds itself with
 /// `memchr`). `None` otherwise, or when the pattern does not parse.
-pub fn prefilter(pattern: &str, nest_limit: u32) -> Option<ByteSet> {
+pub fn prefilter(pattern: &str, nest_limit: u32) -> Option<Scanner> {
     let set = needed_by(pattern, nest_limit)?;
-    (!set.has_common_bytes() && set.len() > 3).then_some(set)
+    (!set.has_common_bytes() && set.len() > 3).then(|| Scanner::new(set))
 }
 
 #[cfg(test)]
@@ -163,6 +227,37 @@ mod tests {
             assert_eq!(set_of(none), None, "{none}");
         }
         assert_eq!(set_of("[^\\x00-\\x{10FFFF}]").map(|s| s.len()), Some(0));
+    }
+
+    #[test]
+    fn the_word_scan_agrees_with_the_byte_scan() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let mut set = ByteSet::empty();
+            for _ in 0..(next() % 5) {
+                let lo = (next() % 256) as u8;
+                let hi = lo.saturating_add((next() % 12) as u8);
+                set.add_range(lo, hi);
+            }
+            let scanner = Scanner::new(set.clone());
+            let len = (next() % 40) as usize;
+            // Mostly ASCII, now and then a byte above 0x7f.
+            let text: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0 => 0x80 | (next() % 0x80) as u8,
+                    _ => (next() % 0x80) as u8,
+                })
+                .collect();
+            let naive = text.iter().any(|b| set.contains(*b));
+            assert_eq!(scanner.any_in(&text), naive, "{text:?}");
+            assert_eq!(set.any_in(&text), naive, "{text:?}");
+        }
     }
 
     #[test]
