@@ -119,11 +119,17 @@ struct Node {
     positions: Box<[Value<'static>]>,
 }
 
-/// A `matches` level: the elements' patterns as one set, and the list position of each.
+/// A `matches` level: the elements' patterns as one alternation (does any match?), for
+/// longer lists also as a set (which match?), and the list position of each.
 struct PatternSet {
-    set: regex::RegexSet,
+    any: crate::regex_cache::Pattern,
+    set: Option<regex::RegexSet>,
     positions: Box<[u32]>,
 }
+
+/// From this many patterns a set tells which ones match; below, a subject that matches any
+/// pattern is left to the scan (measured: a set's pass costs far more than a few regexes).
+const MIN_SET_PATTERNS: usize = 24;
 
 /// At most this many patterns go into one set (beyond, the scan runs).
 const MAX_SET_PATTERNS: usize = 1024;
@@ -290,8 +296,14 @@ impl ListIndex {
         if patterns.len() > MAX_SET_PATTERNS {
             return None;
         }
-        let set = crate::regex_cache::build_set(&patterns)?;
+        let any = crate::regex_cache::build_any(&patterns)?;
+        let set = if patterns.len() >= MIN_SET_PATTERNS {
+            Some(crate::regex_cache::build_set(&patterns)?)
+        } else {
+            None
+        };
         Some(PatternSet {
+            any,
             set,
             positions: positions.into_boxed_slice(),
         })
@@ -398,18 +410,21 @@ impl ListIndex {
             return match key.plain() {
                 // One pass over the subject; usually nothing matches and nothing is
                 // allocated. Otherwise the candidates, in list order, in the arena (the set
-                // reports which patterns matched in a small buffer of its own).
-                Value::Str(s) if !p.set.is_match(s) => NONE,
-                Value::Str(s) => {
-                    let mut found = bumpalo::collections::Vec::new_in(bump);
-                    found.extend(
-                        p.set
-                            .matches(s)
-                            .into_iter()
-                            .map(|i| Value::Num(f64::from(p.positions[i]))),
-                    );
-                    Value::List(found.into_bump_slice())
-                }
+                // reports which patterns matched in a small buffer of its own); without a set
+                // (a short list) the scan tells which.
+                Value::Str(s) if !p.any.is_match(s) => NONE,
+                Value::Str(s) => match &p.set {
+                    None => self.all(),
+                    Some(set) => {
+                        let mut found = bumpalo::collections::Vec::new_in(bump);
+                        found.extend(
+                            set.matches(s)
+                                .into_iter()
+                                .map(|i| Value::Num(f64::from(p.positions[i]))),
+                        );
+                        Value::List(found.into_bump_slice())
+                    }
+                },
                 // `undefined matches p` is undefined: never TRUE.
                 Value::Undefined | Value::Pending => NONE,
                 // Anything else fails in the scan, which must say so.

@@ -78,6 +78,33 @@ pub fn build_set(patterns: &[&str]) -> Option<regex::RegexSet> {
         .ok()
 }
 
+/// One pattern matching wherever any of `patterns` matches (their alternation, built from
+/// each pattern's syntax tree, so a pattern's flags and comments stay its own), with the
+/// byte prefilter of the whole; bounded like a set. `None` when a pattern or the whole does
+/// not build.
+pub fn build_any(patterns: &[&str]) -> Option<Pattern> {
+    let mut branches = Vec::with_capacity(patterns.len());
+    for p in patterns {
+        build(p).ok()?;
+        let hir = regex_syntax::ParserBuilder::new()
+            .nest_limit(NEST_LIMIT)
+            .build()
+            .parse(p)
+            .ok()?;
+        branches.push(hir);
+    }
+    let text = regex_syntax::hir::Hir::alternation(branches).to_string();
+    let re = regex::RegexBuilder::new(&text)
+        .size_limit(SET_SIZE_LIMIT)
+        .dfa_size_limit(SET_SIZE_LIMIT)
+        .build()
+        .ok()?;
+    Some(Pattern {
+        re,
+        needed: crate::regex_needed::prefilter(&text, NEST_LIMIT + 1).map(Box::new),
+    })
+}
+
 fn first_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).trim().to_string()
 }
