@@ -216,6 +216,11 @@ impl Printer<'_> {
     }
 
     /// A rule body or `let` value: a block there is always broken over lines.
+    /// [`clarify`], unless the optional parentheses are left out (see `plain_parens`).
+    fn clarify(&self, op: BinOp, operand: &Expr) -> bool {
+        !self.plain_parens && clarify(op, operand)
+    }
+
     pub(super) fn body_expr(&mut self, e: &Expr, level: usize, col: usize) -> String {
         match &e.kind {
             ExprKind::Block(b) => self.block(b, level),
@@ -409,10 +414,10 @@ impl Printer<'_> {
         // in parentheses (not the left one, whose parenthesis could open a rule body, where
         // a body may not start with `(`).
         let right_paren = prec(b) <= lv
-            || clarify(op, b)
+            || self.clarify(op, b)
             || (op == BinOp::Is && starts_with_word(&right_flat, "not"))
             || (op == BinOp::Div && ends_with_cast(a) && starts_type_word(&right_flat));
-        let left_paren = prec(a) < lv || clarify(op, a);
+        let left_paren = prec(a) < lv || self.clarify(op, a);
         let word = op.symbol();
         let logical = matches!(op, BinOp::And | BinOp::Or | BinOp::Xor);
         if !flat && logical {
@@ -427,11 +432,11 @@ impl Printer<'_> {
                 first = x;
             }
             operands.reverse();
-            let p = prec(first) < lv || clarify(op, first);
+            let p = prec(first) < lv || self.clarify(op, first);
             let mut out = self.sub_paren(first, p, level, col, false);
             for o in operands {
                 let at = (level + 1) * 2 + word.len() + 1;
-                let p = prec(o) <= lv || clarify(op, o);
+                let p = prec(o) <= lv || self.clarify(op, o);
                 let text = self.sub_paren(o, p, level + 1, at, false);
                 out.push('\n');
                 out.push_str(&pad(level + 1));

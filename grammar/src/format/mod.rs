@@ -71,6 +71,9 @@ pub(crate) struct Printer<'s> {
     comments: Vec<Comment>,
     /// The first comment not yet printed.
     next: usize,
+    /// Leave out the parentheses kept only for the reader (`(a and b) or c`): set while a rule
+    /// body after `default`/`when` is printed again because it would start with one.
+    plain_parens: bool,
 }
 
 fn pad(level: usize) -> String {
@@ -83,6 +86,7 @@ impl<'s> Printer<'s> {
             src,
             comments: comments::scan(src),
             next: 0,
+            plain_parens: false,
         }
     }
 
@@ -312,7 +316,14 @@ impl<'s> Printer<'s> {
         let col = last_line_len(&head, level);
         match &r.body {
             RuleBody::Expr(e) => {
-                let v = self.body_expr(e, level, col);
+                let mut v = self.body_expr(e, level, col);
+                // After `default`/`when` a body may not start with `(`: print it again without
+                // the parentheses that are there only for the reader.
+                if (r.default.is_some() || r.when.is_some()) && v.starts_with('(') {
+                    self.plain_parens = true;
+                    v = self.body_expr(e, level, col);
+                    self.plain_parens = false;
+                }
                 head.push_str(&v);
             }
             RuleBody::Import(i) => {
