@@ -441,6 +441,71 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// `s matches M[k]` over constant keys `k` and a constant map `M` of patterns: keys the
+    /// map lacks (undefined patterns), a key that is not a string, a value that is not a
+    /// string or does not compile, a typed map let (its check decides, so no index) — the
+    /// index answers as the scan, errors included.
+    #[test]
+    fn patterns_looked_up_in_a_map_agree_with_the_scan(
+        patterns in prop::collection::vec(good_pattern(), 2..8),
+        missing in prop::collection::vec(any::<bool>(), 8),
+        bad in prop::option::weighted(0.2, (any::<prop::sample::Index>(), bad_pattern())),
+        odd_key in prop::option::weighted(0.15, any::<prop::sample::Index>()),
+        typed in prop::bool::weighted(0.15),
+        subject in prop::option::of(subject()),
+    ) {
+        let mut values = patterns.clone();
+        if let Some((at, b)) = bad {
+            let i = at.index(values.len());
+            values[i] = b;
+        }
+        let entries: Vec<String> = values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !missing[*i])
+            .map(|(i, v)| format!("\"k{i}\": {v}"))
+            .collect();
+        let mut keys: Vec<String> = (0..patterns.len()).map(|i| format!("\"k{i}\"")).collect();
+        if let Some(at) = odd_key {
+            let i = at.index(keys.len());
+            keys[i] = "3".to_string();
+        }
+        let ty = if typed { ": map[string]" } else { "" };
+        let src = format!(
+            "namespace t\npolicy p {{\n  fact d?: document\n  let pats{ty} = {{{}}}\n  let keys = [{}]\n  rule a = any keys as k (d.s matches pats[k])\n  rule f = first keys as k (d.s matches pats[k])\n  rule g = filter keys as k (d.s matches pats[k])\n  export decision of a\n  export decision of f\n  export decision of g\n}}\n",
+            entries.join(", "),
+            keys.join(", ")
+        );
+        let facts = match &subject {
+            Some(s) => format!("{{\"d\": {{\"s\": {s}}}}}"),
+            None => "{}".to_string(),
+        };
+        let (indexed, scanned) = (load(&src, false), load(&src, true));
+        prop_assert_eq!(decide(&indexed, &facts), decide(&scanned, &facts), "{}", src);
+    }
+}
+
+#[test]
+fn patterns_in_a_constant_map_are_indexed() {
+    let src = "namespace t\npolicy p {\n  fact s: string\n  let pats = {\"card\": \"\\\\d{4}\", \"mail\": \"@\"}\n  rule found = filter [\"card\", \"mail\", \"none\"] as k (s matches pats[k])\n  export decision of found\n}\n";
+    let l = load(src, false);
+    assert_eq!(indexes_used(&l), 1);
+    assert_eq!(
+        decide(&l, r#"{"s": "plain text"}"#),
+        vec!["found: FALSE []".to_string()]
+    );
+    assert_eq!(
+        decide(&l, r#"{"s": "mail a@b, card 1234"}"#),
+        vec!["found: TRUE [\"card\",\"mail\"]".to_string()]
+    );
+    let t = target::resolve(&l.program, "t/p/found").unwrap();
+    let text = sentrie_vm::disasm::disasm(&l.program, l.program.rules()[t.rules[0]].func);
+    assert!(text.contains("map[elem] matched by"), "{text}");
+}
+
 #[test]
 fn constant_patterns_run_as_one_set() {
     // 24 patterns or more run as a set (fewer scan faster: each regex has its own prefilter).

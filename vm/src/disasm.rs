@@ -104,9 +104,15 @@ fn index_note(vp: &VerifiedProgram, i: usize) -> Option<String> {
         .take(ix.depth())
         .map(|l| {
             let path: String = l.path.iter().map(|s| format!(".{s}")).collect();
+            // `s matches M[elem]`: the patterns are looked up in a constant map.
+            let base = if spec.via.is_some() {
+                "map[elem]"
+            } else {
+                "elem"
+            };
             format!(
                 "{} {}",
-                if path.is_empty() { "elem" } else { &path },
+                if path.is_empty() { base } else { &path },
                 l.op.text()
             )
         })

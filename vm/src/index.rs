@@ -223,7 +223,7 @@ impl ListIndex {
             failing_let: None,
         };
         if levels.contains(&LevelOp::Matches) {
-            return match (levels.as_slice(), Self::pattern_set(spec, items)) {
+            return match (levels.as_slice(), Self::pattern_set(spec, items, consts)) {
                 ([LevelOp::Matches], Some(patterns)) => ListIndex {
                     levels,
                     nodes: vec![Node {
@@ -283,12 +283,31 @@ impl ListIndex {
 
     /// The set of a `matches` index, or `None` when it could not be exact (an element the scan
     /// would fail on, a pattern that does not compile) or would be too large.
-    fn pattern_set(spec: &IndexSpec, items: &[Const]) -> Option<PatternSet> {
+    fn pattern_set(spec: &IndexSpec, items: &[Const], consts: &[Const]) -> Option<PatternSet> {
         let path = &spec.levels.first()?.path;
+        // `s matches M[elem]`: the element must be a string key (anything else fails in the
+        // scan); a key M lacks gives an undefined pattern, which never matches.
+        let via = match spec.via {
+            None => None,
+            Some(m) => match consts.get(m as usize)? {
+                Const::Map(entries) => Some(entries),
+                _ => return None,
+            },
+        };
         let mut patterns = Vec::new();
         let mut positions = Vec::new();
         for (pos, elem) in items.iter().enumerate() {
-            if let Some(p) = element_pattern(elem, path).ok()? {
+            let target = match (via, elem) {
+                (None, _) => Some(elem),
+                (Some(entries), Const::Str(k)) => {
+                    entries.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+                }
+                (Some(_), _) => return None,
+            };
+            let Some(target) = target else {
+                continue;
+            };
+            if let Some(p) = element_pattern(target, path).ok()? {
                 patterns.push(p);
                 positions.push(pos as u32);
             }

@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 9;
+pub const IR_VERSION: u32 = 10;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -260,6 +260,9 @@ pub struct IndexSpec {
     /// check still decides: if the constant does not conform, [`crate::Instr::IndexGuard`]
     /// evaluates the let (which fails as it would in a scan).
     pub typed_let: Option<(u32, TypeId)>,
+    /// For a `matches` level: the constant map (a constant id) the pattern is looked up in by
+    /// the element (`s matches M[elem]`), before the level's path.
+    pub via: Option<u32>,
 }
 
 /// How one conjunct compares an element's field (reached by `path` from the element) with a

@@ -164,6 +164,12 @@ fn verify_indexes(p: &Program) -> Result<(), VerifyError> {
             && spec.rules.iter().all(|r| p.rules.get(*r).is_some())
             && spec.typed_let.is_none_or(|(l, ty)| {
                 p.lets.get(LetId::from_u32(l)).is_some() && p.types.get(ty).is_some()
+            })
+            && spec.via.is_none_or(|m| {
+                matches!(
+                    p.consts.get(m as usize),
+                    Some(crate::program::Const::Map(_))
+                )
             });
         if !ok {
             return Err(VerifyError::Malformed(format!("index {}", spec.what)));

@@ -234,6 +234,18 @@ impl<'c, 'p> Lower<'c, 'p> {
     /// The constant list `e` denotes: a literal, or a policy `let` bound to one (with, for a
     /// typed let, the let and its type: the index is guarded by the let's check).
     fn constant_list(&mut self, e: &Expr) -> Option<ConstList> {
+        match self.constant_of(e)? {
+            (Const::List(items), typed_let) => Some(ConstList { items, typed_let }),
+            _ => None,
+        }
+    }
+
+    /// The constant value of `e` (a let bound to a constant, or a literal), and the typed let
+    /// holding it (if it is one).
+    fn constant_of(
+        &mut self,
+        e: &Expr,
+    ) -> Option<(Const, Option<(u32, sentrie_vm::program::TypeId)>)> {
         if !self.b.index {
             return None;
         }
@@ -255,10 +267,40 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             _ => (super::expr::fold(e)?, None),
         };
-        match c {
-            Const::List(items) => Some(ConstList { items, typed_let }),
-            _ => None,
+        Some((c, typed_let))
+    }
+
+    /// `s matches M[elem]` with `M` an untyped constant map (a typed let's check could fail
+    /// where the scan reads it): the level, the subject and the map's constant id.
+    fn matches_via_map<'e>(
+        &mut self,
+        c: &'e Expr,
+        var: &str,
+        bound: &[&str],
+    ) -> Option<(IndexLevel, &'e Expr, u32)> {
+        let ExprKind::Binary(BinOp::Matches, subject, pattern) = &c.kind else {
+            return None;
+        };
+        let ExprKind::Index(m, k) = &pattern.kind else {
+            return None;
+        };
+        if !matches!(&k.kind, ExprKind::Ident(n) if n == var)
+            || mentions(subject, bound)
+            || mentions(m, bound)
+        {
+            return None;
         }
+        let map @ Const::Map(_) = (match self.constant_of(m)? {
+            (c, None) => c,
+            (_, Some(_)) => return None,
+        }) else {
+            return None;
+        };
+        let level = IndexLevel {
+            op: LevelOp::Matches,
+            path: Vec::new(),
+        };
+        Some((level, subject, self.b.const_id(map)))
     }
 
     /// Where a scan would read a typed let's list: the let's type check (see `IndexGuard`).
@@ -306,6 +348,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             rules: Vec::new(),
             what: format!("{} a list of {n}", op.symbol()),
             typed_let,
+            via: None,
         });
         let hay_first = matches!(op, BinOp::Contains | BinOp::NotContains);
         if hay_first {
@@ -356,8 +399,17 @@ impl<'c, 'p> Lower<'c, 'p> {
         chain(pred, BinOp::And, &mut conj);
         let mut levels = Vec::new();
         let mut values = Vec::new();
-        for c in conj {
-            if levels.len() == MAX_LEVELS {
+        let mut via = None;
+        if let Some((lv, v, m)) = conj
+            .first()
+            .and_then(|c| self.matches_via_map(c, var, &bound))
+        {
+            levels.push(lv);
+            values.push(v);
+            via = Some(m);
+        }
+        for c in conj.into_iter().skip(levels.len()) {
+            if levels.len() == MAX_LEVELS || via.is_some() {
                 break;
             }
             let Some((lv, v)) = level(c, var, &bound) else {
@@ -396,6 +448,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             rules: Vec::new(),
             what: format!("{} as {var}", op.name()),
             typed_let,
+            via,
         });
         // The collection is evaluated first, before any level value.
         self.guard(index);
@@ -698,6 +751,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             rules: run.rules,
             what: format!("or of {n} rules on {}", names.join(", ")),
             typed_let: None,
+            via: None,
         });
         let cand = self.probes(index, &run.keys);
         let j = self.f.alloc();
