@@ -247,10 +247,13 @@ proptest! {
         let names: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
         src.push_str(&format!("  rule chained = {}\n  export decision of chained\n", names.join(" or ")));
         src.push_str(&format!("  rule listed = any [{}] as r (r)\n  export decision of listed\n", names.join(", ")));
-        src.push_str("  rule member = req.x in [\"v0\", \"v1\", 2, 0, null, true, unknown, \"x\", [1]]\n  export decision of member\n}\n");
+        src.push_str("  rule member = req.x in [\"v0\", \"v1\", 2, 0, null, true, unknown, \"x\", [1]]\n  export decision of member\n");
+        // Short lists too: a lookup beats building the list in every decision.
+        src.push_str("  rule few = req.x in [\"v0\", 2]\n  export decision of few\n");
+        src.push_str("  rule odd = [null, unknown] contains req.y\n  export decision of odd\n}\n");
         let indexed = load(&src, false);
         let scanned = load(&src, true);
-        prop_assert_eq!(indexes_used(&indexed), 3);
+        prop_assert_eq!(indexes_used(&indexed), 5);
         for f in &cases {
             prop_assert_eq!(decide(&indexed, f), decide(&scanned, f), "facts {}\n{}", f, src);
         }

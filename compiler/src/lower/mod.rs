@@ -10,6 +10,7 @@ mod calls;
 mod expr;
 mod forms;
 mod index;
+mod index_rules;
 mod names;
 
 use sentrie_grammar::ast::{self, Expr, ExprKind, FactMarker, RuleBody};
