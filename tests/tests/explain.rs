@@ -140,3 +140,72 @@ fn large_values_are_truncated() {
     assert_eq!(shown["truncated"], true);
     assert_eq!(shown["bytes"], 5002);
 }
+
+/// Constant fact defaults are bound without running their function in plain evaluation
+/// (explained evaluation still runs it): both give the same outcomes, a default that breaks
+/// its type included, whether the fact is supplied or not.
+#[test]
+fn constant_fact_defaults_bind_as_their_function_would() {
+    const DEFAULTS: &str = "namespace t
+shape Lim { daily!: number @max(100) }
+policy d {
+  fact limits?: document default {\"daily\": 20, \"models\": [\"a\", \"b\"]}
+  fact tag?: string default \"t1\"
+  fact ok?: Lim default {\"daily\": 5}
+  rule r = limits.daily + count(limits.models)
+  rule t = tag
+  rule o = ok.daily
+  export decision of r
+  export decision of t
+  export decision of o
+}
+policy e {
+  fact bad?: Lim default {\"daily\": 500}
+  rule b = bad.daily
+  export decision of b
+}
+";
+    let loaded = sentrie_tests::compile(&[("t.sentrie", DEFAULTS)]).unwrap();
+    let p = &loaded.program;
+    let limits = sentrie_vm::Limits::default();
+    for (target, facts, want) in [
+        ("t/d", "{}", vec![json!(22), json!("t1"), json!(5)]),
+        (
+            "t/d",
+            r#"{"limits": {"daily": 1, "models": []}, "tag": "x", "ok": {"daily": 7}}"#,
+            vec![json!(1), json!("x"), json!(7)],
+        ),
+        ("t/e", r#"{"bad": {"daily": 50}}"#, vec![json!(50)]),
+    ] {
+        let t = sentrie_vm::target::resolve(p, target).unwrap();
+        let bump = bumpalo::Bump::new();
+        let facts = sentrie_vm::json::decode(facts.as_bytes(), &bump).unwrap();
+        let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, limits);
+        let (explained, _) =
+            sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, limits);
+        let values: Vec<Json> = plain
+            .iter()
+            .map(|o| sentrie_vm::json::to_json(o.result.as_ref().unwrap().value))
+            .collect();
+        assert_eq!(values, want, "{target} {facts:?}");
+        let explained: Vec<Json> = explained
+            .iter()
+            .map(|o| sentrie_vm::json::to_json(o.result.as_ref().unwrap().value))
+            .collect();
+        assert_eq!(explained, want);
+    }
+    // A default that breaks its type: the same error both ways.
+    let t = sentrie_vm::target::resolve(p, "t/e").unwrap();
+    let bump = bumpalo::Bump::new();
+    let facts = sentrie_vm::json::decode(b"{}", &bump).unwrap();
+    let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, limits);
+    let (explained, _) =
+        sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, limits);
+    let message = |o: &sentrie_vm::Outcome<'_>| o.result.as_ref().err().map(|e| e.message());
+    assert!(
+        message(&plain[0]).is_some_and(|m| m.contains("bad")),
+        "{:?}",
+        message(&plain[0])
+    );
+    assert_eq!(message(&plain[0]), message(&explained[0]));
+}

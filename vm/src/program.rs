@@ -27,7 +27,7 @@ pub struct TypeId(u32);
 entity_impl!(TypeId, "type");
 
 /// Version of the bytecode encoding inside compiled packs; bump on any incompatible change.
-pub const IR_VERSION: u32 = 10;
+pub const IR_VERSION: u32 = 11;
 
 /// A constant in the pool. Deserialization is depth-limited (see `ConstRepr`), so a hostile
 /// compiled pack cannot exhaust the stack with nested lists.
@@ -157,6 +157,9 @@ pub struct FactInfo {
     pub exposed: String,
     pub required: bool,
     pub default: Option<FuncId>,
+    /// The default's value when it is a constant (not null): bound without running
+    /// `default`'s function (which explained evaluations still run, to trace it).
+    pub default_const: Option<u32>,
     pub ty: TypeId,
 }
 

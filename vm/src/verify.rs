@@ -130,10 +130,12 @@ fn verify_tables(p: &Program) -> Result<(), VerifyError> {
                 .get(*l)
                 .is_some_and(|x| x.slot as usize == i && x.policy == pid && func_of(x.func, pid))
         });
-        let facts_ok = pol
-            .facts
-            .iter()
-            .all(|f| p.types.get(f.ty).is_some() && f.default.is_none_or(|d| func_of(d, pid)));
+        let facts_ok = pol.facts.iter().all(|f| {
+            p.types.get(f.ty).is_some()
+                && f.default.is_none_or(|d| func_of(d, pid))
+                && f.default_const
+                    .is_none_or(|k| (k as usize) < p.consts.len())
+        });
         if !(rules_ok && exports_ok && lets_ok && facts_ok) {
             return Err(VerifyError::Malformed(format!(
                 "policy {}/{}",

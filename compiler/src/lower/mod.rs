@@ -144,6 +144,12 @@ impl<'p> Cx<'_, 'p> {
                 l.value(d, None);
                 l.finish()
             });
+            let default_const = f
+                .default
+                .as_ref()
+                .and_then(expr::fold)
+                .filter(|c| !matches!(c, Const::Null))
+                .map(|c| self.b.const_id(c));
             let exposed = f
                 .alias
                 .as_ref()
@@ -157,6 +163,7 @@ impl<'p> Cx<'_, 'p> {
                 exposed,
                 required,
                 default,
+                default_const,
                 ty,
             });
         }

@@ -44,15 +44,18 @@ impl<'a, T: Trace> Vm<'a, T> {
                 None if fact.required => {
                     return Err(EvalError::plain(ErrorKind::MissingFact(name.clone())))
                 }
-                None => match fact.default {
-                    Some(func) => {
+                None => match (fact.default, fact.default_const) {
+                    // A constant default: its value, without a frame (explained evaluations
+                    // run the function, so that the trace shows it).
+                    (Some(_), Some(k)) if !T::ON => self.composite_const(k, &p.consts[k as usize]),
+                    (Some(func), _) => {
                         let v = self.call_top(idx, func)?;
                         if matches!(v.plain(), Value::Null) {
                             return Err(EvalError::plain(ErrorKind::NullFact(name.clone())));
                         }
                         v.plain()
                     }
-                    None => Value::Undefined,
+                    (None, _) => Value::Undefined,
                 },
             };
             if !value.is_undefined() {
