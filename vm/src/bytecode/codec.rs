@@ -313,13 +313,19 @@ mod tests {
         }
     }
 
+    /// The opcode byte `instr` is written with.
+    fn opcode(instr: Instr) -> u8 {
+        let mut out = Vec::new();
+        write(instr, &mut out);
+        out[0]
+    }
+
     #[test]
     fn opcodes_are_distinct() {
         let mut seen = std::collections::HashSet::new();
         for instr in every_instruction(1) {
-            let mut out = Vec::new();
-            write(instr, &mut out);
-            assert!(seen.insert(out[0]), "opcode {} used twice", out[0]);
+            let op = opcode(instr);
+            assert!(seen.insert(op), "opcode {op} used twice");
         }
     }
 
@@ -339,46 +345,25 @@ mod tests {
     fn out_of_range_operands_are_refused() {
         // A register over u16, a sixth varint byte, a bool of 2, an unknown form, an unknown
         // opcode.
-        let move_op = {
-            let mut out = Vec::new();
-            write(
-                Instr::Move {
-                    dst: Reg(0),
-                    src: Reg(0),
-                },
-                &mut out,
-            );
-            out[0]
-        };
+        let move_op = opcode(Instr::Move {
+            dst: Reg(0),
+            src: Reg(0),
+        });
         assert_eq!(decode(&[1, move_op, 0, 0]).map(|c| c.len()), Some(1));
         assert_eq!(decode(&[1, move_op, 0x80, 0x80, 0x04, 0]), None);
         assert_eq!(
             decode(&[1, move_op, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0]),
             None
         );
-        let bool_op = {
-            let mut out = Vec::new();
-            write(
-                Instr::LoadBool {
-                    dst: Reg(0),
-                    value: true,
-                },
-                &mut out,
-            );
-            out[0]
-        };
+        let bool_op = opcode(Instr::LoadBool {
+            dst: Reg(0),
+            value: true,
+        });
         assert_eq!(decode(&[1, bool_op, 0, 2]), None);
-        let iter_op = {
-            let mut out = Vec::new();
-            write(
-                Instr::IterCheck {
-                    src: Reg(0),
-                    op: IterOp::Any,
-                },
-                &mut out,
-            );
-            out[0]
-        };
+        let iter_op = opcode(Instr::IterCheck {
+            src: Reg(0),
+            op: IterOp::Any,
+        });
         assert_eq!(decode(&[1, iter_op, 0, 7]), None);
         assert_eq!(decode(&[1, 255]), None);
         // A count that does not match what follows.
