@@ -106,3 +106,33 @@ fn the_prefilter_is_kept_for_digit_led_patterns_only() {
     assert!(!pat.is_match(&"word ".repeat(200)));
     assert!(regex_needed::prefilter("(?i)password", 100).is_none());
 }
+
+/// Bytes of a subject for the scanner test: mostly ASCII text, some digits and punctuation,
+/// now and then a non-ASCII byte (a block holding one is looked up byte by byte).
+fn scan_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        8 => b'a'..=b'z',
+        2 => Just(b' '),
+        1 => b'0'..=b'9',
+        1 => prop::sample::select(b"-+()@.%_".to_vec()),
+        1 => 0x80u8..=0xff,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The word-at-a-time scan tells exactly what a byte-by-byte look at the set tells, for
+    /// subjects of every length around the block sizes and needed bytes anywhere in them.
+    #[test]
+    fn the_scanner_agrees_with_a_byte_by_byte_look(
+        p in pattern(),
+        text in prop::collection::vec(scan_byte(), 0..140),
+    ) {
+        if let Some(set) = regex_needed::needed_by(&p, 100) {
+            let naive = text.iter().any(|b| set.contains(*b));
+            let scanner = regex_needed::Scanner::new(set);
+            prop_assert_eq!(scanner.any_in(&text), naive, "{:?} on {:?}", p, text);
+        }
+    }
+}
