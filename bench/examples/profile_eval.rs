@@ -79,6 +79,15 @@ fn main() {
         eprintln!("{which}: {:?} per decode", start.elapsed() / n);
         return;
     }
+    if std::env::var_os("SENTRIE_PROFILE_BIND").is_some() {
+        for _ in 0..n {
+            bump.reset();
+            let out = sentrie_vm::interp::check_facts(&loaded.program, t.policy, facts, &bump);
+            std::hint::black_box(out.is_ok());
+        }
+        eprintln!("{which}: {:?} per binding", start.elapsed() / n);
+        return;
+    }
     for _ in 0..n {
         bump.reset();
         let out = sentrie_vm::evaluate(
