@@ -125,6 +125,8 @@ impl FnBuilder {
             | Instr::JumpIfNotTrue { target: t, .. }
             | Instr::JumpIfFalse { target: t, .. }
             | Instr::JumpIfUndef { target: t, .. }
+            | Instr::OrJump { target: t, .. }
+            | Instr::AndJump { target: t, .. }
             | Instr::IndexDone { target: t, .. }
             | Instr::EnsureLocal { target: t, .. } => *t = target,
             _ => {}

@@ -33,17 +33,17 @@ pub fn conforms(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> bo
         | (TypeKind::Trinary, Value::Bool(_) | Value::Unknown)
         | (TypeKind::Document, Value::Map(_)) => true,
         (TypeKind::List(elem), Value::List(items)) => {
-            items.iter().all(|x| conforms(p, *elem, *x, depth + 1))
+            items.iter().all(|x| child(p, *elem, *x, depth))
         }
-        (TypeKind::Map(elem), Value::Map(entries)) => entries
-            .iter()
-            .all(|(_, x)| conforms(p, *elem, *x, depth + 1)),
+        (TypeKind::Map(elem), Value::Map(entries)) => {
+            entries.iter().all(|(_, x)| child(p, *elem, *x, depth))
+        }
         (TypeKind::Record(elems), Value::List(items)) => {
             items.len() == elems.len()
                 && elems
                     .iter()
                     .zip(items.iter())
-                    .all(|(t, x)| conforms(p, *t, *x, depth + 1))
+                    .all(|(t, x)| child(p, *t, *x, depth))
         }
         (TypeKind::Shape(fields), Value::Map(entries)) => {
             fields
@@ -51,13 +51,43 @@ pub fn conforms(p: &VerifiedProgram, ty: TypeId, v: Value<'_>, depth: u32) -> bo
                 .all(|f| match crate::value::map_get(entries, &f.name) {
                     None => !f.required,
                     Some(Value::Null) => f.nullable,
-                    Some(x) => conforms(p, f.ty, x, depth + 1),
+                    Some(x) => child(p, f.ty, x, depth),
                 })
         }
         (TypeKind::Alias(target), _) => conforms(p, *target, v, depth + 1),
         _ => false,
     };
     kind_ok && def.constraints.iter().all(|c| constraint_holds(p, c, v))
+}
+
+/// [`conforms`] for an element or field of a value at `depth`. A scalar type without
+/// constraints is answered here, without a call (the visit is counted all the same, so the
+/// budget is spent as by the walk).
+#[inline(always)]
+fn child(p: &VerifiedProgram, ty: TypeId, x: Value<'_>, depth: u32) -> bool {
+    let def = &p.program.types[ty];
+    if !def.constraints.is_empty() {
+        return conforms(p, ty, x, depth + 1);
+    }
+    let ok = match (&def.kind, x) {
+        (TypeKind::Any, _) => true,
+        (TypeKind::Number, Value::Num(_))
+        | (TypeKind::String, Value::Str(_))
+        | (TypeKind::Boolean, Value::Bool(_))
+        | (TypeKind::Trinary, Value::Bool(_) | Value::Unknown)
+        | (TypeKind::Document, Value::Map(_)) => true,
+        (_, Value::Decision(_)) => return conforms(p, ty, x, depth + 1),
+        (
+            TypeKind::Number
+            | TypeKind::String
+            | TypeKind::Boolean
+            | TypeKind::Trinary
+            | TypeKind::Document,
+            _,
+        ) => false,
+        _ => return conforms(p, ty, x, depth + 1),
+    };
+    depth < crate::MAX_VALUE_DEPTH && crate::work::visit() && ok
 }
 
 /// Why `v` does not conform to `ty`: the walk of [`check`] that builds the reason (`Ok` when

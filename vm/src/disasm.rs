@@ -47,6 +47,12 @@ pub fn disasm(vp: &VerifiedProgram, func: FuncId) -> String {
             Instr::GetField { name, .. } | Instr::GetFieldLenient { name, .. } => {
                 p.names.get(*name as usize).map(|n| format!("  ; .{n}"))
             }
+            Instr::GetFactField { idx, name, .. } => {
+                let fact = p.policies[f.policy].facts.get(usize::from(*idx));
+                let field = p.names.get(usize::from(*name));
+                fact.zip(field)
+                    .map(|(fact, field)| format!("  ; {}.{field}", fact.exposed))
+            }
             Instr::LoadAdhoc { name, .. } => {
                 p.names.get(*name as usize).map(|n| format!("  ; fact {n}"))
             }

@@ -359,6 +359,10 @@ impl<'p> FuncCheck<'p> {
             Instr::GetField { dst, src, name } | Instr::GetFieldLenient { dst, src, name } => {
                 self.reg(dst).and(self.reg(src)).and(self.name(name.into()))
             }
+            Instr::GetFactField { dst, idx, name, .. } => self
+                .reg(dst)
+                .and(self.fact(idx))
+                .and(self.name(name.into())),
             Instr::GetIndex { dst, src, key } | Instr::GetIndexLenient { dst, src, key } => {
                 self.reg(dst).and(self.reg(src)).and(self.reg(key))
             }
@@ -391,7 +395,9 @@ impl<'p> FuncCheck<'p> {
             Instr::JumpIfTrue { src, target }
             | Instr::JumpIfNotTrue { src, target }
             | Instr::JumpIfFalse { src, target }
-            | Instr::JumpIfUndef { src, target } => self.reg(src).and(self.forward(pc, target)),
+            | Instr::JumpIfUndef { src, target }
+            | Instr::OrJump { reg: src, target }
+            | Instr::AndJump { reg: src, target } => self.reg(src).and(self.forward(pc, target)),
             Instr::MakeList { dst, src, n } => self.reg(dst).and(self.regs(src, n.into())),
             Instr::MakeMap { dst, src, n } => self.reg(dst).and(self.regs(src, 2 * n as usize)),
             Instr::IterCheck { src, .. } => self.reg(src),
@@ -530,6 +536,8 @@ mod tests {
             Instr::JumpIfNotTrue { src: r, target: 1 },
             Instr::JumpIfFalse { src: r, target: 0 },
             Instr::JumpIfUndef { src: r, target: 1 },
+            Instr::OrJump { reg: r, target: 1 },
+            Instr::AndJump { reg: r, target: 0 },
         ] {
             let err = check(&looping(jump)).unwrap_err();
             assert!(

@@ -122,10 +122,15 @@ pub fn exhausted() -> bool {
 
 /// Visits every node of `v` (what writing it as JSON would cost); false when the budget ran
 /// out on the way.
+#[inline]
 pub fn measure(v: Value<'_>) -> bool {
     if !matches!(v, Value::List(_) | Value::Map(_) | Value::Decision(_)) {
         return visit();
     }
+    measure_walk(v)
+}
+
+fn measure_walk(v: Value<'_>) -> bool {
     let mut stack: smallvec::SmallVec<[(Value<'_>, u32); 32]> = smallvec::smallvec![(v, 0)];
     while let Some((v, depth)) = stack.pop() {
         if !enter(depth) {

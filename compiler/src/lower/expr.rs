@@ -130,13 +130,32 @@ impl<'c, 'p> Lower<'c, 'p> {
                 return;
             }
         }
+        let before = self.f.pc();
         let r = self.temp(recv);
         let name = self.b.name_id(&name.text);
-        self.loc(span);
         let name = u16::try_from(name).unwrap_or_else(|_| {
             self.f.overflow = true;
             0
         });
+        // A field of a fact is read in one instruction: the receiver's `LoadFact`, just
+        // emitted into a temporary nothing else reads, is replaced.
+        if self.f.pc() == before + 1 {
+            if let Some(&Instr::LoadFact { dst: t, idx }) = self.f.code.last() {
+                if t == r {
+                    self.f.code.pop();
+                    self.loc(span);
+                    let lenient = self.lenient > 0;
+                    self.f.emit(Instr::GetFactField {
+                        dst,
+                        idx,
+                        name,
+                        lenient,
+                    });
+                    return;
+                }
+            }
+        }
+        self.loc(span);
         if self.lenient > 0 {
             self.f.emit(Instr::GetFieldLenient { dst, src: r, name });
         } else {
@@ -208,15 +227,14 @@ impl<'c, 'p> Lower<'c, 'p> {
         match op {
             BinOp::And | BinOp::Or => {
                 self.expr(a, dst);
-                self.f.emit(Instr::Truthy { dst, src: dst });
                 let skip = if op == BinOp::And {
-                    self.f.emit_fwd(Instr::JumpIfFalse {
-                        src: dst,
+                    self.f.emit_fwd(Instr::AndJump {
+                        reg: dst,
                         target: 0,
                     })
                 } else {
-                    self.f.emit_fwd(Instr::JumpIfTrue {
-                        src: dst,
+                    self.f.emit_fwd(Instr::OrJump {
+                        reg: dst,
                         target: 0,
                     })
                 };

@@ -215,6 +215,9 @@ opcodes! {
     70 ContainsConst { dst, src, index },
     71 Fail { k },
     72 Ret { src },
+    73 GetFactField { dst, idx, name, lenient },
+    74 OrJump { reg, target },
+    75 AndJump { reg, target },
 }
 
 /// Every instruction of `code`, encoded, after their count.

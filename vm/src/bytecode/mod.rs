@@ -129,6 +129,14 @@ pub enum Instr {
         src: Reg,
         key: Reg,
     },
+    /// `dst = facts[idx].names[name]`: a field of a bound fact in one step (`GetField` over
+    /// a `LoadFact`), `lenient` as `GetFieldLenient` is.
+    GetFactField {
+        dst: Reg,
+        idx: u16,
+        name: u16,
+        lenient: bool,
+    },
     /// Field access that yields undefined on an undefined/null receiver (lenient operand).
     GetFieldLenient {
         dst: Reg,
@@ -286,6 +294,17 @@ pub enum Instr {
     /// Jump when `T(src)` is FALSE.
     JumpIfFalse {
         src: Reg,
+        target: u32,
+    },
+    /// The left operand of `or`: `reg = T(reg)`, then jump when it is TRUE (`Truthy` and
+    /// `JumpIfTrue` in one step).
+    OrJump {
+        reg: Reg,
+        target: u32,
+    },
+    /// The left operand of `and`: `reg = T(reg)`, then jump when it is FALSE.
+    AndJump {
+        reg: Reg,
         target: u32,
     },
     JumpIfUndef {

@@ -7,11 +7,11 @@ use bumpalo::collections::Vec as BumpVec;
 
 use super::{Flow, Frame, Ret, Step, Vm};
 use crate::builtins;
-use crate::bytecode::Reg;
+use crate::bytecode::{Instr, Reg};
 use crate::error::ErrorKind;
 use crate::host::NativeEnv;
 use crate::json;
-use crate::program::{LetId, RuleId};
+use crate::program::{FuncId, LetId, RuleId};
 use crate::trace::Trace;
 use crate::value::{DecisionVal, Value};
 
@@ -64,6 +64,7 @@ impl<'a, T: Trace> Vm<'a, T> {
 
     /// A rule import (`import decision of ... with ...`): a sandbox context with the `with`
     /// values as its facts, and the imported rule's function pushed on it.
+    #[inline(never)]
     pub(super) fn import(
         &mut self,
         frame: Frame<'a>,
@@ -95,6 +96,7 @@ impl<'a, T: Trace> Vm<'a, T> {
 
     /// `Ret`: pops the frame and completes what called it. `pc` becomes the caller's, so an
     /// error while completing (an attachment that cannot start) is reported at the call.
+    #[inline(never)]
     pub(super) fn ret(&mut self, v: Value<'a>, depth: usize, pc: &mut usize) -> Step<Flow<'a>> {
         let Some(fr) = self.frames.pop() else {
             return Ok(Flow::Return(v));
@@ -139,8 +141,8 @@ impl<'a, T: Trace> Vm<'a, T> {
         Ok(Flow::Continue)
     }
 
-    /// Records attachment `idx` of `dec` and starts the next one (true), or completes the
-    /// decision and caches it (false).
+    /// Records attachment `idx` of `dec` and runs the ones after it (see
+    /// [`Vm::run_attachments`]).
     fn next_attachment(
         &mut self,
         ctx: u32,
@@ -151,18 +153,50 @@ impl<'a, T: Trace> Vm<'a, T> {
         start: u32,
     ) -> Step<bool> {
         self.att_stack.push(v.plain());
+        self.run_attachments(ctx, dec, idx + 1, dst, start)
+    }
+
+    /// Computes the attachments of `dec` from `idx` on: those that only load a fact or a
+    /// constant at once, the first other one by pushing its frame (true: it runs next). When
+    /// none is left the decision is completed and cached (false).
+    fn run_attachments(
+        &mut self,
+        ctx: u32,
+        dec: &'a DecisionVal<'a>,
+        mut idx: u32,
+        dst: u32,
+        start: u32,
+    ) -> Step<bool> {
         let info = &self.p.rules[dec.rule];
-        if (idx as usize) + 1 < info.attachments.len() {
-            let next = idx + 1;
-            let ret = Ret::Attach {
-                dec,
-                idx: next,
-                dst,
-                start,
+        while let Some(&(_, func)) = info.attachments.get(idx as usize) {
+            let started = match self.trivial_call(func, ctx) {
+                Some(Ok(v)) => {
+                    self.att_stack.push(v.plain());
+                    idx += 1;
+                    continue;
+                }
+                Some(Err(e)) => Err(e),
+                None => {
+                    let ret = Ret::Attach {
+                        dec,
+                        idx,
+                        dst,
+                        start,
+                    };
+                    self.push_frame(func, ctx, ret)
+                }
             };
-            let func = info.attachments[next as usize].1;
-            self.push_frame(func, ctx, ret)?;
-            return Ok(true);
+            return match started {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    // No attachment frame is left to unwind: the half-built decision must
+                    // not stay cached.
+                    self.att_stack.truncate(start as usize);
+                    let slot = info.slot as usize;
+                    self.ctxs[ctx as usize].rules.set(slot, None, self.bump);
+                    Err(e)
+                }
+            };
         }
         let attachments = self
             .bump
@@ -177,6 +211,29 @@ impl<'a, T: Trace> Vm<'a, T> {
             .set(info.slot as usize, Some(done), self.bump);
         self.regs[dst as usize] = Value::Decision(done);
         Ok(false)
+    }
+
+    /// The value of `func` when all it does is load a fact or a constant and return it,
+    /// computed without a frame but charged and depth-checked as a call is. `None` for any
+    /// other function, and in explained evaluations (their traces show every call).
+    fn trivial_call(&mut self, func: FuncId, ctx: u32) -> Option<Step<Value<'a>>> {
+        if T::ON {
+            return None;
+        }
+        let v = match self.p.funcs[func].code.as_slice() {
+            [Instr::LoadFact { dst, idx }, Instr::Ret { src }] if dst == src => {
+                self.ctxs[ctx as usize].facts[*idx as usize].get()
+            }
+            [Instr::LoadConst { dst, k }, Instr::Ret { src }] if dst == src => {
+                let p = self.p;
+                self.load_const(*k, &p.consts[*k as usize])
+            }
+            _ => return None,
+        };
+        if self.frames.len() >= self.limits.max_depth {
+            return Some(Err(ErrorKind::Recursion));
+        }
+        Some(self.charge().map(|()| v))
     }
 
     /// Wraps a rule's value as a decision, caches it, and starts its attachments if any
@@ -209,18 +266,11 @@ impl<'a, T: Trace> Vm<'a, T> {
             self.regs[dst as usize] = Value::Decision(dec);
             return Ok(false);
         }
-        let func = info.attachments[0].1;
         let start = self.att_stack.len() as u32;
-        let ret = Ret::Attach {
-            dec,
-            idx: 0,
-            dst,
-            start,
-        };
-        self.push_frame(func, ctx, ret)?;
-        Ok(true)
+        self.run_attachments(ctx, dec, 0, dst, start)
     }
 
+    #[inline(never)]
     pub(super) fn call_builtin(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
         let call = &self.p.calls[site as usize];
         let start = base + call.args.0 as usize;
@@ -231,6 +281,7 @@ impl<'a, T: Trace> Vm<'a, T> {
         })
     }
 
+    #[inline(never)]
     pub(super) fn call_native(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
         let now_ms = *self.now_ms.get_or_insert_with(unix_ms);
         let info = &self.p.natives[site as usize];
@@ -246,6 +297,7 @@ impl<'a, T: Trace> Vm<'a, T> {
         })
     }
 
+    #[inline(never)]
     pub(super) fn call_module(&mut self, base: usize, site: u32) -> Step<Value<'a>> {
         let vp = self.vp;
         let m = &self.p.module_sites[site as usize];

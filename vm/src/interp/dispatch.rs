@@ -14,15 +14,17 @@ use crate::conform;
 use crate::error::ErrorKind;
 use crate::json;
 use crate::ops::{
-    add, arith, compare, contains, equals, get_field, get_index, is_empty, matches_dyn, unary_num,
+    add, arith, compare, contains, contains_in, equals, field, get_index, is_empty, matches_dyn,
+    unary_num,
 };
 use crate::program::{Const, TypeId};
 use crate::trace::Trace;
 use crate::value::{map_get, Tri, Value};
 
 impl<'a, T: Trace> Vm<'a, T> {
-    /// Executes instructions of the top frame until a call, a return or an error. On return
-    /// `*pc_out` is the pc after the last instruction executed.
+    /// Executes instructions from the top frame on, following calls and returns, until the
+    /// stack is back to `depth` or an error. On return `*pc_out` is the pc after the last
+    /// instruction executed (of the frame on top at that point).
     pub(super) fn exec(
         &mut self,
         frame: Frame<'a>,
@@ -30,9 +32,33 @@ impl<'a, T: Trace> Vm<'a, T> {
         depth: usize,
     ) -> Step<Flow<'a>> {
         let p = self.p;
-        let code = &p.funcs[frame.func].code;
-        let base = frame.base as usize;
+        let mut frame = frame;
+        let mut code = &p.funcs[frame.func].code;
+        let mut base = frame.base as usize;
+        // The frame's context: its fact and let cells live in the arena, so they are held
+        // here while the frame runs (contexts pushed meanwhile do not move them).
+        let Some(ctx) = self.ctxs.get(frame.ctx as usize) else {
+            return Err(ErrorKind::Internal("frame without a context"));
+        };
+        let (mut facts, mut lets) = (ctx.facts, ctx.lets);
         let mut pc = *pc_out;
+        // A call pushed a frame, or a return popped one: carry on with the new top frame
+        // (its pc was saved when it made the call, or is 0 for a new one).
+        macro_rules! switch {
+            () => {{
+                let Some(&top) = self.frames.last() else {
+                    break Err(ErrorKind::Internal("no frame left to run"));
+                };
+                let Some(ctx) = self.ctxs.get(top.ctx as usize) else {
+                    break Err(ErrorKind::Internal("frame without a context"));
+                };
+                (facts, lets) = (ctx.facts, ctx.lets);
+                frame = top;
+                code = &p.funcs[frame.func].code;
+                base = frame.base as usize;
+                pc = frame.pc as usize;
+            }};
+        }
         macro_rules! r {
             ($reg:expr) => {
                 self.regs[base + $reg.0 as usize]
@@ -58,7 +84,10 @@ impl<'a, T: Trace> Vm<'a, T> {
             ($e:expr) => {{
                 match $e {
                     Ok(Some(v)) => v,
-                    Ok(None) => break Ok(Flow::Continue),
+                    Ok(None) => {
+                        switch!();
+                        continue;
+                    }
                     Err(kind) => break Err(kind),
                 }
             }};
@@ -88,11 +117,12 @@ impl<'a, T: Trace> Vm<'a, T> {
             pc += 1;
             match instr {
                 Instr::LoadConst { dst, k } => {
-                    // Scalars inline; lists and maps are built in the arena once.
+                    // Scalars here; lists and maps are built in the arena once.
                     let v = match &p.consts[k as usize] {
                         Const::Num(n) => Value::Num(*n),
                         Const::Str(s) => Value::Str(s),
-                        other => self.composite_const(k, other),
+                        Const::Bool(b) => Value::Bool(*b),
+                        composite => self.load_const(k, composite),
                     };
                     set!(dst, v)
                 }
@@ -102,7 +132,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 Instr::LoadUnknown { dst } => set!(dst, Value::Unknown),
                 Instr::Move { dst, src } => set!(dst, r!(src)),
                 Instr::LoadFact { dst, idx } => {
-                    set!(dst, self.ctxs[frame.ctx as usize].facts[idx as usize].get())
+                    set!(dst, facts[idx as usize].get())
                 }
                 Instr::LoadAdhoc { dst, name } => {
                     let ctx = &self.ctxs[frame.ctx as usize];
@@ -114,7 +144,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::InlineLet { dst, let_id } => {
                     let info = &p.lets[crate::program::LetId::from_u32(let_id)];
-                    let cached = self.ctxs[frame.ctx as usize].lets[info.slot as usize].get();
+                    let cached = lets[info.slot as usize].get();
                     if !matches!(cached, Value::Pending) {
                         // The `Jump` that follows skips the inline code.
                         set!(dst, cached)
@@ -127,7 +157,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::StoreLet { src, let_id } => {
                     let info = &p.lets[crate::program::LetId::from_u32(let_id)];
-                    self.ctxs[frame.ctx as usize].lets[info.slot as usize].set(r!(src));
+                    lets[info.slot as usize].set(r!(src));
                 }
                 Instr::LoadRule { dst, rule } => {
                     set!(dst, call!(self.load_rule(frame, pc, dst, rule)))
@@ -159,12 +189,24 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::GetField { dst, src, name } => set!(
                     dst,
-                    tri!(get_field(self.vp, r!(src), &p.names[name as usize], false))
+                    tri!(field(self.vp, r!(src), &p.names[name as usize], false))
                 ),
                 Instr::GetFieldLenient { dst, src, name } => set!(
                     dst,
-                    tri!(get_field(self.vp, r!(src), &p.names[name as usize], true))
+                    tri!(field(self.vp, r!(src), &p.names[name as usize], true))
                 ),
+                Instr::GetFactField {
+                    dst,
+                    idx,
+                    name,
+                    lenient,
+                } => {
+                    let fact = facts[idx as usize].get();
+                    set!(
+                        dst,
+                        tri!(field(self.vp, fact, &p.names[name as usize], lenient))
+                    )
+                }
                 Instr::GetIndex { dst, src, key } => {
                     set!(dst, tri!(get_index(self.vp, r!(src), r!(key), false)))
                 }
@@ -182,7 +224,7 @@ impl<'a, T: Trace> Vm<'a, T> {
                 Instr::Ge { dst, lhs, rhs } => set!(dst, tri!(compare(r!(lhs), r!(rhs), ">="))),
                 Instr::Eq { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), false)),
                 Instr::Ne { dst, lhs, rhs } => set!(dst, equals(r!(lhs), r!(rhs), true)),
-                Instr::Contains { dst, lhs, rhs } => set!(dst, contains(r!(lhs), r!(rhs))),
+                Instr::Contains { dst, lhs, rhs } => set!(dst, contains_in(r!(lhs), r!(rhs))),
                 Instr::Matches { dst, lhs, rhs } => set!(dst, tri!(matches_dyn(r!(lhs), r!(rhs)))),
                 Instr::MatchesConst { dst, src, regex } => {
                     let v = match r!(src).plain() {
@@ -306,6 +348,22 @@ impl<'a, T: Trace> Vm<'a, T> {
                         pc = target as usize;
                     }
                 }
+                Instr::OrJump { reg, target } => {
+                    tick!();
+                    let t = r!(reg).truthy();
+                    set!(reg, t.value());
+                    if t == Tri::True {
+                        pc = target as usize;
+                    }
+                }
+                Instr::AndJump { reg, target } => {
+                    tick!();
+                    let t = r!(reg).truthy();
+                    set!(reg, t.value());
+                    if t == Tri::False {
+                        pc = target as usize;
+                    }
+                }
                 Instr::JumpIfUndef { src, target } => {
                     tick!();
                     if r!(src).is_undefined() {
@@ -382,13 +440,29 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::Ret { src } => {
                     // Errors after the frame is popped belong to the caller's call site.
-                    break self.ret(r!(src), depth, &mut pc);
+                    match self.ret(r!(src), depth, &mut pc) {
+                        Ok(Flow::Continue) => switch!(),
+                        done => break done,
+                    }
                 }
             }
         };
         *pc_out = pc;
         self.ticks = ticks;
         result
+    }
+
+    /// Constant `k` (that is `c`): scalars as they are, lists and maps built in the arena
+    /// once per decision.
+    pub(super) fn load_const(&mut self, k: u32, c: &'a Const) -> Value<'a> {
+        match c {
+            Const::Num(n) => Value::Num(*n),
+            Const::Str(s) => Value::Str(s),
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Null => Value::Null,
+            Const::Unknown => Value::Unknown,
+            composite => self.composite_const(k, composite),
+        }
     }
 
     /// Records `pc` in the top frame (before a call pushes another frame on top of it).
@@ -400,6 +474,7 @@ impl<'a, T: Trace> Vm<'a, T> {
     }
 
     /// `{k: v, ...}` from `n` key/value register pairs starting at absolute register `start`.
+    #[inline(never)]
     fn make_map(&mut self, start: usize, n: usize) -> Step<Value<'a>> {
         let mut entries = BumpVec::with_capacity_in(n, self.bump);
         for i in 0..n {

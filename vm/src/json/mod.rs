@@ -327,21 +327,22 @@ pub fn number_json(n: f64) -> serde_json::Value {
 /// Converts a constant to an arena value.
 pub fn const_value<'a>(c: &'a crate::program::Const, bump: &'a Bump) -> Value<'a> {
     use crate::program::Const;
+    // Elements and entries that are scalars are converted in place, without a call.
+    let item = |x: &'a Const| match x {
+        Const::Num(n) => Value::Num(*n),
+        Const::Str(s) => Value::Str(s),
+        Const::Bool(b) => Value::Bool(*b),
+        other => const_value(other, bump),
+    };
     match c {
         Const::Num(n) => Value::Num(*n),
         Const::Str(s) => Value::Str(s),
         Const::Bool(b) => Value::Bool(*b),
         Const::Unknown => Value::Unknown,
         Const::Null => Value::Null,
-        Const::List(items) => {
-            Value::List(bump.alloc_slice_fill_iter(items.iter().map(|x| const_value(x, bump))))
-        }
+        Const::List(items) => Value::List(bump.alloc_slice_fill_iter(items.iter().map(item))),
         Const::Map(entries) => Value::Map(
-            bump.alloc_slice_fill_iter(
-                entries
-                    .iter()
-                    .map(|(k, x)| (k.as_str(), const_value(x, bump))),
-            ),
+            bump.alloc_slice_fill_iter(entries.iter().map(|(k, x)| (k.as_str(), item(x)))),
         ),
     }
 }
