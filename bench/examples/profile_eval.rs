@@ -1,13 +1,16 @@
 //! Runs one decision in a loop, as a target for `perf record`:
 //! `cargo run --profile bench -p sentrie-bench --example profile_eval -- rbac|rules`
 //! (`rules`: rule r7 of the generated 10,000-rule pack; `gateway`: the AI-gateway example;
-//! `rbac_1k`: the RBAC decision with 1 KB of facts). `SENTRIE_NO_INDEX=1` compiles without
+//! `rbac_1k`: the RBAC decision with 1 KB of facts; `trivial`: one constant rule, no facts). `SENTRIE_NO_INDEX=1` compiles without
 //! indexes and regex sets, for a before/after under `valgrind --tool=callgrind`.
 
 use sentrie_bench::{
     as_refs, gateway_facts, generated_pack, GATEWAY_FILES, GENERATED_FACTS, RBAC, RBAC_FACTS,
     RBAC_FACTS_1K,
 };
+
+/// The smallest decision: one constant rule, no facts (what every decision pays).
+const TRIVIAL: &str = "namespace bench/trivial\npolicy p {\n  rule r = true\n  export decision of r\n}\n";
 
 const NATIVE: &str = "namespace bench/native\npolicy p {\n  fact s: string\n  use { sha256 } from @sentrie/hash\n  rule r = sha256(s)\n  export decision of r\n}\n";
 
@@ -36,6 +39,7 @@ fn main() {
             RBAC_FACTS_1K,
         ),
         "gateway" => (GATEWAY_FILES.to_vec(), "aigw/gateway/request", &gateway),
+        "trivial" => (vec![("t.sentrie", TRIVIAL)], "bench/trivial/p/r", "{}"),
         "native" => (
             vec![("n.sentrie", NATIVE)],
             "bench/native/p/r",
