@@ -10,7 +10,8 @@ use sentrie_bench::{
 };
 
 /// The smallest decision: one constant rule, no facts (what every decision pays).
-const TRIVIAL: &str = "namespace bench/trivial\npolicy p {\n  rule r = true\n  export decision of r\n}\n";
+const TRIVIAL: &str =
+    "namespace bench/trivial\npolicy p {\n  rule r = true\n  export decision of r\n}\n";
 
 const NATIVE: &str = "namespace bench/native\npolicy p {\n  fact s: string\n  use { sha256 } from @sentrie/hash\n  rule r = sha256(s)\n  export decision of r\n}\n";
 

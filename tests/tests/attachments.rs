@@ -1,5 +1,5 @@
-//! Attachments that only load a fact or a constant are computed without a frame of their
-//! own; explained evaluations still give each its frame. Both must agree on every decision,
+//! Attachments that only load a fact, a constant, or a rule or let computed already are
+//! computed without a frame of their own; explained evaluations still give each its frame. Both must agree on every decision,
 //! attachment value and error, under every fuel budget (the frameless path charges a call
 //! exactly as a frame does), with facts missing, null-free or of the wrong shape.
 
@@ -18,7 +18,9 @@ namespace t
 policy p {
   fact n?: number
   fact u?: document
-  rule inner = n > 1
+  let picked = filter [1, 2, 3] as x (x > n)
+  rule inner = n > 1 or count(picked) > 5
+  rule unread = n + 1
   rule r = inner or n == 0
   rule outer = { yield r }
   export decision of r
@@ -28,6 +30,9 @@ policy p {
     attach role as u.role
     attach ratio as n / u.d
     attach again as n
+    attach verdict as inner
+    attach chosen as picked
+    attach later as unread
   export decision of outer
     attach head as n
     attach tail as r

@@ -213,19 +213,31 @@ impl<'a, T: Trace> Vm<'a, T> {
         Ok(false)
     }
 
-    /// The value of `func` when all it does is load a fact or a constant and return it,
-    /// computed without a frame but charged and depth-checked as a call is. `None` for any
-    /// other function, and in explained evaluations (their traces show every call).
+    /// The value of `func` when all it does is load a fact, a constant, or a rule or let
+    /// already computed in `ctx`, and return it: computed without a frame but charged and
+    /// depth-checked as a call is. `None` for any other function (and for a rule or let not
+    /// computed yet), and in explained evaluations (their traces show every call).
     fn trivial_call(&mut self, func: FuncId, ctx: u32) -> Option<Step<Value<'a>>> {
         if T::ON {
             return None;
         }
-        let v = match self.p.funcs[func].code.as_slice() {
+        let p = self.p;
+        let v = match p.funcs[func].code.as_slice() {
             [Instr::LoadFact { dst, idx }, Instr::Ret { src }] if dst == src => {
                 self.ctxs[ctx as usize].facts[*idx as usize].get()
             }
+            [Instr::LoadRule { dst, rule }, Instr::Ret { src }] if dst == src => {
+                let slot = p.rules[RuleId::from_u32(*rule)].slot as usize;
+                Value::Decision(self.ctxs[ctx as usize].rules.get(slot)?)
+            }
+            [Instr::LoadLet { dst, let_id }, Instr::Ret { src }] if dst == src => {
+                let slot = p.lets[LetId::from_u32(*let_id)].slot as usize;
+                match self.ctxs[ctx as usize].lets[slot].get() {
+                    Value::Pending => return None,
+                    v => v,
+                }
+            }
             [Instr::LoadConst { dst, k }, Instr::Ret { src }] if dst == src => {
-                let p = self.p;
                 self.load_const(*k, &p.consts[*k as usize])
             }
             _ => return None,
