@@ -66,9 +66,13 @@ impl Scanner {
             let found = if (w[0] | w[1] | w[2] | w[3]) & HIGH != 0 {
                 self.set.any_in(block)
             } else {
-                ranges.iter().fold(0, |acc, r| {
-                    acc | w.iter().fold(0, |acc, x| acc | Scanner::hit(*x, *r))
-                }) != 0
+                let mut acc = 0;
+                for &r in ranges.iter() {
+                    for x in w {
+                        acc |= Scanner::hit(x, r);
+                    }
+                }
+                acc & HIGH != 0
             };
             if found {
                 return true;
@@ -77,11 +81,13 @@ impl Scanner {
         self.set.any_in(blocks.remainder())
     }
 
-    /// The high bit of every lane of `w` (all lanes below 0x80) inside the range whose adders
-    /// are `(above, from)`: adding `127 - hi` sets a lane's high bit exactly when it exceeds
-    /// `hi`, adding `128 - lo` exactly when it reaches `lo`; no sum carries into the next lane.
+    /// Masked with `HIGH`: the high bit of every lane of `w` (all lanes below 0x80) inside the
+    /// range whose adders are `(above, from)`: adding `127 - hi` sets a lane's high bit exactly
+    /// when it exceeds `hi`, adding `128 - lo` exactly when it reaches `lo`; no sum carries
+    /// into the next lane.
+    #[inline(always)]
     fn hit(w: u64, (above, from): (u64, u64)) -> u64 {
-        (w + from) & !(w + above) & HIGH
+        (w + from) & !(w + above)
     }
 }
 
