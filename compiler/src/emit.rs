@@ -18,6 +18,14 @@ pub struct FnBuilder {
     pub overflow: bool,
 }
 
+/// A point in a function's code to go back to ([`FnBuilder::rewind`]).
+#[derive(Clone, Copy)]
+pub struct CodeMark {
+    code: usize,
+    locs: usize,
+    probes: usize,
+}
+
 /// A forward jump waiting for its target.
 #[derive(Clone, Copy)]
 pub struct Patch(usize);
@@ -86,6 +94,22 @@ impl FnBuilder {
 
     pub fn pc(&self) -> u32 {
         self.code.len() as u32
+    }
+
+    /// Where the code, its locations and probes end now (see [`Self::rewind`]).
+    pub fn code_mark(&self) -> CodeMark {
+        CodeMark {
+            code: self.code.len(),
+            locs: self.locs.len(),
+            probes: self.probes.len(),
+        }
+    }
+
+    /// Drops everything emitted since `mark` (registers stay allocated).
+    pub fn rewind(&mut self, mark: CodeMark) {
+        self.code.truncate(mark.code);
+        self.locs.truncate(mark.locs);
+        self.probes.truncate(mark.probes);
     }
 
     pub fn emit(&mut self, i: Instr) -> usize {

@@ -140,8 +140,8 @@ pub struct LoadOptions {
     pub strict: bool,
     /// Scan constant lists instead of indexing them (to compare the two; `--no-index`).
     pub no_index: bool,
-    /// Give every let its own frame instead of lowering small ones where they are read (to
-    /// compare the two in tests and benchmarks).
+    /// Give every let and rule its own frame instead of lowering small ones where they are
+    /// read (to compare the two in tests and benchmarks).
     pub no_inline: bool,
     /// `--verify-key`: when not empty, only compiled packs signed by one of these keys load
     /// (a source pack, which carries no signature, is refused).

@@ -56,7 +56,9 @@ pub fn disasm(vp: &VerifiedProgram, func: FuncId) -> String {
             Instr::LoadAdhoc { name, .. } => {
                 p.names.get(*name as usize).map(|n| format!("  ; fact {n}"))
             }
-            Instr::LoadRule { rule, .. } => p
+            Instr::LoadRule { rule, .. }
+            | Instr::InlineRule { rule, .. }
+            | Instr::StoreRule { rule, .. } => p
                 .rules
                 .get(crate::program::RuleId::from_u32(*rule))
                 .map(|r| format!("  ; rule {}", r.name)),

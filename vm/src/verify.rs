@@ -65,8 +65,8 @@ pub enum Fault {
     Site(&'static str),
     #[error("IterNext needs a following jump")]
     IterNextRoom,
-    #[error("InlineLet needs a following forward jump")]
-    InlineLetJump,
+    #[error("InlineLet and InlineRule need a following forward jump")]
+    InlineJump,
     /// Only `Jump` and `EnsureLocal` (which charge fuel) may go backwards; a backward
     /// conditional jump could loop without spending fuel.
     #[error("backward transfer to {0} without charging fuel")]
@@ -347,11 +347,20 @@ impl<'p> FuncCheck<'p> {
                     .and(self.own_let(let_id))
                     .and(match self.f.code.get(pc + 1) {
                         Some(Instr::Jump { target }) => self.forward(pc + 1, *target),
-                        _ => Err(Fault::InlineLetJump),
+                        _ => Err(Fault::InlineJump),
                     })
             }
             Instr::StoreLet { src, let_id } => self.reg(src).and(self.own_let(let_id)),
             Instr::LoadRule { dst, rule } => self.reg(dst).and(self.own_rule(rule)),
+            Instr::InlineRule { dst, rule } => {
+                self.reg(dst)
+                    .and(self.own_rule(rule))
+                    .and(match self.f.code.get(pc + 1) {
+                        Some(Instr::Jump { target }) => self.forward(pc + 1, *target),
+                        _ => Err(Fault::InlineJump),
+                    })
+            }
+            Instr::StoreRule { src, rule } => self.reg(src).and(self.own_rule(rule)),
             // A subroutine call: it charges fuel when taken, so it may go backwards.
             Instr::EnsureLocal { slot, target } => self.reg(slot).and(self.target(target)),
             Instr::ClearLocal { slot } => self.reg(slot),

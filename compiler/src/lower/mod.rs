@@ -12,6 +12,7 @@ mod forms;
 mod index;
 mod index_rules;
 mod names;
+mod rules_inline;
 
 use sentrie_grammar::ast::{self, Expr, ExprKind, FactMarker, RuleBody};
 use sentrie_grammar::Span;
@@ -189,6 +190,10 @@ struct Lower<'c, 'p> {
     /// Lowering a let's body inline (see `names.rs`): explained evaluations run the let's own
     /// function instead, so the inline copy records no probes.
     inlining: bool,
+    /// Lowering a rule's body inline (see `rules_inline.rs`), likewise without probes.
+    inlining_rule: bool,
+    /// Rules lowered inline in this function so far.
+    inlined_rules: u32,
 }
 
 impl<'c, 'p> Lower<'c, 'p> {
@@ -207,6 +212,8 @@ impl<'c, 'p> Lower<'c, 'p> {
             lenient: 0,
             mode,
             inlining: false,
+            inlining_rule: false,
+            inlined_rules: 0,
         }
     }
 
@@ -277,7 +284,7 @@ impl<'c, 'p> Lower<'c, 'p> {
 
     /// Records a probe for explaining evaluations before the next instruction.
     fn probe(&mut self, span: Span, kind: ProbeKind) {
-        if self.inlining {
+        if self.inlining || self.inlining_rule {
             return;
         }
         let loc = self.b.loc(span);

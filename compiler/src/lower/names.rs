@@ -66,10 +66,12 @@ impl<'c, 'p> Lower<'c, 'p> {
             }
             Some(ValueRef::Rule(r)) => {
                 self.depend(Node::Rule(r.as_u32()));
-                self.f.emit(Instr::LoadRule {
-                    dst,
-                    rule: r.as_u32(),
-                });
+                if !self.inline_rule(r, dst) {
+                    self.f.emit(Instr::LoadRule {
+                        dst,
+                        rule: r.as_u32(),
+                    });
+                }
             }
             None => match pol.import_names.get(name).copied() {
                 Some(Some(r)) => {

@@ -218,6 +218,8 @@ opcodes! {
     73 GetFactField { dst, idx, name, lenient },
     74 OrJump { reg, target },
     75 AndJump { reg, target },
+    76 InlineRule { dst, rule },
+    77 StoreRule { src, rule },
 }
 
 /// Every instruction of `code`, encoded, after their count.

@@ -98,6 +98,21 @@ pub enum Instr {
         dst: Reg,
         rule: u32,
     },
+    /// The start of a rule's body lowered where it is read, followed by a forward `Jump` past
+    /// it: a decision already cached is taken and the `Jump` skips the code; an explaining
+    /// evaluation loads it as `LoadRule` does (the rule's own function, then the `Jump`);
+    /// otherwise the inline code runs, ending with `StoreRule`.
+    InlineRule {
+        dst: Reg,
+        rule: u32,
+    },
+    /// Completes rule `rule` from the value in `src` (the end of inline rule code): wraps it
+    /// as a decision, caches it, and leaves the decision in `src` (after the attachments, if
+    /// the rule has any).
+    StoreRule {
+        src: Reg,
+        rule: u32,
+    },
     /// Imported decision: `imports[site]`, its `with` values in consecutive registers.
     Import {
         dst: Reg,

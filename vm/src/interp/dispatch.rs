@@ -17,7 +17,7 @@ use crate::ops::{
     add, arith, compare, contains, contains_in, equals, field, get_index, is_empty, matches_dyn,
     unary_num,
 };
-use crate::program::{Const, TypeId};
+use crate::program::{Const, RuleId, TypeId};
 use crate::trace::Trace;
 use crate::value::{map_get, Tri, Value};
 
@@ -152,6 +152,8 @@ impl<'a, T: Trace> Vm<'a, T> {
                         // Explained evaluations see the let's own frame, as with `LoadLet`.
                         set!(dst, call!(self.load_let(frame, pc, dst, let_id)))
                     } else {
+                        // Charged as the let's call would be, so fuel runs out where it would.
+                        tri!(self.charge());
                         pc += 1;
                     }
                 }
@@ -161,6 +163,30 @@ impl<'a, T: Trace> Vm<'a, T> {
                 }
                 Instr::LoadRule { dst, rule } => {
                     set!(dst, call!(self.load_rule(frame, pc, dst, rule)))
+                }
+                Instr::InlineRule { dst, rule } => {
+                    let slot = p.rules[RuleId::from_u32(rule)].slot as usize;
+                    match self.ctxs[frame.ctx as usize].rules.get(slot) {
+                        // The `Jump` that follows skips the inline code.
+                        Some(d) => set!(dst, Value::Decision(d)),
+                        // Explained evaluations see the rule's own frame, as with `LoadRule`.
+                        None if T::ON => set!(dst, call!(self.load_rule(frame, pc, dst, rule))),
+                        None => {
+                            // Charged as the rule's call would be.
+                            tri!(self.charge());
+                            pc += 1;
+                        }
+                    }
+                }
+                Instr::StoreRule { src, rule } => {
+                    let v = r!(src);
+                    let at = (base + src.0 as usize) as u32;
+                    // Attachments, if any, run in frames of their own; this one resumes after.
+                    self.save_pc(pc);
+                    if tri!(self.finish_rule(frame.ctx, RuleId::from_u32(rule), v, at)) {
+                        switch!();
+                        continue;
+                    }
                 }
                 Instr::Import { dst, site } => {
                     call!(self.import(frame, pc, dst, site));
