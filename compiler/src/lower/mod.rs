@@ -192,7 +192,7 @@ struct Lower<'c, 'p> {
     inlining: bool,
     /// Lowering a rule's body inline (see `rules_inline.rs`), likewise without probes.
     inlining_rule: bool,
-    /// Rules lowered inline in this function so far.
+    /// Rules considered for lowering inline in this function so far.
     inlined_rules: u32,
 }
 

@@ -118,9 +118,11 @@ impl<'c, 'p> Lower<'c, 'p> {
             return false;
         }
         let pol = &self.ix.policies[self.pid];
-        let Some(&(decl, _)) = pol.lets.iter().find(|(_, id)| *id == lid) else {
+        // A policy's lets are listed in the order their ids were given.
+        let Ok(at) = pol.lets.binary_search_by_key(&lid, |(_, id)| *id) else {
             return false;
         };
+        let decl = pol.lets[at].0;
         let mut budget = INLINE_NODES;
         // A constant of any size is one shared `LoadConst` (also inside another inline let).
         let constant = super::expr::fold(&decl.value).is_some();

@@ -14,8 +14,8 @@ use crate::deps::Node;
 /// Largest rule (its declaration's source, in bytes) lowered where it is read.
 const INLINE_RULE_BYTES: u32 = 320;
 
-/// Most rules lowered inline in one function (a function reading hundreds of rules keeps
-/// calling the rest, so code stays linear in the source).
+/// Most rules considered for lowering inline in one function (a function reading hundreds
+/// of rules calls the rest, so code and the work of choosing stay linear in the source).
 const MAX_INLINE_RULES: u32 = 8;
 
 impl Lower<'_, '_> {
@@ -34,10 +34,14 @@ impl Lower<'_, '_> {
         {
             return false;
         }
+        // Counted whether or not it qualifies: the checks below read the policy's exports.
+        self.inlined_rules += 1;
         let pol = &self.ix.policies[self.pid];
-        let Some(&(decl, _)) = pol.rules.iter().find(|(_, id)| *id == rid) else {
+        // A policy's rules are listed in the order their ids were given.
+        let Ok(at) = pol.rules.binary_search_by_key(&rid, |(_, id)| *id) else {
             return false;
         };
+        let decl = pol.rules[at].0;
         let ast::RuleBody::Expr(body) = &decl.body else {
             return false;
         };
@@ -97,7 +101,6 @@ impl Lower<'_, '_> {
             return false;
         }
         self.f.patch_here(skip);
-        self.inlined_rules += 1;
         true
     }
 }
