@@ -66,6 +66,18 @@ pub fn compile_one(src: &str, opts: sentrie_compiler::LoadOptions) -> Loaded {
         .unwrap_or_else(|e| panic!("does not compile: {:?}\n{src}", e.diagnostics))
 }
 
+/// [`compile_one`] with small lets and rules lowered where they are read (`no_inline`
+/// false) or each in its own frame (true), to compare the two.
+pub fn compile_inlined(src: &str, no_inline: bool) -> Loaded {
+    compile_one(
+        src,
+        sentrie_compiler::LoadOptions {
+            no_inline,
+            ..sentrie_compiler::LoadOptions::default()
+        },
+    )
+}
+
 /// One line per outcome: `rule: STATE value`, or `rule: error message (location)`.
 pub fn outcome_lines(loaded: &Loaded, outcomes: &sentrie_vm::Outcomes<'_>) -> Vec<String> {
     outcomes

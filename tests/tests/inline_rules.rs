@@ -15,18 +15,10 @@
 
 use bumpalo::Bump;
 use proptest::prelude::*;
-use sentrie_compiler::{LoadOptions, Loaded};
+use sentrie_compiler::Loaded;
 use sentrie_vm::{json, target, Limits};
 
-fn load(src: &str, no_inline: bool) -> Loaded {
-    sentrie_tests::compile_one(
-        src,
-        LoadOptions {
-            no_inline,
-            ..LoadOptions::default()
-        },
-    )
-}
+use sentrie_tests::compile_inlined as load;
 
 /// Every exported decision of `t/p` (state, value, attachments or error with its location),
 /// and the explanation of each.

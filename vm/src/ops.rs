@@ -192,15 +192,8 @@ fn equals_deep<'a>(a: Value<'a>, b: Value<'a>, negate: bool) -> Value<'a> {
 /// [`contains`] with the common case, a string looked for in a list, answered in place.
 #[inline(always)]
 pub(crate) fn contains_in<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
-    if let (Value::List(items), Value::Str(s)) = (hay, needle) {
-        if !crate::work::spend(items.len() + 1) {
-            return Value::Bool(false);
-        }
-        return Value::Bool(
-            items
-                .iter()
-                .any(|x| matches!(x.plain(), Value::Str(t) if t == s)),
-        );
+    if let (Value::List(items), Value::Str(_)) = (hay, needle) {
+        return Value::Bool(list_has_scalar(items, needle));
     }
     contains(hay, needle)
 }
@@ -211,12 +204,8 @@ pub(crate) fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
         return Value::Undefined;
     }
     Value::Bool(match (hay, needle) {
-        // A scalar needle: one budget charge for the whole list, no walk per element.
         (Value::List(items), Value::Str(_) | Value::Num(_) | Value::Bool(_)) => {
-            if !crate::work::spend(items.len() + 1) {
-                return Value::Bool(false);
-            }
-            items.iter().any(|x| scalar_eq(x.plain(), needle))
+            list_has_scalar(items, needle)
         }
         (Value::List(items), n) => items.iter().any(|x| !x.is_undefined() && deep_eq(*x, n, 0)),
         (Value::Map(m), Value::Str(k)) => map_get(m, k).is_some(),
@@ -226,6 +215,13 @@ pub(crate) fn contains<'a>(hay: Value<'a>, needle: Value<'a>) -> Value<'a> {
         (Value::Str(s), Value::Str(t)) => !t.is_empty() && s.contains(t),
         _ => false,
     })
+}
+
+/// Whether `items` holds the string, number or boolean `scalar`: one budget charge for the
+/// whole list, no walk per element.
+#[inline(always)]
+fn list_has_scalar(items: &[Value<'_>], scalar: Value<'_>) -> bool {
+    crate::work::spend(items.len() + 1) && items.iter().any(|x| scalar_eq(x.plain(), scalar))
 }
 
 /// `deep_eq` of a plain value and a string, number or boolean.

@@ -39,6 +39,17 @@ enum Mode {
     FactDefault,
 }
 
+/// What lowering a let or rule body where it is read sets aside: the reader's scope, its
+/// leniency, and the diagnostics and policy error as they were (the inline copy's own are
+/// dropped: the body's own function reports them). See [`Lower::enter_inline`].
+struct Outer {
+    scope: Vec<(String, Binding)>,
+    block_lets: Vec<BlockLet>,
+    lenient: u32,
+    diags: crate::error::DiagMarks,
+    policy_error: Option<String>,
+}
+
 #[derive(Clone, Copy)]
 enum Binding {
     Reg(Reg),
@@ -275,6 +286,26 @@ impl<'c, 'p> Lower<'c, 'p> {
             self.policy_error(d);
         }
         id
+    }
+
+    /// Starts lowering a body where it is read: an empty scope, not lenient.
+    fn enter_inline(&mut self) -> Outer {
+        Outer {
+            scope: std::mem::take(&mut self.scope),
+            block_lets: std::mem::take(&mut self.block_lets),
+            lenient: std::mem::replace(&mut self.lenient, 0),
+            diags: self.b.diags.marks(),
+            policy_error: self.b.program.policies[self.pid].error.clone(),
+        }
+    }
+
+    /// Ends what [`Self::enter_inline`] started.
+    fn leave_inline(&mut self, outer: Outer) {
+        self.b.diags.truncate(outer.diags);
+        self.b.program.policies[self.pid].error = outer.policy_error;
+        self.scope = outer.scope;
+        self.block_lets = outer.block_lets;
+        self.lenient = outer.lenient;
     }
 
     fn loc(&mut self, span: Span) {

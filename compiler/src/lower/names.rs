@@ -135,11 +135,7 @@ impl<'c, 'p> Lower<'c, 'p> {
         let let_id = lid.as_u32();
         self.f.emit(Instr::InlineLet { dst, let_id });
         let skip = self.f.emit_fwd(Instr::Jump { target: 0 });
-        let scope = std::mem::take(&mut self.scope);
-        let block_lets = std::mem::take(&mut self.block_lets);
-        let lenient = std::mem::replace(&mut self.lenient, 0);
-        let diags = self.b.diags.marks();
-        let policy_error = self.b.program.policies[self.pid].error.clone();
+        let outer = self.enter_inline();
         let was_inlining = std::mem::replace(&mut self.inlining, true);
         match super::expr::fold(&decl.value) {
             Some(c) => {
@@ -156,11 +152,7 @@ impl<'c, 'p> Lower<'c, 'p> {
             None => self.expr(&decl.value, dst),
         }
         self.inlining = was_inlining;
-        self.b.diags.truncate(diags);
-        self.b.program.policies[self.pid].error = policy_error;
-        self.scope = scope;
-        self.block_lets = block_lets;
-        self.lenient = lenient;
+        self.leave_inline(outer);
         self.f.emit(Instr::StoreLet { src: dst, let_id });
         self.f.patch_here(skip);
         true

@@ -62,11 +62,7 @@ impl Lower<'_, '_> {
         let regexes = self.b.program.regexes.len();
         self.f.emit(Instr::InlineRule { dst, rule });
         let skip = self.f.emit_fwd(Instr::Jump { target: 0 });
-        let scope = std::mem::take(&mut self.scope);
-        let block_lets = std::mem::take(&mut self.block_lets);
-        let lenient = std::mem::replace(&mut self.lenient, 0);
-        let diags = self.b.diags.marks();
-        let policy_error = self.b.program.policies[self.pid].error.clone();
+        let outer = self.enter_inline();
         self.inlining_rule = true;
         // The rule's function (`Lower::rule`), with the value left in `dst`.
         let mut to_default = None;
@@ -88,11 +84,7 @@ impl Lower<'_, '_> {
         }
         self.f.emit(Instr::StoreRule { src: dst, rule });
         self.inlining_rule = false;
-        self.b.diags.truncate(diags);
-        self.b.program.policies[self.pid].error = policy_error;
-        self.scope = scope;
-        self.block_lets = block_lets;
-        self.lenient = lenient;
+        self.leave_inline(outer);
         if self.b.program.indexes.len() > indexes {
             // The body built an index: keep one, the rule's own, and call the rule instead.
             self.f.rewind(mark);
