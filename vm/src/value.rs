@@ -95,6 +95,8 @@ pub enum Value<'a> {
 pub struct DecisionVal<'a> {
     pub rule: RuleId,
     pub state: Tri,
+    /// Never a decision itself: the interpreter stores the plain value of what a rule
+    /// yielded (an imported decision is kept in `imported`).
     pub value: Value<'a>,
     /// Attachment values, in the order of the rule's export (empty if not exported, and
     /// while the attachments themselves are being computed).
@@ -119,11 +121,12 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// A decision stands for its value in every operator but truthiness.
-    #[inline]
+    /// A decision stands for its value in every operator but truthiness. A decision's value
+    /// is itself plain (see [`DecisionVal::value`]), so one step suffices.
+    #[inline(always)]
     pub fn plain(self) -> Value<'a> {
         match self {
-            Value::Decision(d) => d.value.plain(),
+            Value::Decision(d) => d.value,
             other => other,
         }
     }

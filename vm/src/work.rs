@@ -36,32 +36,41 @@ thread_local! {
 
 /// Sets the budget for the next requested rule on this thread.
 pub fn reset(budget: u64) {
-    LEFT.with(|l| l.set(budget));
-    LATE.with(|l| l.set(false));
+    LEFT.with(|c| c.set(budget));
+    LATE.with(|c| c.set(false));
 }
 
 /// Sets the deadline walks on this thread respect (`None` outside decisions).
 pub fn set_deadline(deadline: Option<Instant>) {
-    DEADLINE.with(|d| d.set(deadline));
+    DEADLINE.with(|c| c.set(deadline));
 }
 
 /// Spends one visit; false (and exhausted from now on) when nothing is left or the deadline
-/// has passed.
-#[inline]
+/// has passed. The common case is one thread-local read and write in the caller; the look at
+/// the deadline (every 65,536 visits) and the empty budget take the slow path.
+#[inline(always)]
 pub fn visit() -> bool {
-    LEFT.with(|l| {
-        let left = l.get();
-        if left == 0 {
-            return false;
-        }
-        l.set(left - 1);
-        if left & 0xffff == 0 && past_deadline() {
-            LATE.with(|late| late.set(true));
-            l.set(0);
-            return false;
-        }
-        true
-    })
+    let left = LEFT.with(Cell::get);
+    if left & 0xffff == 0 {
+        return visit_slow(left);
+    }
+    LEFT.with(|c| c.set(left - 1));
+    true
+}
+
+#[cold]
+#[inline(never)]
+fn visit_slow(left: u64) -> bool {
+    if left == 0 {
+        return false;
+    }
+    LEFT.with(|c| c.set(left - 1));
+    if past_deadline() {
+        LATE.with(|c| c.set(true));
+        LEFT.with(|c| c.set(0));
+        return false;
+    }
+    true
 }
 
 #[cold]
@@ -80,24 +89,32 @@ pub fn exhausted_message() -> &'static str {
 
 /// Spends `n` visits at once (a walk over `n` scalars); false (and exhausted from now on)
 /// when fewer are left or the deadline has passed.
-#[inline]
+#[inline(always)]
 pub fn spend(n: usize) -> bool {
-    LEFT.with(|l| {
-        let left = l.get();
-        let n = n as u64;
-        if left < n || left == 0 {
-            l.set(0);
-            return false;
-        }
-        l.set(left - n);
-        // The deadline is looked at whenever the count crosses a multiple of 65,536.
-        if (left >> 16) != ((left - n) >> 16) && past_deadline() {
-            LATE.with(|late| late.set(true));
-            l.set(0);
-            return false;
-        }
-        true
-    })
+    let left = LEFT.with(Cell::get);
+    let n = n as u64;
+    // The deadline is looked at whenever the count crosses a multiple of 65,536.
+    if left < n || left == 0 || (left >> 16) != ((left - n) >> 16) {
+        return spend_slow(left, n);
+    }
+    LEFT.with(|c| c.set(left - n));
+    true
+}
+
+#[cold]
+#[inline(never)]
+fn spend_slow(left: u64, n: u64) -> bool {
+    if left < n || left == 0 {
+        LEFT.with(|c| c.set(0));
+        return false;
+    }
+    LEFT.with(|c| c.set(left - n));
+    if past_deadline() {
+        LATE.with(|c| c.set(true));
+        LEFT.with(|c| c.set(0));
+        return false;
+    }
+    true
 }
 
 /// Spends one visit for a node at nesting `depth`. Nesting beyond
@@ -113,7 +130,7 @@ pub fn enter(depth: u32) -> bool {
 
 /// Marks the budget as spent (a walk that found its own limit exceeded).
 pub fn exhaust() {
-    LEFT.with(|l| l.set(0));
+    LEFT.with(|c| c.set(0));
 }
 
 pub fn exhausted() -> bool {
