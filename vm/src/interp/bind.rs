@@ -85,7 +85,9 @@ impl<'a, T: Trace> Vm<'a, T> {
         ty: TypeId,
         value: Value<'a>,
     ) -> Result<(), EvalError> {
+        // Only rule imports bind a value already checked again (in their sandboxes).
         let identity = match value {
+            _ if self.p.imports.is_empty() => None,
             Value::Map(m) => Some((m.as_ptr() as usize, m.len(), ty)),
             Value::List(l) => Some((l.as_ptr() as usize, l.len(), ty)),
             Value::Str(s) => Some((s.as_ptr() as usize, s.len(), ty)),

@@ -234,7 +234,7 @@ pub fn evaluate_with<'a, T: Trace>(
     // Outcomes were measured within their budgets; writing them out is bounded by that.
     crate::work::reset(crate::work::UNLIMITED);
     crate::work::set_deadline(None);
-    (outcomes, vm.tracer)
+    (outcomes, vm.into_tracer())
 }
 
 /// [`evaluate`], also recording for each requested rule a trace of what was evaluated on the
@@ -349,6 +349,35 @@ impl<'a, T: Trace> Vm<'a, T> {
             ticks: TICKS,
             limits,
         }
+    }
+
+    /// The tracer, the machine given up. Its vectors live in the arena, which the caller
+    /// resets: dropping them one by one would only hand the arena its tail back, so they
+    /// are forgotten instead (no memory outside the arena is held by them).
+    fn into_tracer(self) -> T {
+        let Vm {
+            tracer,
+            regs,
+            frames,
+            subs,
+            builders,
+            ctxs,
+            att_stack,
+            conformed,
+            const_cache,
+            ..
+        } = self;
+        std::mem::forget((
+            regs,
+            frames,
+            subs,
+            builders,
+            ctxs,
+            att_stack,
+            conformed,
+            const_cache,
+        ));
+        tracer
     }
 
     /// The dispatch loop's periodic look at the deadline (see [`TICKS`]).
