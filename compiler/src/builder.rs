@@ -25,16 +25,69 @@ pub struct Builder<'p> {
     /// The constant of each let whose value folds to one, shared by every place it is
     /// lowered inline (list and map constants are not interned otherwise).
     pub let_consts: FxHashMap<u32, u32>,
+    /// Membership indexes (`x in LIST`) by list constant, typed let and description: every
+    /// site testing the same constant list shares one index.
+    pub membership: FxHashMap<MembershipKey, u16>,
     names: FxHashMap<String, u32>,
     consts: FxHashMap<ConstKey, u32>,
     block_lets: u32,
 }
 
-/// Interning key of a scalar constant (lists and maps are not shared).
+/// A membership index's identity: its list constant, the typed let holding the list if any,
+/// and its description (`in a list of 3`).
+pub type MembershipKey = (u32, Option<(u32, sentrie_vm::program::TypeId)>, String);
+
+/// Interning key of a constant: numbers by their bits, strings by their text, lists and maps
+/// by an exact encoding of their contents (a let inlined into many rules, or one list
+/// written in many places, is stored once).
 #[derive(PartialEq, Eq, Hash)]
 enum ConstKey {
     Num(u64),
     Str(String),
+    Composite(Vec<u8>),
+}
+
+/// The bytes of `c` for [`ConstKey::Composite`]: a tag per value, numbers by their bits,
+/// strings and lengths prefixed, so two constants have the same bytes exactly when they are
+/// the same constant (`-0` and `0` differ, as they would when written out). Iterative, so a
+/// deeply nested constant cannot exhaust the stack.
+fn composite_key(c: &Const) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stack = vec![c];
+    while let Some(c) = stack.pop() {
+        match c {
+            Const::Num(n) => {
+                out.push(0);
+                out.extend_from_slice(&n.to_bits().to_le_bytes());
+            }
+            Const::Str(s) => {
+                out.push(1);
+                push_text(&mut out, s);
+            }
+            Const::Bool(b) => out.push(if *b { 2 } else { 3 }),
+            Const::Unknown => out.push(4),
+            Const::Null => out.push(5),
+            Const::List(items) => {
+                out.push(6);
+                out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+                stack.extend(items.iter().rev());
+            }
+            Const::Map(entries) => {
+                out.push(7);
+                out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+                for (k, _) in entries {
+                    push_text(&mut out, k);
+                }
+                stack.extend(entries.iter().rev().map(|(_, v)| v));
+            }
+        }
+    }
+    out
+}
+
+fn push_text(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 impl<'p> Builder<'p> {
@@ -48,6 +101,7 @@ impl<'p> Builder<'p> {
             index: true,
             inline: true,
             let_consts: FxHashMap::default(),
+            membership: FxHashMap::default(),
             names: FxHashMap::default(),
             consts: FxHashMap::default(),
             block_lets: 0,
@@ -91,21 +145,19 @@ impl<'p> Builder<'p> {
         i
     }
 
-    /// The index of a constant; numbers and strings are shared.
+    /// The index of a constant; equal constants are stored once.
     pub fn const_id(&mut self, c: Const) -> u32 {
         let key = match &c {
-            Const::Num(n) => Some(ConstKey::Num(n.to_bits())),
-            Const::Str(s) => Some(ConstKey::Str(s.clone())),
-            _ => None,
+            Const::Num(n) => ConstKey::Num(n.to_bits()),
+            Const::Str(s) => ConstKey::Str(s.clone()),
+            composite => ConstKey::Composite(composite_key(composite)),
         };
-        if let Some(i) = key.as_ref().and_then(|k| self.consts.get(k)) {
+        if let Some(i) = self.consts.get(&key) {
             return *i;
         }
         self.program.consts.push(c);
         let i = (self.program.consts.len() - 1) as u32;
-        if let Some(k) = key {
-            self.consts.insert(k, i);
-        }
+        self.consts.insert(key, i);
         i
     }
 

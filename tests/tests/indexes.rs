@@ -328,6 +328,56 @@ fn typed_lets_are_indexed_and_still_checked() {
     );
 }
 
+/// A constant list is stored once and tested through one index wherever it is used: a let
+/// inlined into many rules, the same list written again, in another policy. Different lists
+/// (`-0` is not `0` as a constant), typed and untyped lets, and `in` against `contains` keep
+/// their own. Rules inlined before their own function is lowered (`b` reads `a` declared
+/// after it) do not leave a stale shared index behind. Answers are the scan's.
+#[test]
+fn one_index_per_distinct_constant_list() {
+    let mut src = String::from(
+        "namespace t\npolicy p {\n  fact user: document\n  let roles = [\"admin\", \"editor\", \"viewer\"]\n  let typed: list[string] = [\"admin\", \"editor\", \"viewer\"]\n",
+    );
+    for i in 0..40 {
+        src.push_str(&format!(
+            "  rule r{i} = user.role in roles and user.n > {i}\n  export decision of r{i}\n"
+        ));
+    }
+    src.push_str(
+        "  rule same = user.role in [\"admin\", \"editor\", \"viewer\"]\n  export decision of same\n\
+         rule typed_in = user.role in typed\n  export decision of typed_in\n\
+         rule has = roles contains user.role\n  export decision of has\n\
+         rule zero = user.n in [0, 1]\n  export decision of zero\n\
+         rule negzero = user.n in [-0, 1]\n  export decision of negzero\n\
+         rule b = a and user.tag in [\"x\", \"y\"]\n  export decision of b\n\
+         rule a = user.tag in [\"q\", \"x\"]\n  export decision of a\n\
+         rule c = user.tag in [\"c\", \"d\"]\n  export decision of c\n}\n\
+         policy q {\n  fact user: document\n  let roles = [\"admin\", \"editor\", \"viewer\"]\n  rule r = user.role in roles\n  export decision of r\n}\n",
+    );
+    let indexed = load(&src, false);
+    let program = indexed.program.program();
+    // roles (in), typed (in), roles (contains), [0, 1], [-0, 1], ["x", "y"], ["q", "x"],
+    // ["c", "d"]: every other use shares one of these.
+    let whats: Vec<&str> = program.indexes.iter().map(|s| s.what.as_str()).collect();
+    assert_eq!(program.indexes.len(), 8, "{whats:?}");
+    let role_lists = program
+        .consts
+        .iter()
+        .filter(|c| matches!(c, sentrie_vm::program::Const::List(items) if items.len() == 3))
+        .count();
+    assert_eq!(role_lists, 1);
+    let plain = load(&src, true);
+    for facts in [
+        r#"{"user": {"role": "editor", "n": 3, "tag": "x"}}"#,
+        r#"{"user": {"role": "guest", "n": 0, "tag": "q"}}"#,
+        r#"{"user": {"role": "admin", "n": -0.0, "tag": "c"}}"#,
+        r#"{"user": {"n": 1}}"#,
+        r#"{"user": {"role": 7, "n": "1", "tag": ["x"]}}"#,
+    ] {
+        assert_eq!(decide(&indexed, facts), decide(&plain, facts), "{facts}");
+    }
+}
+
 /// A hostile list (30,000 elements, every key distinct, lists of keys per element) builds
 /// an index linear in its size, and lookups stay exact.
 #[test]

@@ -294,17 +294,34 @@ impl<'c, 'p> Lower<'c, 'p> {
         }
         let n = items.len();
         let list = self.b.const_id(Const::List(items));
-        let index = self.add_index(IndexSpec {
-            list,
-            levels: vec![IndexLevel {
-                op: LevelOp::Eq,
-                path: Vec::new(),
-            }],
-            rules: Vec::new(),
-            what: format!("{} a list of {n}", op.symbol()),
-            typed_let,
-            via: None,
+        let what = format!("{} a list of {n}", op.symbol());
+        let key = (list, typed_let, what);
+        // One index per distinct list (a let inlined into many rules is tested everywhere
+        // through the same one). An entry left by a lowering that was rewound is stale: the
+        // index it names must still be this one.
+        let shared = self.b.membership.get(&key).copied().filter(|&i| {
+            self.b.program.indexes.get(i as usize).is_some_and(|s| {
+                s.list == key.0 && s.typed_let == key.1 && s.what == key.2 && s.rules.is_empty()
+            })
         });
+        let index = match shared {
+            Some(i) => i,
+            _ => {
+                let i = self.add_index(IndexSpec {
+                    list,
+                    levels: vec![IndexLevel {
+                        op: LevelOp::Eq,
+                        path: Vec::new(),
+                    }],
+                    rules: Vec::new(),
+                    what: key.2.clone(),
+                    typed_let,
+                    via: None,
+                });
+                self.b.membership.insert(key, i);
+                i
+            }
+        };
         let hay_first = matches!(op, BinOp::Contains | BinOp::NotContains);
         if hay_first {
             self.guard(index);
