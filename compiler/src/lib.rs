@@ -310,13 +310,15 @@ pub fn compile_text_with(files: &[(&str, &str)], opts: LoadOptions) -> Result<Lo
     let mut sources = SourceMap::new();
     let mut parsed = Vec::new();
     let mut diags = Vec::new();
-    for (path, text) in files {
-        let id = sources.add((*path).to_string(), Arc::from(*text));
-        let (tree, mut d) = sentrie_grammar::parse_file(id, text);
+    let ids: Vec<(sentrie_grammar::FileId, &str)> = files
+        .iter()
+        .map(|(path, text)| (sources.add((*path).to_string(), Arc::from(*text)), *text))
+        .collect();
+    for ((id, _), (tree, mut d)) in ids.iter().zip(sentrie_grammar::parse_files(&ids)) {
         diags.append(&mut d);
         if let Some(tree) = tree {
             if tree.namespace.is_some() {
-                parsed.push((id, tree));
+                parsed.push((*id, tree));
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sentrie_grammar::{ast, parse_file, Diagnostic, SourceMap};
+use sentrie_grammar::{ast, parse_files, Diagnostic, FileId, SourceMap};
 
 use crate::manifest::{self, Manifest};
 
@@ -171,7 +171,9 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
     let mut paths = Vec::new();
     discover(root, &mut paths, &mut diags);
     let mut sources = SourceMap::new();
-    let mut files = Vec::new();
+    // Files read, in order: their text to parse, or why they could not be read. Parsing
+    // happens after, on several threads for a large pack.
+    let mut read = Vec::new();
     for path in paths {
         let display = path
             .strip_prefix(root)
@@ -180,16 +182,19 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
             .map(|m| m.len() > MAX_SOURCE_BYTES)
             .unwrap_or(false);
         if too_big {
-            diags.push(Diagnostic::file(
+            read.push(Err(Diagnostic::file(
                 format!("file is larger than {MAX_SOURCE_BYTES} bytes"),
                 display,
-            ));
+            )));
             continue;
         }
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => {
-                diags.push(Diagnostic::file(format!("cannot read file: {e}"), display));
+                read.push(Err(Diagnostic::file(
+                    format!("cannot read file: {e}"),
+                    display,
+                )));
                 continue;
             }
         };
@@ -199,15 +204,34 @@ pub fn read(root: &Path, manifest_path: Option<&Path>) -> (Option<SourcePack>, V
                 let at = e.utf8_error().valid_up_to();
                 let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
                 let id = sources.add(display, Arc::from(valid.as_str()));
-                diags.push(Diagnostic::error(
+                read.push(Err(Diagnostic::error(
                     "parse error: file is not valid UTF-8",
                     sentrie_grammar::Span::new(id, at, at),
-                ));
+                )));
                 continue;
             }
         };
-        let id = sources.add(display, Arc::from(text.as_str()));
-        let (tree, mut file_diags) = parse_file(id, &text);
+        let text: Arc<str> = Arc::from(text.as_str());
+        let id = sources.add(display, Arc::clone(&text));
+        read.push(Ok((id, text)));
+    }
+    let texts: Vec<(FileId, &str)> = read
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(id, t)| (*id, &**t)))
+        .collect();
+    let mut parsed = parse_files(&texts).into_iter();
+    let mut files = Vec::new();
+    for r in read {
+        let id = match r {
+            Ok((id, _)) => id,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let Some((tree, mut file_diags)) = parsed.next() else {
+            break;
+        };
         // Files with syntax errors are left out of checking; their diagnostics are kept.
         let clean = file_diags.is_empty();
         diags.append(&mut file_diags);

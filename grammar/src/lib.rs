@@ -11,9 +11,11 @@ pub mod diagnostic;
 pub mod format;
 pub mod hints;
 pub mod lexer;
+mod parse_many;
 pub mod parser;
 pub mod span;
 
 pub use diagnostic::{render_all, Diagnostic, ErrorFormat, Severity};
+pub use parse_many::parse_files;
 pub use parser::{parse_file, MAX_EXPR_DEPTH};
 pub use span::{FileId, SourceFile, SourceMap, Span};

@@ -44,6 +44,8 @@ pub struct SourceFile {
     pub path: String,
     pub text: Arc<str>,
     line_starts: Vec<u32>,
+    /// Every character is one byte: columns are byte distances.
+    ascii: bool,
 }
 
 impl SourceFile {
@@ -56,6 +58,7 @@ impl SourceFile {
         }
         SourceFile {
             path,
+            ascii: text.is_ascii(),
             text,
             line_starts,
         }
@@ -84,6 +87,9 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line] as usize;
+        if self.ascii {
+            return (line as u32 + 1, clamp(offset as usize - start + 1));
+        }
         let mut end = offset as usize;
         while !self.text.is_char_boundary(end) {
             end -= 1;
@@ -128,6 +134,36 @@ impl SourceMap {
                 format!("{}:{}:{}", f.path, line, col)
             }
             None => "<unknown>".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines and columns (in characters) at every byte offset, for text with and without
+    /// multi-byte characters, match counting characters from the start of the text.
+    #[test]
+    fn line_col_counts_characters_at_every_offset() {
+        for text in ["ab\ncd\n\nefg", "rule r = \"é\"\n  x ∈ y\n😀z\n", ""] {
+            let f = SourceFile::new("f".into(), Arc::from(text));
+            for offset in 0..=text.len() + 2 {
+                let at = offset.min(text.len());
+                let mut end = at;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let before = &text[..end];
+                let line = before.matches('\n').count() + 1;
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let col = before[line_start..].chars().count() + 1;
+                assert_eq!(
+                    f.line_col(offset as u32),
+                    (line as u32, col as u32),
+                    "{text:?} at {offset}"
+                );
+            }
         }
     }
 }
