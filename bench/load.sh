@@ -5,7 +5,9 @@
 #     connections driven by one thread, so the generator adds one runnable thread to the
 #     server's two on a 2-core machine);
 #  3. peak throughput again with the decision log on (full facts), in `drop` and in `block`
-#     mode, and with a shadow pack (the same pack as candidate, so every request is compared).
+#     mode, and with a shadow pack (the same pack as candidate, so every request is compared);
+#  4. for scale, nginx (when installed) answering a fixed 200 at the same paced rate, under the
+#     same generator: what the machine itself allows for tail latency.
 # Usage: bench/load.sh [SECONDS]   (default 10 per phase). Prints a summary at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,8 +67,43 @@ compared=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^sentrie_shadow_(agr
 skipped=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^sentrie_shadow_skipped_total/ {print $2}')
 kill %1; wait %1 2>/dev/null || true
 
+# The machine's own tail: nginx, two workers, a fixed answer, the same paced load.
+baseline="nginx not installed: skipped"
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  ngx=$(command -v nginx || echo /usr/sbin/nginx)
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:0;
+    location / { return 200 '{"decision":{"state":"TRUE"}}'; }
+  }
+}
+NGINX
+  # nginx cannot report a port it picked: take a free one from the kernel first.
+  nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  sed -i "s/127.0.0.1:0/127.0.0.1:$nport/" "$work/nginx/nginx.conf"
+  "$ngx" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null &
+  for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$nport/" >/dev/null && break
+    sleep 0.1
+  done
+  baseline=$(./target/release/loadgen --addr "127.0.0.1:$nport" --path "$path" --body "$work/body.json" --rate "$half" --connections 8 --seconds "$secs" || echo "failed")
+  kill %1; wait %1 2>/dev/null || true
+fi
+
 echo "peak: $peak_rps decisions/s (wrk, 1 thread, 32 connections)"
 echo "paced at $half/s: $paced"
 echo "peak with decision log, drop mode: $drop_rps decisions/s ($drop_lines lines written)"
 echo "peak with decision log, block mode: $block_rps decisions/s ($block_lines lines written)"
 echo "peak with a shadow pack: $shadow_rps decisions/s ($compared compared, $skipped skipped)"
+echo "nginx, fixed answer, paced at $half/s: $baseline"
