@@ -23,7 +23,7 @@ pub struct Builder<'p> {
     /// Lower small lets where they are read (`lower/names.rs`); off only to compare.
     pub inline: bool,
     /// The constant of each let whose value folds to one, shared by every place it is
-    /// lowered inline (list and map constants are not interned otherwise).
+    /// lowered inline (so the let's value is folded and interned once).
     pub let_consts: FxHashMap<u32, u32>,
     /// Membership indexes (`x in LIST`) by list constant, typed let and description: every
     /// site testing the same constant list shares one index.

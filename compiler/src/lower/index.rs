@@ -301,7 +301,12 @@ impl<'c, 'p> Lower<'c, 'p> {
         // index it names must still be this one.
         let shared = self.b.membership.get(&key).copied().filter(|&i| {
             self.b.program.indexes.get(i as usize).is_some_and(|s| {
-                s.list == key.0 && s.typed_let == key.1 && s.what == key.2 && s.rules.is_empty()
+                s.list == key.0
+                    && s.typed_let == key.1
+                    && s.what == key.2
+                    && s.rules.is_empty()
+                    && s.via.is_none()
+                    && matches!(s.levels.as_slice(), [l] if l.op == LevelOp::Eq && l.path.is_empty())
             })
         });
         let index = match shared {
