@@ -92,6 +92,36 @@ pub fn outcome_lines(loaded: &Loaded, outcomes: &sentrie_vm::Outcomes<'_>) -> Ve
         .collect()
 }
 
+/// Every exported decision of `t/p` (as [`outcome_lines`], each followed by ` +` and the JSON
+/// of every attachment) and the explanation of each. Panics when the explaining evaluation
+/// answered differently from the plain one.
+pub fn decide_explained(loaded: &Loaded, facts: &str) -> (Vec<String>, Vec<serde_json::Value>) {
+    let p = &loaded.program;
+    let t = target::resolve(p, "t/p").unwrap_or_else(|e| panic!("no t/p: {e}"));
+    let bump = Bump::new();
+    let facts = json::decode(facts.as_bytes(), &bump).unwrap_or_else(|e| panic!("bad facts: {e}"));
+    let lines = |outcomes: &sentrie_vm::Outcomes<'_>| -> Vec<String> {
+        let mut lines = outcome_lines(loaded, outcomes);
+        for (line, o) in lines.iter_mut().zip(outcomes.iter()) {
+            if let Ok(d) = &o.result {
+                for a in d.attachments {
+                    line.push_str(&format!(" +{}", json::to_json(*a)));
+                }
+            }
+        }
+        lines
+    };
+    let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
+    let (explained, traces) =
+        sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, Limits::default());
+    assert_eq!(
+        lines(&plain),
+        lines(&explained),
+        "explaining changed an answer"
+    );
+    (lines(&plain), traces)
+}
+
 /// Evaluates a one-policy program whose single exported rule is `r` and returns
 /// `(state, value)` or the error message.
 pub fn eval_rule(src: &str, facts: &str) -> Result<(String, serde_json::Value), String> {

@@ -11,31 +11,10 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
-use bumpalo::Bump;
 use proptest::prelude::*;
-use sentrie_compiler::Loaded;
-use sentrie_vm::{json, target, Limits};
+use sentrie_vm::target;
 
-use sentrie_tests::compile_inlined as load;
-
-/// Every exported decision of `t/p` (state, value or error with its location), and the
-/// explanation of each.
-fn decide(l: &Loaded, facts: &str) -> (Vec<String>, Vec<serde_json::Value>) {
-    let p = &l.program;
-    let t = target::resolve(p, "t/p").unwrap();
-    let bump = Bump::new();
-    let facts = json::decode(facts.as_bytes(), &bump).unwrap();
-    let text = |outcomes: &sentrie_vm::Outcomes<'_>| sentrie_tests::outcome_lines(l, outcomes);
-    let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
-    let (explained, traces) =
-        sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, Limits::default());
-    assert_eq!(
-        text(&plain),
-        text(&explained),
-        "explaining changed an answer"
-    );
-    (text(&plain), traces)
-}
+use sentrie_tests::{compile_inlined as load, decide_explained as decide};
 
 /// A let body over facts `u` and `n` and constants.
 fn let_body() -> impl Strategy<Value = &'static str> {

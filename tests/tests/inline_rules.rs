@@ -13,41 +13,10 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
-use bumpalo::Bump;
 use proptest::prelude::*;
-use sentrie_compiler::Loaded;
-use sentrie_vm::{json, target, Limits};
+use sentrie_vm::target;
 
-use sentrie_tests::compile_inlined as load;
-
-/// Every exported decision of `t/p` (state, value, attachments or error with its location),
-/// and the explanation of each.
-fn decide(l: &Loaded, facts: &str) -> (Vec<String>, Vec<serde_json::Value>) {
-    let p = &l.program;
-    let t = target::resolve(p, "t/p").unwrap();
-    let bump = Bump::new();
-    let facts = json::decode(facts.as_bytes(), &bump).unwrap();
-    let lines = |outcomes: &sentrie_vm::Outcomes<'_>| -> Vec<String> {
-        let mut lines = sentrie_tests::outcome_lines(l, outcomes);
-        for (line, o) in lines.iter_mut().zip(outcomes.iter()) {
-            if let Ok(d) = &o.result {
-                for a in d.attachments {
-                    line.push_str(&format!(" +{}", json::to_json(*a)));
-                }
-            }
-        }
-        lines
-    };
-    let plain = sentrie_vm::evaluate(p, t.policy, &t.rules, facts, &bump, Limits::default());
-    let (explained, traces) =
-        sentrie_vm::evaluate_explained(p, t.policy, &t.rules, facts, &bump, Limits::default());
-    assert_eq!(
-        lines(&plain),
-        lines(&explained),
-        "explaining changed an answer"
-    );
-    (lines(&plain), traces)
-}
+use sentrie_tests::{compile_inlined as load, decide_explained as decide};
 
 /// A rule body; `R` is an earlier rule (or `true` for the first).
 fn rule_body() -> impl Strategy<Value = &'static str> {

@@ -42,8 +42,9 @@ impl CallKind {
     }
 }
 
-/// The interpreter's hooks. Every call site is guarded by `if T::ON`.
-pub trait Trace {
+/// The interpreter's hooks. Every call site is guarded by `if T::ON`. `Default` is an empty
+/// tracer (the machine hands its own back by swapping one in).
+pub trait Trace: Default {
     const ON: bool;
     fn enter(&mut self, _p: &VerifiedProgram, _func: FuncId, _kind: CallKind) {}
     fn leave(&mut self, _value: Value<'_>) {}
@@ -63,6 +64,7 @@ pub trait Trace {
 }
 
 /// Plain evaluation: no hook does anything.
+#[derive(Default)]
 pub struct NoTrace;
 
 impl Trace for NoTrace {

@@ -352,31 +352,12 @@ impl<'a, T: Trace> Vm<'a, T> {
     }
 
     /// The tracer, the machine given up. Its vectors live in the arena, which the caller
-    /// resets: dropping them one by one would only hand the arena its tail back, so they
-    /// are forgotten instead (no memory outside the arena is held by them).
-    fn into_tracer(self) -> T {
-        let Vm {
-            tracer,
-            regs,
-            frames,
-            subs,
-            builders,
-            ctxs,
-            att_stack,
-            conformed,
-            const_cache,
-            ..
-        } = self;
-        std::mem::forget((
-            regs,
-            frames,
-            subs,
-            builders,
-            ctxs,
-            att_stack,
-            conformed,
-            const_cache,
-        ));
+    /// resets: dropping them one by one would only hand the arena its tail back, so the
+    /// machine is forgotten instead (what it holds outside the arena is the tracer, taken
+    /// out first; an empty one is left in its place).
+    fn into_tracer(mut self) -> T {
+        let tracer = std::mem::take(&mut self.tracer);
+        std::mem::forget(self);
         tracer
     }
 
